@@ -1,0 +1,1 @@
+//! The graph file format (placeholder, being written).

@@ -1,0 +1,418 @@
+//! The connection graph the engine consumes: one entry per layer.
+//!
+//! A graph is what the converter emits from a trained DNN: weights already negated (except
+//! the output layer's), bias neurons with weight `-b / G(1)`, the leak constant `L`, the firing
+//! threshold and the `T_il` policy. The ticking neuron's weight is not stored: it follows from
+//! `T_il` by equation (9) ([`coding::tick_weight`](crate::coding::tick_weight)).
+//!
+//! Layouts are chosen so that one pre-synaptic spike delivers contiguous runs of weights:
+//! dense weights are `[in][out]`, conv weights `[c_in][kh][kw][c_out]`. Neurons are numbered
+//! channel-major, (C, H, W), as PyTorch and ONNX flatten them. Conv connectivity stays implicit
+//! (kernel + geometry); no synapse list is ever expanded.
+//!
+//! [`Graph::new`] validates everything: shapes, payload sizes, finite weights, `L`, the
+//! threshold, and that the layer sequence ends in exactly one output layer.
+
+mod builder;
+mod weights;
+mod window;
+
+pub use builder::GraphBuilder;
+pub use weights::Weights;
+pub use window::{Shape, Window};
+
+use crate::error::{ErrorKind, Result};
+
+/// The largest leak constant accepted: beyond it spike times grow past any useful range.
+pub const MAX_LEAK: f64 = 1000.0;
+
+/// The most neurons one layer may hold (2^27): keeps a hostile graph from asking for
+/// gigabytes of state.
+pub const MAX_LAYER_NEURONS: u64 = 1 << 27;
+
+/// When a synapse-based layer ends its inhibitory period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TilPolicy {
+    /// Release at the last pre-synaptic spike, the bias spike included (the paper's default).
+    Dynamic,
+    /// Release a fixed number of steps after the frame origin. A pre-synaptic spike later than
+    /// that is an error ([`ErrorKind::LateSpike`]), never silently used.
+    Fixed(u32),
+}
+
+/// Graph-wide parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Leak constant `L > 0` (the paper's best is 5).
+    pub leak: f64,
+    /// Firing threshold `theta` of the ticking layers (SPEC: 0; must be <= 0).
+    pub threshold: f64,
+    /// How `T_il` is chosen.
+    pub til: TilPolicy,
+}
+
+impl Params {
+    /// `L` as given, threshold 0, dynamic `T_il`.
+    pub fn new(leak: f64) -> Self {
+        Params {
+            leak,
+            threshold: 0.0,
+            til: TilPolicy::Dynamic,
+        }
+    }
+}
+
+/// A fully connected layer: `weights[i * outputs + j]` is the synapse from input `i` to
+/// output `j` (pre-synaptic major), `bias[j]` the bias neuron's weight onto `j`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    /// Number of output neurons.
+    pub outputs: u32,
+    /// `[in][out]` synaptic weights, as delivered (hidden layers: negated DNN weights).
+    pub weights: Weights,
+    /// The bias neuron's weights, as delivered (hidden layers: `-b / G(1)`), if any.
+    pub bias: Option<Weights>,
+}
+
+/// A 2-D convolution with zero padding: `weights[((ci * kh + ky) * kw + kx) * c_out + co]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv2d {
+    /// Output channels.
+    pub out_channels: u32,
+    /// Kernel, stride and padding.
+    pub window: Window,
+    /// `[c_in][kh][kw][c_out]` weights, as delivered (negated DNN weights).
+    pub weights: Weights,
+    /// The bias neuron's weights per output channel, as delivered (`-b / G(1)`), if any.
+    pub bias: Option<Weights>,
+}
+
+/// Average pooling as a synapse-based layer: every synapse carries the same weight
+/// (as delivered: `-1 / (kh * kw)` for a hidden layer); padded positions contribute nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AvgPool {
+    /// Kernel, stride and padding; padding at most half the kernel.
+    pub window: Window,
+    /// The weight of every synapse, as delivered.
+    pub weight: f32,
+}
+
+/// The paper's simplified max-pool unit: threshold = number of inputs in the window, input
+/// weights 1, no leak, no ticking neuron. It fires when its last input fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxPool {
+    /// Kernel, stride and padding; padding at most half the kernel.
+    pub window: Window,
+}
+
+/// One layer of the connection graph.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer {
+    /// A hidden fully connected layer, with a ticking neuron.
+    Dense(Dense),
+    /// A hidden convolution, with a ticking neuron.
+    Conv2d(Conv2d),
+    /// A hidden average-pool layer, with a ticking neuron.
+    AvgPool(AvgPool),
+    /// A max-pool layer (no ticking neuron, no new frame).
+    MaxPool(MaxPool),
+    /// Reinterpret (C, H, W) as a flat vector (channel-major); no neurons of its own.
+    Flatten,
+    /// The readout: fully connected, weights not negated, no ticking neuron. The last layer.
+    Output(Dense),
+}
+
+impl Layer {
+    /// Short lower-case name of the layer kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Layer::Dense(_) => "dense",
+            Layer::Conv2d(_) => "conv2d",
+            Layer::AvgPool(_) => "avg_pool",
+            Layer::MaxPool(_) => "max_pool",
+            Layer::Flatten => "flatten",
+            Layer::Output(_) => "output",
+        }
+    }
+
+    /// Whether the layer integrates weighted synapses and has its own release (`T_il`).
+    pub fn is_synaptic(&self) -> bool {
+        matches!(
+            self,
+            Layer::Dense(_) | Layer::Conv2d(_) | Layer::AvgPool(_) | Layer::Output(_)
+        )
+    }
+
+    /// The bias neuron's weights, if the layer has a bias neuron.
+    pub fn bias(&self) -> Option<&Weights> {
+        match self {
+            Layer::Dense(d) | Layer::Output(d) => d.bias.as_ref(),
+            Layer::Conv2d(c) => c.bias.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The layer's synaptic weight tensor, if it stores one.
+    pub fn weights(&self) -> Option<&Weights> {
+        match self {
+            Layer::Dense(d) | Layer::Output(d) => Some(&d.weights),
+            Layer::Conv2d(c) => Some(&c.weights),
+            _ => None,
+        }
+    }
+
+    /// The sliding window of a conv or pool layer.
+    pub fn window(&self) -> Option<&Window> {
+        match self {
+            Layer::Conv2d(c) => Some(&c.window),
+            Layer::AvgPool(p) => Some(&p.window),
+            Layer::MaxPool(p) => Some(&p.window),
+            _ => None,
+        }
+    }
+}
+
+/// A validated connection graph.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{GraphBuilder, Shape};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// // Two inputs -> one output neuron with weights (1, 2) and bias 0.5.
+/// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+///     .output(1, vec![1.0, 2.0], Some(vec![0.5]))
+///     .build()?;
+/// assert_eq!(graph.layers().len(), 1);
+/// assert_eq!(graph.output_shape(0), Shape::flat(1));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    input: Shape,
+    layers: Vec<Layer>,
+    shapes: Vec<Shape>,
+    params: Params,
+}
+
+impl Graph {
+    /// Validates and builds a graph: `layers` follow `input` in order.
+    pub fn new(input: Shape, layers: Vec<Layer>, params: Params) -> Result<Graph> {
+        validate_params(&params)?;
+        if input.is_empty() || input.len() > MAX_LAYER_NEURONS {
+            return Err(ErrorKind::Structure {
+                what: format!(
+                    "input shape {input} must hold 1 to {MAX_LAYER_NEURONS} values"
+                ),
+            }
+            .into());
+        }
+        match layers.iter().position(|l| matches!(l, Layer::Output(_))) {
+            Some(p) if p + 1 == layers.len() => {}
+            Some(p) => {
+                return Err(ErrorKind::Structure {
+                    what: format!(
+                        "layer {p} is an output layer but {} layer(s) follow it; the output \
+                         layer must be last",
+                        layers.len() - p - 1
+                    ),
+                }
+                .into())
+            }
+            None => {
+                return Err(ErrorKind::Structure {
+                    what: "the graph has no output layer; its last layer must be `output`".into(),
+                }
+                .into())
+            }
+        }
+        let mut shapes = Vec::with_capacity(layers.len());
+        let mut shape = input;
+        for (index, layer) in layers.iter().enumerate() {
+            shape = out_shape(index, layer, shape)?;
+            if shape.is_empty() || shape.len() > MAX_LAYER_NEURONS {
+                return Err(shape_error(
+                    index,
+                    layer,
+                    format!("output shape {shape} must hold 1 to {MAX_LAYER_NEURONS} neurons"),
+                ));
+            }
+            check_finite(index, layer)?;
+            shapes.push(shape);
+        }
+        Ok(Graph {
+            input,
+            layers,
+            shapes,
+            params,
+        })
+    }
+
+    /// The input layer's shape.
+    pub fn input_shape(&self) -> Shape {
+        self.input
+    }
+
+    /// The layers after the input, in order; the last is [`Layer::Output`].
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// Output shape of layer `k`.
+    pub fn output_shape(&self, k: usize) -> Shape {
+        self.shapes[k]
+    }
+
+    /// Input shape of layer `k` (the previous layer's output, or the graph input).
+    pub fn input_shape_of(&self, k: usize) -> Shape {
+        if k == 0 {
+            self.input
+        } else {
+            self.shapes[k - 1]
+        }
+    }
+
+    /// Graph-wide parameters: `L`, threshold, `T_il` policy.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The same graph with other parameters (validated).
+    pub fn with_params(mut self, params: Params) -> Result<Graph> {
+        validate_params(&params)?;
+        self.params = params;
+        Ok(self)
+    }
+}
+
+fn validate_params(params: &Params) -> Result<()> {
+    if !(params.leak.is_finite() && params.leak > 0.0 && params.leak <= MAX_LEAK) {
+        return Err(ErrorKind::InvalidLeak {
+            leak: params.leak,
+            max: MAX_LEAK,
+        }
+        .into());
+    }
+    if !(params.threshold.is_finite() && params.threshold <= 0.0) {
+        return Err(ErrorKind::InvalidThreshold {
+            threshold: params.threshold,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn shape_error(layer: usize, l: &Layer, what: String) -> crate::Error {
+    ErrorKind::Shape {
+        layer,
+        kind: l.kind(),
+        what,
+    }
+    .into()
+}
+
+fn check_len(index: usize, layer: &Layer, tensor: &str, len: usize, expected: u64) -> Result<()> {
+    if len as u64 != expected {
+        return Err(shape_error(
+            index,
+            layer,
+            format!("{tensor} holds {len} values, expected {expected}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The output shape of `layer` on `input`, checking geometry and payload sizes.
+fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
+    let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape> {
+        if window.kernel.contains(&0) || window.stride.contains(&0) {
+            return Err(shape_error(
+                index,
+                layer,
+                format!("kernel {:?} and stride {:?} must be >= 1", window.kernel, window.stride),
+            ));
+        }
+        if pool && (0..2).any(|a| 2 * window.padding[a] > window.kernel[a]) {
+            return Err(shape_error(
+                index,
+                layer,
+                format!(
+                    "padding {:?} exceeds half the kernel {:?}",
+                    window.padding, window.kernel
+                ),
+            ));
+        }
+        match (window.out_extent(0, input.h), window.out_extent(1, input.w)) {
+            (Some(h), Some(w)) => Ok(Shape::new(channels, h, w)),
+            _ => Err(shape_error(
+                index,
+                layer,
+                format!(
+                    "kernel {:?} with padding {:?} does not fit input {input}",
+                    window.kernel, window.padding
+                ),
+            )),
+        }
+    };
+    match layer {
+        Layer::Dense(d) | Layer::Output(d) => {
+            if d.outputs == 0 {
+                return Err(shape_error(index, layer, "0 outputs".into()));
+            }
+            check_len(index, layer, "weights", d.weights.len(), input.len() * u64::from(d.outputs))?;
+            if let Some(b) = &d.bias {
+                check_len(index, layer, "bias", b.len(), u64::from(d.outputs))?;
+            }
+            Ok(Shape::flat(d.outputs))
+        }
+        Layer::Conv2d(c) => {
+            if c.out_channels == 0 {
+                return Err(shape_error(index, layer, "0 output channels".into()));
+            }
+            let out = windowed(&c.window, c.out_channels, false)?;
+            let expected = u64::from(input.c)
+                * u64::from(c.window.kernel[0])
+                * u64::from(c.window.kernel[1])
+                * u64::from(c.out_channels);
+            check_len(index, layer, "weights", c.weights.len(), expected)?;
+            if let Some(b) = &c.bias {
+                check_len(index, layer, "bias", b.len(), u64::from(c.out_channels))?;
+            }
+            Ok(out)
+        }
+        Layer::AvgPool(p) => {
+            if !p.weight.is_finite() {
+                return Err(ErrorKind::NonFinite {
+                    layer: index,
+                    kind: layer.kind(),
+                    tensor: "weight",
+                    index: 0,
+                    value: p.weight,
+                }
+                .into());
+            }
+            windowed(&p.window, input.c, true)
+        }
+        Layer::MaxPool(p) => windowed(&p.window, input.c, true),
+        Layer::Flatten => Ok(Shape::flat(u32::try_from(input.len()).map_err(|_| {
+            shape_error(index, layer, format!("{input} is too large to flatten"))
+        })?)),
+    }
+}
+
+fn check_finite(index: usize, layer: &Layer) -> Result<()> {
+    let tensors = [("weights", layer.weights()), ("bias", layer.bias())];
+    for (tensor, w) in tensors {
+        let Some(w) = w else { continue };
+        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+            return Err(ErrorKind::NonFinite {
+                layer: index,
+                kind: layer.kind(),
+                tensor,
+                index: i,
+                value: w[i],
+            }
+            .into());
+        }
+    }
+    Ok(())
+}

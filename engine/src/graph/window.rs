@@ -1,0 +1,102 @@
+//! Sliding-window geometry shared by conv2d, average-pool and max-pool layers.
+//!
+//! Output size per axis: `(in + 2 * padding - kernel) / stride + 1`. Connectivity stays
+//! implicit: a pre-synaptic position `y` reaches output rows `oy` with
+//! `oy * stride - padding + ky = y` for some kernel row `ky`; nothing is expanded.
+
+/// A tensor shape in channel-major order (C, H, W).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// Channels.
+    pub c: u32,
+    /// Height.
+    pub h: u32,
+    /// Width.
+    pub w: u32,
+}
+
+impl Shape {
+    /// A (C, H, W) shape.
+    pub const fn new(c: u32, h: u32, w: u32) -> Self {
+        Shape { c, h, w }
+    }
+
+    /// A flat vector of `n` values, as (n, 1, 1).
+    pub const fn flat(n: u32) -> Self {
+        Shape { c: n, h: 1, w: 1 }
+    }
+
+    /// Number of values, `C * H * W` (in u64, so it cannot overflow).
+    pub fn len(&self) -> u64 {
+        u64::from(self.c) * u64::from(self.h) * u64::from(self.w)
+    }
+
+    /// Whether the shape holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Channel-major flat index of (c, y, x).
+    pub fn index(&self, c: u32, y: u32, x: u32) -> usize {
+        ((c as usize * self.h as usize) + y as usize) * self.w as usize + x as usize
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.c, self.h, self.w)
+    }
+}
+
+/// Kernel, stride and zero padding of a sliding window, as (rows, columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// Kernel size (kh, kw), each >= 1.
+    pub kernel: [u32; 2],
+    /// Stride (sh, sw), each >= 1.
+    pub stride: [u32; 2],
+    /// Zero padding on each side (ph, pw).
+    pub padding: [u32; 2],
+}
+
+impl Window {
+    /// A square window: `k x k` kernel, stride `s`, padding `p`.
+    pub const fn square(k: u32, s: u32, p: u32) -> Self {
+        Window {
+            kernel: [k, k],
+            stride: [s, s],
+            padding: [p, p],
+        }
+    }
+
+    /// Output extent along `axis` (0 rows, 1 columns) for an input extent, or `None` if the
+    /// window does not fit.
+    pub fn out_extent(&self, axis: usize, input: u32) -> Option<u32> {
+        let padded = u64::from(input) + 2 * u64::from(self.padding[axis]);
+        let k = u64::from(self.kernel[axis]);
+        let s = u64::from(self.stride[axis]);
+        if k == 0 || s == 0 || padded < k {
+            return None;
+        }
+        u32::try_from((padded - k) / s + 1).ok()
+    }
+
+    /// Output positions along `axis` that input position `pos` reaches, each with its kernel
+    /// offset: pairs `(out, k)` with `out * stride - padding + k = pos`, `out < out_extent`.
+    pub fn reach(&self, axis: usize, pos: u32, out_extent: u32) -> impl Iterator<Item = (u32, u32)> {
+        let stride = self.stride[axis];
+        let shifted = pos + self.padding[axis];
+        (0..self.kernel[axis]).filter_map(move |k| {
+            let num = shifted.checked_sub(k)?;
+            (num % stride == 0 && num / stride < out_extent).then_some((num / stride, k))
+        })
+    }
+
+    /// How many real (non-padding) input positions along `axis` the window at output `out`
+    /// covers, for an input extent `input`.
+    pub fn covered(&self, axis: usize, out: u32, input: u32) -> u32 {
+        let start = i64::from(out) * i64::from(self.stride[axis]) - i64::from(self.padding[axis]);
+        let end = start + i64::from(self.kernel[axis]);
+        (end.min(i64::from(input)) - start.max(0)).max(0) as u32
+    }
+}
