@@ -66,7 +66,7 @@ pub fn tick_weight(t_il: u32, leak: f64) -> f64 {
 /// ```
 /// use tdsnn_engine::coding::tie_margin;
 /// assert_eq!(tie_margin(0.0, 5.0), Some(0.0)); // x = 0 sits exactly on the step edge
-/// assert!(tie_margin(0.5, 5.0).unwrap() > 0.1);
+/// assert!(tie_margin(0.6, 5.0).unwrap() > 0.3); // 5 ln 1.6 = 2.35
 /// ```
 pub fn tie_margin(x: f64, leak: f64) -> Option<f64> {
     if x > -1.0 {

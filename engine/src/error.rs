@@ -78,6 +78,14 @@ pub enum ErrorKind {
         /// The fixed inhibition time.
         t_il: u32,
     },
+    /// A spike time does not fit the `u32` clock.
+    #[error("layer {layer}: spike time {time} overflows the u32 clock")]
+    ClockOverflow {
+        /// Index of the layer in the graph.
+        layer: usize,
+        /// The time that did not fit.
+        time: u64,
+    },
     /// A graph file is malformed at a byte offset.
     #[error("graph file, byte {offset}: {what}")]
     Format {

@@ -36,21 +36,21 @@
 #![deny(missing_docs)]
 // No unsafe code: the hot loops are bounds-checked (workspace lint `unsafe_code = "forbid"`).
 
-//pub mod audit;
+pub mod audit;
 pub mod coding;
-//pub mod counters;
+pub mod counters;
 mod error;
 pub mod format;
 pub mod graph;
-//pub mod kernel;
-//pub mod observer;
-//pub mod record;
+pub mod kernel;
+pub mod observer;
+pub mod record;
 
 pub use error::{Error, ErrorKind, Result};
 pub use graph::{
     AvgPool, Conv2d, Dense, Graph, GraphBuilder, Layer, MaxPool, Params, Shape, TilPolicy,
     Weights, Window,
 };
-
-
-
+pub use kernel::{Simulator, TickMode};
+pub use observer::SpikeObserver;
+pub use record::Record;

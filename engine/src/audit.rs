@@ -1,0 +1,279 @@
+//! The teacher-forced check of a run against equation (10).
+//!
+//! For every layer, take the spike times that actually reached it (from the [`Record`]),
+//! recompute each neuron's pre-activation `A_j` in f64, and compare the recorded spike time
+//! with `T(A_j)`:
+//! - a hidden synapse-based layer (weights delivered negated): `A_j = -(sum_i w_ji *
+//!   exp(t_i / L) + w_bias_j * G(1))`, with `t_i` relative to the layer's frame origin; the
+//!   neuron must fire `T(A_j)` steps after the release;
+//! - the release must be the last pre-synaptic spike (dynamic `T_il`) or the fixed `T_il`;
+//! - a max-pool unit fires at the latest spike time of its window; flatten passes spikes on;
+//! - the output layer's rescaled logits must equal `A_j` (not negated) to a relative error.
+//!
+//! The sums are computed in gather form (each neuron over its receptive field),
+//! independently of the kernel's scatter-form delivery. Floating point decides a spike time
+//! differently from the f64 formula only at a step edge: where `L * ln(A_j + 1)` lies within
+//! `window` of an integer the neuron is counted as a *tie*, never hidden and never a pass.
+
+use crate::coding::{self, spike_time};
+use crate::graph::{Graph, Layer, Shape, TilPolicy, Window};
+use crate::record::Record;
+
+/// A neuron whose recorded spike time differs from `T(A)` outside the tie window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// Graph layer index.
+    pub layer: usize,
+    /// Neuron index (channel-major).
+    pub neuron: usize,
+    /// The pre-activation recomputed in f64.
+    pub a: f64,
+    /// `T(A)`, steps after the release (max-pool: absolute time).
+    pub expected: u32,
+    /// The recorded spike time, on the same scale.
+    pub actual: u32,
+}
+
+/// Agreement counts of one layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerAudit {
+    /// Neurons checked.
+    pub neurons: u64,
+    /// Neurons whose spike time equals `T(A)` and that are not at a tie.
+    pub exact: u64,
+    /// Neurons within the tie window (whatever their spike time).
+    pub ties: u64,
+    /// Neurons at a tie whose spike time differs from `T(A)`.
+    pub tie_differences: u64,
+    /// Whether the release time is the one the `T_il` policy prescribes.
+    pub release_ok: bool,
+    /// Output layer: the largest `|logit - A| / (sum |terms| + 1)`.
+    pub logit_error: f64,
+}
+
+/// The result of [`audit`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Audit {
+    /// One entry per graph layer.
+    pub layers: Vec<LayerAudit>,
+    /// Every neuron that disagrees outside the tie window (should be empty).
+    pub mismatches: Vec<Mismatch>,
+    /// The output class by the recomputed logits.
+    pub class: usize,
+    /// Whether the two largest recomputed logits are within the tie window of each other.
+    pub class_tie: bool,
+}
+
+impl Audit {
+    /// Whether every release, spike and logit agrees (ties aside).
+    pub fn passed(&self, logit_tolerance: f64) -> bool {
+        self.mismatches.is_empty()
+            && self
+                .layers
+                .iter()
+                .all(|l| l.release_ok && l.logit_error <= logit_tolerance)
+    }
+
+    /// Total neurons at a tie.
+    pub fn ties(&self) -> u64 {
+        self.layers.iter().map(|l| l.ties).sum()
+    }
+
+    /// Total neurons checked.
+    pub fn neurons(&self) -> u64 {
+        self.layers.iter().map(|l| l.neurons).sum()
+    }
+}
+
+/// Checks `record` (a run of `graph`) against equation (10), layer by layer.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{audit, GraphBuilder, Shape, Simulator, TickMode};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+///     .dense(2, vec![-1.0, 0.5, -2.0, 0.25], Some(vec![0.3, -0.2]))
+///     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
+///     .build()?;
+/// let record = Simulator::new(&graph, TickMode::Explicit).run(&[0.4, 0.8], &mut ())?;
+/// let report = audit::audit(&graph, &record, 1e-9);
+/// assert!(report.passed(1e-12), "{report:?}");
+/// # Ok(()) }
+/// ```
+pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
+    let leak = graph.params().leak;
+    let bias_gain = coding::activation(1.0, leak);
+    let mut report = Audit::default();
+    for (k, layer) in graph.layers().iter().enumerate() {
+        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
+        let rec = &record.layers[k];
+        let incoming = record.spikes_into(k);
+        let mut la = LayerAudit {
+            neurons: out.len(),
+            release_ok: true,
+            ..LayerAudit::default()
+        };
+        match layer {
+            Layer::MaxPool(p) => {
+                for (j, &actual) in rec.spikes.iter().enumerate() {
+                    let expected = window_max(&p.window, inp, out, j, incoming);
+                    if expected == actual {
+                        la.exact += 1;
+                    } else {
+                        report.mismatches.push(Mismatch { layer: k, neuron: j, a: f64::NAN, expected, actual });
+                    }
+                }
+            }
+            Layer::Flatten => {
+                for (j, (&actual, &expected)) in rec.spikes.iter().zip(incoming).enumerate() {
+                    if expected == actual {
+                        la.exact += 1;
+                    } else {
+                        report.mismatches.push(Mismatch { layer: k, neuron: j, a: f64::NAN, expected, actual });
+                    }
+                }
+            }
+            _ => {
+                let origin = rec.frame_origin;
+                let gains: Vec<f64> = incoming
+                    .iter()
+                    .map(|&t| coding::time_gain(t - origin, leak))
+                    .collect();
+                let sums = weighted_sums(layer, inp, out, &gains, bias_gain);
+                let release = rec.release.unwrap_or(u32::MAX);
+                la.release_ok = release == expected_release(graph, layer, origin, incoming);
+                if let Layer::Output(_) = layer {
+                    for (j, (s, scale)) in sums.iter().enumerate() {
+                        let err = (record.output.logits[j] - s).abs() / (scale + 1.0);
+                        la.logit_error = la.logit_error.max(err);
+                    }
+                    let logits: Vec<f64> = sums.iter().map(|s| s.0).collect();
+                    report.class = crate::kernel::argmax(&logits);
+                    report.class_tie = logits.iter().enumerate().any(|(j, &l)| {
+                        j != report.class
+                            && (logits[report.class] - l).abs() <= window * (sums[j].1 + sums[report.class].1 + 1.0)
+                    });
+                } else {
+                    for (j, &(s, _)) in sums.iter().enumerate() {
+                        let a = -s;
+                        let expected = spike_time(a, leak);
+                        let actual = rec.spikes[j].wrapping_sub(release);
+                        let tie = coding::is_tie(a, leak, window);
+                        match (tie, expected == actual) {
+                            (true, same) => {
+                                la.ties += 1;
+                                la.tie_differences += u64::from(!same);
+                            }
+                            (false, true) => la.exact += 1,
+                            (false, false) => {
+                                report.mismatches.push(Mismatch { layer: k, neuron: j, a, expected, actual })
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        report.layers.push(la);
+    }
+    report
+}
+
+/// The release a synapse-based layer must have: the latest pre-synaptic spike, bias
+/// included (dynamic), or origin + the fixed `T_il`.
+fn expected_release(graph: &Graph, layer: &Layer, origin: u32, incoming: &[u32]) -> u32 {
+    match graph.params().til {
+        TilPolicy::Fixed(t) => origin + t,
+        TilPolicy::Dynamic => {
+            let bias = layer
+                .bias()
+                .map(|_| origin + spike_time(1.0, graph.params().leak));
+            incoming.iter().copied().chain(bias).max().unwrap_or(origin)
+        }
+    }
+}
+
+/// The latest spike in max-pool unit `j`'s window.
+fn window_max(window: &Window, inp: Shape, out: Shape, j: usize, incoming: &[u32]) -> u32 {
+    let plane = (out.h * out.w) as usize;
+    let (c, oy, ox) = ((j / plane) as u32, ((j % plane) as u32) / out.w, (j as u32) % out.w);
+    let mut latest = 0;
+    for_window(window, inp, oy, ox, |y, x, _, _| {
+        latest = latest.max(incoming[inp.index(c, y, x)]);
+    });
+    latest
+}
+
+/// Calls `f(y, x, ky, kx)` for every real input position of the window at (oy, ox).
+fn for_window(window: &Window, inp: Shape, oy: u32, ox: u32, mut f: impl FnMut(u32, u32, u32, u32)) {
+    for ky in 0..window.kernel[0] {
+        let y = i64::from(oy * window.stride[0]) - i64::from(window.padding[0]) + i64::from(ky);
+        if y < 0 || y >= i64::from(inp.h) {
+            continue;
+        }
+        for kx in 0..window.kernel[1] {
+            let x = i64::from(ox * window.stride[1]) - i64::from(window.padding[1]) + i64::from(kx);
+            if x < 0 || x >= i64::from(inp.w) {
+                continue;
+            }
+            f(y as u32, x as u32, ky, kx);
+        }
+    }
+}
+
+/// Per output neuron: `(sum_i w_ji g_i + w_bias_j * bias_gain, sum of |terms|)`, gathered.
+fn weighted_sums(layer: &Layer, inp: Shape, out: Shape, g: &[f64], bias_gain: f64) -> Vec<(f64, f64)> {
+    let mut sums = vec![(0.0, 0.0); out.len() as usize];
+    let mut add = |j: usize, term: f64| {
+        sums[j].0 += term;
+        sums[j].1 += term.abs();
+    };
+    match layer {
+        Layer::Dense(d) | Layer::Output(d) => {
+            let n = d.outputs as usize;
+            for j in 0..n {
+                for (i, gi) in g.iter().enumerate() {
+                    add(j, f64::from(d.weights[i * n + j]) * gi);
+                }
+            }
+        }
+        Layer::Conv2d(c) => {
+            let [kh, kw] = c.window.kernel;
+            let cout = c.out_channels;
+            for co in 0..cout {
+                for oy in 0..out.h {
+                    for ox in 0..out.w {
+                        let j = out.index(co, oy, ox);
+                        for ci in 0..inp.c {
+                            for_window(&c.window, inp, oy, ox, |y, x, ky, kx| {
+                                let w = c.weights[(((ci * kh + ky) * kw + kx) * cout + co) as usize];
+                                add(j, f64::from(w) * g[inp.index(ci, y, x)]);
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Layer::AvgPool(p) => {
+            for c in 0..out.c {
+                for oy in 0..out.h {
+                    for ox in 0..out.w {
+                        let j = out.index(c, oy, ox);
+                        for_window(&p.window, inp, oy, ox, |y, x, _, _| {
+                            add(j, f64::from(p.weight) * g[inp.index(c, y, x)]);
+                        });
+                    }
+                }
+            }
+        }
+        Layer::MaxPool(_) | Layer::Flatten => unreachable!("not a synapse-based layer"),
+    }
+    if let Some(b) = layer.bias() {
+        let plane = (out.h * out.w) as usize;
+        for (j, s) in sums.iter_mut().enumerate() {
+            let term = f64::from(b[j / plane]) * bias_gain;
+            s.0 += term;
+            s.1 += term.abs();
+        }
+    }
+    sums
+}

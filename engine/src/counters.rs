@@ -1,0 +1,97 @@
+//! Operation counts, in the paper's accounting and in the engine's actual work.
+//!
+//! The paper's table 2 (SPEC, "Operation counts"): every delivered synaptic event and every
+//! tick delivered to a not-yet-fired neuron is an addition; every max-pool input is an
+//! addition (a comparison); the leak of every neuron at every time step from its frame origin
+//! until it fires (the output layer: until its release) is a multiplication.
+//!
+//! The engine applies the leak lazily: one multiplication per neuron per distinct event time
+//! (none for a neuron's first event, whose potential is still zero), and in closed-form tick
+//! mode no tick additions at all. [`EngineOps`] counts what it actually did.
+
+use std::ops::AddAssign;
+
+/// Operations in the paper's accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaperOps {
+    /// Synaptic events delivered, bias events included (additions).
+    pub synaptic_adds: u64,
+    /// Ticks delivered to not-yet-fired neurons (additions).
+    pub tick_adds: u64,
+    /// Max-pool inputs (comparisons, counted as additions).
+    pub pool_comparisons: u64,
+    /// Neuron-steps of leak from frame origin until firing (multiplications).
+    pub leak_mults: u64,
+}
+
+impl PaperOps {
+    /// All additions: synaptic, tick and pool comparisons.
+    pub fn adds(&self) -> u64 {
+        self.synaptic_adds + self.tick_adds + self.pool_comparisons
+    }
+
+    /// All multiplications (the leak).
+    pub fn mults(&self) -> u64 {
+        self.leak_mults
+    }
+}
+
+/// Operations the engine actually performed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineOps {
+    /// Weighted additions into potentials (synapses and bias).
+    pub synaptic_adds: u64,
+    /// Tick additions (explicit tick mode only).
+    pub tick_adds: u64,
+    /// Max-pool input counts.
+    pub pool_comparisons: u64,
+    /// Lazy leak multiplications.
+    pub leak_mults: u64,
+    /// Spikes fired by the layer.
+    pub spikes: u64,
+}
+
+/// Both accountings for one layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerOps {
+    /// The paper's accounting.
+    pub paper: PaperOps,
+    /// The engine's actual work.
+    pub engine: EngineOps,
+}
+
+impl AddAssign for PaperOps {
+    fn add_assign(&mut self, o: Self) {
+        self.synaptic_adds += o.synaptic_adds;
+        self.tick_adds += o.tick_adds;
+        self.pool_comparisons += o.pool_comparisons;
+        self.leak_mults += o.leak_mults;
+    }
+}
+
+impl AddAssign for EngineOps {
+    fn add_assign(&mut self, o: Self) {
+        self.synaptic_adds += o.synaptic_adds;
+        self.tick_adds += o.tick_adds;
+        self.pool_comparisons += o.pool_comparisons;
+        self.leak_mults += o.leak_mults;
+        self.spikes += o.spikes;
+    }
+}
+
+impl AddAssign for LayerOps {
+    fn add_assign(&mut self, o: Self) {
+        self.paper += o.paper;
+        self.engine += o.engine;
+    }
+}
+
+impl<'a> std::iter::Sum<&'a LayerOps> for LayerOps {
+    fn sum<I: Iterator<Item = &'a LayerOps>>(iter: I) -> Self {
+        let mut total = LayerOps::default();
+        for o in iter {
+            total += *o;
+        }
+        total
+    }
+}

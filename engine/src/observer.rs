@@ -1,0 +1,45 @@
+//! Watching a run as it happens.
+//!
+//! The kernel calls a [`SpikeObserver`] for every spike and every release, in event order:
+//! ascending (time, layer, phase). `()` is the no-op observer, and costs nothing.
+
+/// Callbacks for the events of one run. Every method has a no-op default.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{GraphBuilder, Shape, Simulator, SpikeObserver, TickMode};
+/// struct Count(usize);
+/// impl SpikeObserver for Count {
+///     fn spike(&mut self, _layer: usize, _neuron: u32, _time: u32) {
+///         self.0 += 1;
+///     }
+/// }
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+///     .dense(3, vec![-0.5; 6], Some(vec![0.1; 3]))
+///     .output(2, vec![1.0; 6], None)
+///     .build()?;
+/// let mut count = Count(0);
+/// Simulator::new(&graph, TickMode::Explicit).run(&[0.3, 0.7], &mut count)?;
+/// assert_eq!(count.0, 3); // every hidden neuron fires exactly once
+/// # Ok(()) }
+/// ```
+pub trait SpikeObserver {
+    /// An input neuron fired at `time`.
+    fn input_spike(&mut self, neuron: u32, time: u32) {
+        let _ = (neuron, time);
+    }
+
+    /// Neuron `neuron` of graph layer `layer` fired at absolute `time`.
+    fn spike(&mut self, layer: usize, neuron: u32, time: u32) {
+        let _ = (layer, neuron, time);
+    }
+
+    /// Synapse-based layer `layer` ended its inhibitory period at `time`, `t_il` steps after
+    /// its frame origin.
+    fn release(&mut self, layer: usize, time: u32, t_il: u32) {
+        let _ = (layer, time, t_il);
+    }
+}
+
+impl SpikeObserver for () {}

@@ -1,0 +1,181 @@
+//! Named cases worked by hand through equations (7)-(10): the edges of the spike-time
+//! function, a bias-only layer, a late spike under a fixed `T_il`, and exact operation counts.
+
+use tdsnn_engine::coding::{activation, decay, spike_time, tick_weight};
+use tdsnn_engine::{ErrorKind, GraphBuilder, Record, Shape, Simulator, TickMode, TilPolicy};
+
+const L: f64 = 5.0;
+const MODES: [TickMode; 2] = [TickMode::Explicit, TickMode::ClosedForm];
+
+/// One input neuron of value `x` (spiking at `T(x)`) into one hidden neuron with DNN weight
+/// `w` and bias `b`, read out by one output neuron.
+fn one_neuron(x: f32, w: f32, b: f32, mode: TickMode) -> Record {
+    let graph = GraphBuilder::new(Shape::flat(1), L)
+        .dense(1, vec![-w], Some(vec![-b / activation(1.0, L) as f32]))
+        .output(1, vec![1.0], None)
+        .build()
+        .unwrap();
+    Simulator::new(&graph, mode).run(&[x], &mut ()).unwrap()
+}
+
+fn relative_spike(r: &Record) -> u32 {
+    r.layers[0].spikes[0] - r.layers[0].release.unwrap()
+}
+
+#[test]
+fn negative_and_zero_activations_fire_at_release() {
+    for mode in MODES {
+        // A = w * G(0) + b = 1 - 3 < 0, and A = 1 - 1 = 0.
+        for (w, b) in [(1.0, -3.0), (1.0, -1.0)] {
+            let r = one_neuron(0.0, w, b, mode);
+            assert_eq!(relative_spike(&r), 0, "w={w} b={b} {mode:?}");
+        }
+    }
+}
+
+#[test]
+fn tiny_positive_activation_fires_at_step_one() {
+    for mode in MODES {
+        // G(0) = 1, so A = 1 + (-1 + 1e-6) = 1e-6 (to f32 rounding of the bias): T(A) = 1.
+        let r = one_neuron(0.0, 1.0, -1.0 + 1e-6, mode);
+        assert_eq!(relative_spike(&r), 1, "{mode:?}");
+    }
+}
+
+#[test]
+fn layer_driven_by_its_bias_alone() {
+    for mode in MODES {
+        // All weights zero: the hidden neurons' only input is the bias neuron, so A = b.
+        let biases = [0.5f32, 2.0, -1.0, 7.0];
+        let g1 = activation(1.0, L) as f32;
+        let graph = GraphBuilder::new(Shape::flat(3), L)
+            .dense(4, vec![0.0; 12], Some(biases.iter().map(|b| -b / g1).collect()))
+            .output(2, vec![1.0; 8], None)
+            .build()
+            .unwrap();
+        let r = Simulator::new(&graph, mode).run(&[0.0, 0.0, 0.0], &mut ()).unwrap();
+        let hidden = &r.layers[0];
+        // Inputs spike at 0, the bias at T(1) = 4: the release is the bias spike.
+        assert_eq!(hidden.release, Some(spike_time(1.0, L)));
+        for (j, &b) in biases.iter().enumerate() {
+            let expected = spike_time(f64::from(b), L);
+            assert_eq!(hidden.spikes[j] - hidden.release.unwrap(), expected, "neuron {j}");
+        }
+    }
+}
+
+#[test]
+fn late_spike_with_fixed_t_il_is_an_error() {
+    // x = 0.9 spikes at T(0.9) = ceil(5 ln 1.9) = 4; a fixed T_il of 3 releases before it.
+    assert_eq!(spike_time(0.9, L), 4);
+    let graph = GraphBuilder::new(Shape::flat(2), L)
+        .dense(1, vec![-1.0, -1.0], None)
+        .output(1, vec![1.0], None)
+        .til(TilPolicy::Fixed(3))
+        .build()
+        .unwrap();
+    for mode in MODES {
+        let err = Simulator::new(&graph, mode).run(&[0.1, 0.9], &mut ()).unwrap_err();
+        match err.kind() {
+            ErrorKind::LateSpike { layer, time, release, t_il, origin } => {
+                assert_eq!((*layer, *time, *release, *t_il), (0, 4, 3, 3));
+                assert_eq!(origin, "input neuron 1");
+            }
+            other => panic!("expected a late spike, got {other:?}"),
+        }
+    }
+    // A fixed T_il that covers every spike gives the same spike times relative to each
+    // release as the dynamic policy.
+    let params = tdsnn_engine::Params { til: TilPolicy::Dynamic, ..*graph.params() };
+    let dyn_graph = graph.clone().with_params(params).unwrap();
+    let d = Simulator::new(&dyn_graph, TickMode::Explicit).run(&[0.1, 0.9], &mut ()).unwrap();
+    let params = tdsnn_engine::Params { til: TilPolicy::Fixed(20), ..*graph.params() };
+    let fixed_graph = graph.with_params(params).unwrap();
+    let f = Simulator::new(&fixed_graph, TickMode::Explicit).run(&[0.1, 0.9], &mut ()).unwrap();
+    assert_eq!(f.layers[0].release, Some(20));
+    assert_eq!(f.layers[1].release, Some(40));
+    assert_eq!(relative_spike(&f), relative_spike(&d));
+}
+
+#[test]
+fn late_bias_with_fixed_t_il_is_an_error() {
+    // The bias neuron spikes at T(1) = 4 > 2.
+    let graph = GraphBuilder::new(Shape::flat(1), L)
+        .dense(1, vec![-1.0], Some(vec![0.1]))
+        .output(1, vec![1.0], None)
+        .til(TilPolicy::Fixed(2))
+        .build()
+        .unwrap();
+    let err = Simulator::new(&graph, TickMode::ClosedForm).run(&[0.0], &mut ()).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::LateSpike { origin, .. } if origin == "the bias neuron"), "{err}");
+}
+
+/// Two inputs x = (1, 0) -> one hidden neuron (W = (0.5, 2), b = 0.3) -> two outputs
+/// (W = (1, -1), b = (0, 0.5)), L = 5, worked through equations (7)-(9) by hand.
+fn two_layer() -> tdsnn_engine::Graph {
+    let g1 = activation(1.0, L) as f32;
+    GraphBuilder::new(Shape::flat(2), L)
+        .dense(1, vec![-0.5, -2.0], Some(vec![-0.3 / g1]))
+        .output(2, vec![1.0, -1.0], Some(vec![0.0, 0.5 / g1]))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn two_layer_example_through_equations_7_to_9() {
+    // Input spikes: T(1) = ceil(5 ln 2) = ceil(3.47) = 4, T(0) = 0. Bias at T(1) = 4.
+    // Dynamic release: R_1 = max(4, 0, 4) = 4, so T_il = 4.
+    let (r1, t_il) = (4u32, 4u32);
+    let g1 = activation(1.0, L);
+    let (w, b) = (0.5f32 as f64, 2.0f64);
+    let bias_w = f64::from(-0.3 / g1 as f32);
+    // Potential at release, equation (4): P = sum_i -W_i exp(-(T_il - t_i)/L) + bias.
+    let p = -w * decay(r1 - 4, L) - b * decay(r1, L) + bias_w * decay(r1 - 4, L);
+    // Equation (8): -P = A exp(-T_il/L), with A = 0.5 G(1) + 2 G(0) + 0.3 = 3.41277...
+    let a = 0.5 * g1 + 2.0 + 0.3;
+    assert!((-p - a * decay(t_il, L)).abs() < 1e-6, "P = {p}, A = {a}");
+    // Equations (7) and (9): T_o = ceil(L ln(-P (1 - e^{-1/L}) / w_tick + 1)) = T(A) = 8.
+    let w_tick = tick_weight(t_il, L);
+    let t_o = (L * ((-p) * (1.0 - decay(1, L)) / w_tick + 1.0).ln()).ceil() as u32;
+    assert_eq!(t_o, 8);
+    assert_eq!(spike_time(a, L), 8);
+    for mode in MODES {
+        let r = Simulator::new(&two_layer(), mode).run(&[1.0, 0.0], &mut ()).unwrap();
+        assert_eq!(r.input, vec![4, 0]);
+        assert_eq!(r.layers[0].release, Some(4));
+        assert_eq!(r.layers[0].spikes, vec![12]);
+        // Output: origin 4, inputs at 12 (relative 8), bias at 8: R_out = 12, T_il = 8.
+        assert_eq!(r.layers[1].frame_origin, 4);
+        assert_eq!(r.layers[1].release, Some(12));
+        let gh = activation(a, L); // = exp(8/5)
+        let expected = [gh, -gh + 0.5];
+        for (l, e) in r.output.logits.iter().zip(expected) {
+            assert!((l - e).abs() < 1e-6, "logits {:?} vs {expected:?}", r.output.logits);
+        }
+        assert_eq!(r.output.class, 0);
+    }
+}
+
+#[test]
+fn operation_counts_of_the_two_layer_example() {
+    let explicit = Simulator::new(&two_layer(), TickMode::Explicit).run(&[1.0, 0.0], &mut ()).unwrap();
+    let closed = Simulator::new(&two_layer(), TickMode::ClosedForm).run(&[1.0, 0.0], &mut ()).unwrap();
+    for r in [&explicit, &closed] {
+        let (h, o) = (&r.layers[0].ops.paper, &r.layers[1].ops.paper);
+        // Hidden: 2 input synapses + 1 bias; 8 ticks; leak from 0 until it fires at 12.
+        assert_eq!((h.synaptic_adds, h.tick_adds, h.pool_comparisons, h.leak_mults), (3, 8, 0, 12));
+        // Output: 1 spike x 2 synapses + 2 bias; no ticks; 2 neurons x T_il = 8 steps.
+        assert_eq!((o.synaptic_adds, o.tick_adds, o.pool_comparisons, o.leak_mults), (4, 0, 0, 16));
+    }
+    // The engine's own work. Hidden neuron: events at t = 0 (first: no multiplication) and at
+    // t = 4 (one), release at 4 (none); then one multiplication per explicit tick.
+    let e = explicit.layers[0].ops.engine;
+    assert_eq!((e.synaptic_adds, e.tick_adds, e.leak_mults, e.spikes), (3, 8, 9, 1));
+    let c = closed.layers[0].ops.engine;
+    assert_eq!((c.synaptic_adds, c.tick_adds, c.leak_mults, c.spikes), (3, 0, 1, 1));
+    // Output neurons: bias at 8 (first event), spike at 12 (one multiplication each).
+    for r in [&explicit, &closed] {
+        let o = r.layers[1].ops.engine;
+        assert_eq!((o.synaptic_adds, o.tick_adds, o.leak_mults, o.spikes), (4, 0, 2, 0));
+    }
+}
