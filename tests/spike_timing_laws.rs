@@ -1,0 +1,107 @@
+//! The laws of SPEC on random networks (proptest, 256 cases each): every spike lands where
+//! equation (10) says, given the spikes that reached its layer, under both `T_il` policies and
+//! both tick modes; and the SNN's class is the reference DNN's.
+//!
+//! Tie window: a neuron whose `L * ln(A + 1)` lies within 1e-9 of an integer is a float tie,
+//! counted and reported (run with `--nocapture` to see the tallies), never a pass or a fail.
+
+mod common;
+
+use std::cell::Cell;
+
+use common::{case, Case};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tdsnn_converter::reference_forward;
+use tdsnn_engine::{audit, Record, Simulator, TickMode, TilPolicy};
+
+const WINDOW: f64 = 1e-9;
+const LOGIT_TOLERANCE: f64 = 1e-9;
+const CASES: u32 = 256;
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config { cases: CASES, ..Config::default() })
+}
+
+/// Runs `case` under the dynamic policy, then under a fixed `T_il` that covers every layer.
+fn runs(case: &Case, mode: TickMode) -> Vec<(TilPolicy, Record)> {
+    let graph = case.graph(TilPolicy::Dynamic);
+    let dynamic = Simulator::new(&graph, mode).run(&case.input, &mut ()).unwrap();
+    let longest = dynamic.layers.iter().filter_map(|l| l.t_il()).max().unwrap();
+    let fixed = TilPolicy::Fixed(longest + case.fixed_slack);
+    let graph = case.graph(fixed);
+    let record = Simulator::new(&graph, mode).run(&case.input, &mut ()).unwrap();
+    vec![(TilPolicy::Dynamic, dynamic), (fixed, record)]
+}
+
+#[test]
+fn every_spike_lands_where_equation_10_says() {
+    let (neurons, ties, differing) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
+    runner()
+        .run(&case(), |case| {
+            for mode in [TickMode::Explicit, TickMode::ClosedForm] {
+                for (til, record) in runs(&case, mode) {
+                    let report = audit::audit(&case.graph(til), &record, WINDOW);
+                    prop_assert!(report.passed(LOGIT_TOLERANCE), "{mode:?} {til:?}: {report:#?}");
+                    neurons.set(neurons.get() + report.neurons());
+                    ties.set(ties.get() + report.ties());
+                    differing.set(differing.get() + report.layers.iter().map(|l| l.tie_differences).sum::<u64>());
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "equation (10): {} neurons checked, {} within the tie window ({} of them off by a step)",
+        neurons.get(),
+        ties.get(),
+        differing.get()
+    );
+}
+
+#[test]
+fn tick_modes_give_identical_records() {
+    runner()
+        .run(&case(), |case| {
+            let explicit = runs(&case, TickMode::Explicit);
+            let closed = runs(&case, TickMode::ClosedForm);
+            for ((til, e), (_, c)) in explicit.iter().zip(&closed) {
+                prop_assert_eq!(&e.input, &c.input);
+                prop_assert_eq!(e.output.potentials.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    c.output.potentials.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                for (k, (le, lc)) in e.layers.iter().zip(&c.layers).enumerate() {
+                    prop_assert_eq!(&le.spikes, &lc.spikes, "layer {} under {:?}", k, til);
+                    prop_assert_eq!(le.release, lc.release);
+                    prop_assert_eq!(le.ops.paper, lc.ops.paper, "paper counts, layer {}", k);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn output_class_matches_the_reference_dnn() {
+    let (agree, tied) = (Cell::new(0u32), Cell::new(0u32));
+    runner()
+        .run(&case(), |case| {
+            let reference = reference_forward(&case.dnn, &case.input, case.leak)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for (til, record) in runs(&case, TickMode::ClosedForm) {
+                let report = audit::audit(&case.graph(til), &record, WINDOW);
+                let tie_upstream = report.layers.iter().any(|l| l.tie_differences > 0);
+                if record.output.class == reference.class {
+                    agree.set(agree.get() + 1);
+                } else {
+                    prop_assert!(
+                        tie_upstream || report.class_tie,
+                        "class {} != reference {} with no tie; logits {:?} vs {:?}",
+                        record.output.class, reference.class, record.output.logits, reference.logits
+                    );
+                    tied.set(tied.get() + 1);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    println!("argmax: {} runs agree with the reference DNN, {} differ at a tie", agree.get(), tied.get());
+}
