@@ -1,1 +1,14 @@
-pub fn x(){}
+//! # tdsnn-converter
+//!
+//! Turns a trained DNN into the connection graph of a temporal-coding spiking network
+//! (TDSNN, Zhang et al., AAAI 2019), and holds the f64 reference DNN.
+
+// Every public item is documented; CI builds with -D warnings.
+#![deny(missing_docs)]
+
+mod error;
+pub mod model;
+
+pub use error::{ConvertError, LayerProblem, ModelError, Problem, ReferenceError};
+pub use model::{Dnn, DnnLayer};
+pub use tdsnn_engine::{Shape, TilPolicy, Window};
