@@ -8,7 +8,9 @@
 
 mod error;
 pub mod model;
+pub mod reference;
 
 pub use error::{ConvertError, LayerProblem, ModelError, Problem, ReferenceError};
 pub use model::{Dnn, DnnLayer};
+pub use reference::{reference_forward, relu_forward, Forward, LayerValues, Reference};
 pub use tdsnn_engine::{Shape, TilPolicy, Window};
