@@ -6,7 +6,7 @@
 //!
 //! - [`model`]: the DNN as PyTorch describes it ([`Dnn`], [`DnnLayer`]), validated, with every
 //!   layer's shape inferred.
-//! - [`reference`]: the reference DNN with the activation `G(x) = exp(T(x) / L)` of
+//! - [`reference`](mod@reference): the reference DNN with the activation `G(x) = exp(T(x) / L)` of
 //!   equation (11) in front of every synapse-based layer ([`reference_forward`]), and the
 //!   plain ReLU network ([`relu_forward`]).
 //! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):

@@ -123,7 +123,7 @@ impl Dnn {
     /// Validates `layers` on `input` and infers every layer's output shape.
     ///
     /// Checks: at least one layer; every shape holds 1 to
-    /// [`MAX_LAYER_NEURONS`](tdsnn_engine::graph::MAX_LAYER_NEURONS) values (the engine's
+    /// [`MAX_LAYER_NEURONS`] values (the engine's
     /// limit); kernels, strides and output counts non-zero; pool padding at most half the
     /// kernel; windows fit the padded input; weight and bias sizes match; every weight and
     /// bias finite. The first problem is returned, naming the layer.
