@@ -248,11 +248,16 @@ fn conv2d(
                             + kx as usize],
                     );
                     let cols = valid(window, 1, kx, from.w, to.w);
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    let first = pos(window, 1, cols.start, kx);
                     for oy in rows.clone() {
                         let row = &channel[pos(window, 0, oy, ky) * wi..][..wi];
-                        let dst = &mut plane[oy * wo..(oy + 1) * wo];
-                        for ox in cols.clone() {
-                            dst[ox] += w * row[pos(window, 1, ox, kx)];
+                        let dst = &mut plane[oy * wo..(oy + 1) * wo][cols.clone()];
+                        let src = row[first..].iter().step_by(window.stride[1] as usize);
+                        for (d, &x) in dst.iter_mut().zip(src) {
+                            *d += w * x;
                         }
                     }
                 }
