@@ -1,1 +1,58 @@
-pub fn x(){}
+//! # tdsnn-converter
+//!
+//! Turns a trained DNN into the connection graph of a temporal-coding spiking network
+//! (TDSNN, Zhang et al., AAAI 2019), and holds the f64 reference DNN the spiking network must
+//! equal.
+//!
+//! - [`model`]: the DNN as PyTorch describes it ([`Dnn`], [`DnnLayer`]), validated, with every
+//!   layer's shape inferred.
+//! - [`reference`](mod@reference): the reference DNN with the activation `G(x) = exp(T(x) / L)` of
+//!   equation (11) in front of every synapse-based layer ([`reference_forward`]), and the
+//!   plain ReLU network ([`relu_forward`]).
+//! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):
+//!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped.
+//! - [`ops`]: the DNN's operation counts (table 2 of the paper).
+//!
+//! Depends on `tdsnn-engine` for shapes, the graph and the temporal code; never the reverse.
+//!
+//! # Example
+//! ```
+//! use tdsnn_converter::{convert, reference_forward, Dnn, DnnLayer, Shape, TilPolicy, Window};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dnn = Dnn::new(
+//!     Shape::new(1, 4, 4),
+//!     vec![
+//!         DnnLayer::Conv2d {
+//!             out_channels: 2,
+//!             window: Window::square(3, 1, 1),
+//!             weights: vec![0.1; 2 * 1 * 3 * 3],
+//!             bias: Some(vec![0.0, -0.2]),
+//!         },
+//!         DnnLayer::Relu,
+//!         DnnLayer::MaxPool { window: Window::square(2, 2, 0) },
+//!         DnnLayer::Flatten,
+//!         DnnLayer::Dense { outputs: 3, weights: vec![0.05; 3 * 8], bias: None },
+//!     ],
+//! )?;
+//! let reference = reference_forward(&dnn, &[0.5; 16], 5.0)?;
+//! assert_eq!(reference.logits.len(), 3);
+//! let graph = convert(&dnn, 5.0, TilPolicy::Dynamic)?;
+//! assert_eq!(graph.layers().len(), 4); // ReLU dropped
+//! # Ok(()) }
+//! ```
+
+// Every public item is documented; CI builds with -D warnings.
+#![deny(missing_docs)]
+
+pub mod convert;
+mod error;
+pub mod model;
+pub mod ops;
+pub mod reference;
+
+pub use convert::{convert, layer_map};
+pub use error::{ConvertError, LayerProblem, ModelError, Problem, ReferenceError};
+pub use model::{Dnn, DnnLayer};
+pub use ops::{LayerOps, OpCounts};
+pub use reference::{reference_forward, relu_forward, Forward, LayerValues, Reference};
+pub use tdsnn_engine::{Shape, TilPolicy, Window};

@@ -1,0 +1,615 @@
+//! The trained DNN as the converter takes it: a sequence of PyTorch-style layers, validated
+//! once, with every layer's output shape inferred.
+//!
+//! Tensors are channel-major (C, H, W); weights keep PyTorch's layouts (conv
+//! `[c_out][c_in][kh][kw]`, dense `[out][in]`), so an exported state dict loads as is. A dense
+//! layer accepts any input shape and flattens it channel-major, as `torch.flatten` does.
+//!
+//! Output extent per axis of a conv or pool: `(in + 2 * padding - kernel) / stride + 1`
+//! (floor, PyTorch's default `ceil_mode=False`). Pool padding is at most half the kernel
+//! (PyTorch's rule). Validation is linear in the number of weights (each is checked finite).
+
+use tdsnn_engine::graph::MAX_LAYER_NEURONS;
+use tdsnn_engine::{Shape, Window};
+
+use crate::error::ModelError;
+
+/// One layer of a DNN, in PyTorch's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DnnLayer {
+    /// 2-D convolution with zero padding (`torch.nn.Conv2d`, no groups, no dilation).
+    Conv2d {
+        /// Output channels.
+        out_channels: u32,
+        /// Kernel, stride and padding.
+        window: Window,
+        /// Weights in PyTorch layout `[c_out][c_in][kh][kw]`.
+        weights: Vec<f32>,
+        /// One bias per output channel, if any.
+        bias: Option<Vec<f32>>,
+    },
+    /// Fully connected layer (`torch.nn.Linear`) on the channel-major flattened input.
+    Dense {
+        /// Number of outputs.
+        outputs: u32,
+        /// Weights in PyTorch layout `[out][in]`.
+        weights: Vec<f32>,
+        /// One bias per output, if any.
+        bias: Option<Vec<f32>>,
+    },
+    /// Max pooling; padded positions are ignored (PyTorch pads with `-inf`).
+    MaxPool {
+        /// Kernel, stride and padding (padding at most half the kernel).
+        window: Window,
+    },
+    /// Average pooling that always divides by `kh * kw`; padded positions count as 0
+    /// (PyTorch's `count_include_pad=True`).
+    AvgPool {
+        /// Kernel, stride and padding (padding at most half the kernel).
+        window: Window,
+    },
+    /// Reinterpret (C, H, W) as a flat vector, channel-major.
+    Flatten,
+    /// `max(x, 0)`.
+    Relu,
+}
+
+impl DnnLayer {
+    /// Short lower-case name of the layer kind, as in the engine: `conv2d`, `dense`,
+    /// `max_pool`, `avg_pool`, `flatten`, `relu`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DnnLayer::Conv2d { .. } => "conv2d",
+            DnnLayer::Dense { .. } => "dense",
+            DnnLayer::MaxPool { .. } => "max_pool",
+            DnnLayer::AvgPool { .. } => "avg_pool",
+            DnnLayer::Flatten => "flatten",
+            DnnLayer::Relu => "relu",
+        }
+    }
+
+    /// Whether the layer sums weighted inputs (dense, conv2d, avg-pool): in the reference DNN
+    /// it sees `G` of its input, in the SNN it has its own release.
+    pub fn is_synaptic(&self) -> bool {
+        matches!(
+            self,
+            DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } | DnnLayer::AvgPool { .. }
+        )
+    }
+
+    /// The sliding window of a conv or pool layer.
+    pub fn window(&self) -> Option<&Window> {
+        match self {
+            DnnLayer::Conv2d { window, .. }
+            | DnnLayer::MaxPool { window }
+            | DnnLayer::AvgPool { window } => Some(window),
+            _ => None,
+        }
+    }
+}
+
+/// A validated DNN: its input shape, its layers and every layer's output shape.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::{Dnn, DnnLayer, Shape, Window};
+/// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+/// let dnn = Dnn::new(
+///     Shape::new(1, 4, 4),
+///     vec![
+///         DnnLayer::Conv2d {
+///             out_channels: 2,
+///             window: Window::square(3, 1, 1),
+///             weights: vec![0.1; 2 * 1 * 3 * 3],
+///             bias: Some(vec![0.0, 0.1]),
+///         },
+///         DnnLayer::Relu,
+///         DnnLayer::MaxPool { window: Window::square(2, 2, 0) },
+///         DnnLayer::Dense { outputs: 3, weights: vec![0.2; 3 * 8], bias: None },
+///     ],
+/// )?;
+/// assert_eq!(dnn.output_shape(2), Shape::new(2, 2, 2));
+/// assert_eq!(dnn.output_shape(3), Shape::flat(3));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dnn {
+    input: Shape,
+    layers: Vec<DnnLayer>,
+    shapes: Vec<Shape>,
+}
+
+impl Dnn {
+    /// Validates `layers` on `input` and infers every layer's output shape.
+    ///
+    /// Checks: at least one layer; every shape holds 1 to
+    /// [`MAX_LAYER_NEURONS`] values (the engine's
+    /// limit); kernels, strides and output counts non-zero; pool padding at most half the
+    /// kernel; windows fit the padded input; weight and bias sizes match; every weight and
+    /// bias finite. The first problem is returned, naming the layer.
+    pub fn new(input: Shape, layers: Vec<DnnLayer>) -> Result<Dnn, ModelError> {
+        if input.is_empty() || input.len() > MAX_LAYER_NEURONS {
+            return Err(ModelError::InputShape {
+                shape: input,
+                max: MAX_LAYER_NEURONS,
+            });
+        }
+        if layers.is_empty() {
+            return Err(ModelError::NoLayers);
+        }
+        let mut shapes = Vec::with_capacity(layers.len());
+        let mut shape = input;
+        for (index, layer) in layers.iter().enumerate() {
+            shape = out_shape(index, layer, shape)?;
+            if shape.is_empty() || shape.len() > MAX_LAYER_NEURONS {
+                return Err(geometry(
+                    index,
+                    layer,
+                    format!("output shape {shape} must hold 1 to {MAX_LAYER_NEURONS} values"),
+                ));
+            }
+            check_finite(index, layer)?;
+            shapes.push(shape);
+        }
+        Ok(Dnn {
+            input,
+            layers,
+            shapes,
+        })
+    }
+
+    /// The input shape.
+    pub fn input_shape(&self) -> Shape {
+        self.input
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[DnnLayer] {
+        &self.layers
+    }
+
+    /// Output shape of layer `k`. Panics if `k` is out of range.
+    pub fn output_shape(&self, k: usize) -> Shape {
+        self.shapes[k]
+    }
+
+    /// Every layer's output shape, in order.
+    pub fn output_shapes(&self) -> &[Shape] {
+        &self.shapes
+    }
+
+    /// Input shape of layer `k`: the previous layer's output, or the network input.
+    /// Panics if `k` is out of range.
+    pub fn input_shape_of(&self, k: usize) -> Shape {
+        assert!(k < self.layers.len(), "layer {k} of {}", self.layers.len());
+        if k == 0 {
+            self.input
+        } else {
+            self.shapes[k - 1]
+        }
+    }
+
+    /// The network's final output shape.
+    pub fn final_shape(&self) -> Shape {
+        // `new` rejects an empty layer list.
+        self.shapes[self.shapes.len() - 1]
+    }
+
+    /// Takes the network apart: input shape and layers.
+    pub fn into_parts(self) -> (Shape, Vec<DnnLayer>) {
+        (self.input, self.layers)
+    }
+}
+
+fn geometry(layer: usize, l: &DnnLayer, what: String) -> ModelError {
+    ModelError::Geometry {
+        layer,
+        kind: l.kind(),
+        what,
+    }
+}
+
+fn check_len(
+    index: usize,
+    layer: &DnnLayer,
+    tensor: &'static str,
+    len: usize,
+    expected: u64,
+) -> Result<(), ModelError> {
+    if len as u64 != expected {
+        return Err(ModelError::TensorSize {
+            layer: index,
+            kind: layer.kind(),
+            tensor,
+            len,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// The output shape of `layer` on `input`, checking geometry and tensor sizes.
+fn out_shape(index: usize, layer: &DnnLayer, input: Shape) -> Result<Shape, ModelError> {
+    let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape, ModelError> {
+        if window.kernel.contains(&0) || window.stride.contains(&0) {
+            return Err(geometry(
+                index,
+                layer,
+                format!(
+                    "kernel {:?} and stride {:?} must be >= 1",
+                    window.kernel, window.stride
+                ),
+            ));
+        }
+        if pool && (0..2).any(|a| 2 * u64::from(window.padding[a]) > u64::from(window.kernel[a])) {
+            return Err(geometry(
+                index,
+                layer,
+                format!(
+                    "padding {:?} exceeds half the kernel {:?}",
+                    window.padding, window.kernel
+                ),
+            ));
+        }
+        match (window.out_extent(0, input.h), window.out_extent(1, input.w)) {
+            (Some(h), Some(w)) => Ok(Shape::new(channels, h, w)),
+            _ => Err(geometry(
+                index,
+                layer,
+                format!(
+                    "kernel {:?} with padding {:?} does not fit input {input}",
+                    window.kernel, window.padding
+                ),
+            )),
+        }
+    };
+    match layer {
+        DnnLayer::Dense {
+            outputs,
+            weights,
+            bias,
+        } => {
+            if *outputs == 0 {
+                return Err(geometry(index, layer, "0 outputs".into()));
+            }
+            check_len(
+                index,
+                layer,
+                "weights",
+                weights.len(),
+                input.len() * u64::from(*outputs),
+            )?;
+            if let Some(b) = bias {
+                check_len(index, layer, "bias", b.len(), u64::from(*outputs))?;
+            }
+            Ok(Shape::flat(*outputs))
+        }
+        DnnLayer::Conv2d {
+            out_channels,
+            window,
+            weights,
+            bias,
+        } => {
+            if *out_channels == 0 {
+                return Err(geometry(index, layer, "0 output channels".into()));
+            }
+            let out = windowed(window, *out_channels, false)?;
+            let expected = u64::from(*out_channels)
+                * u64::from(input.c)
+                * u64::from(window.kernel[0])
+                * u64::from(window.kernel[1]);
+            check_len(index, layer, "weights", weights.len(), expected)?;
+            if let Some(b) = bias {
+                check_len(index, layer, "bias", b.len(), u64::from(*out_channels))?;
+            }
+            Ok(out)
+        }
+        DnnLayer::MaxPool { window } | DnnLayer::AvgPool { window } => {
+            windowed(window, input.c, true)
+        }
+        // The input already holds at most MAX_LAYER_NEURONS (< 2^32) values.
+        DnnLayer::Flatten => Ok(Shape::flat(u32::try_from(input.len()).map_err(|_| {
+            geometry(index, layer, format!("{input} is too large to flatten"))
+        })?)),
+        DnnLayer::Relu => Ok(input),
+    }
+}
+
+fn check_finite(index: usize, layer: &DnnLayer) -> Result<(), ModelError> {
+    let (weights, bias) = match layer {
+        DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. } => {
+            (weights, bias)
+        }
+        _ => return Ok(()),
+    };
+    let tensors = [("weights", Some(weights)), ("bias", bias.as_ref())];
+    for (tensor, values) in tensors {
+        let Some(values) = values else { continue };
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::NonFinite {
+                layer: index,
+                kind: layer.kind(),
+                tensor,
+                index: i,
+                value: values[i],
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// LeNet-5 as in the paper: 20c5-pool-50c5-pool-500-10 on 1x28x28.
+    pub(crate) fn lenet_layers() -> Vec<DnnLayer> {
+        vec![
+            DnnLayer::Conv2d {
+                out_channels: 20,
+                window: Window::square(5, 1, 0),
+                weights: vec![0.01; 20 * 25],
+                bias: Some(vec![0.0; 20]),
+            },
+            DnnLayer::Relu,
+            DnnLayer::MaxPool {
+                window: Window::square(2, 2, 0),
+            },
+            DnnLayer::Conv2d {
+                out_channels: 50,
+                window: Window::square(5, 1, 0),
+                weights: vec![0.01; 50 * 20 * 25],
+                bias: Some(vec![0.0; 50]),
+            },
+            DnnLayer::Relu,
+            DnnLayer::MaxPool {
+                window: Window::square(2, 2, 0),
+            },
+            DnnLayer::Flatten,
+            DnnLayer::Dense {
+                outputs: 500,
+                weights: vec![0.01; 500 * 800],
+                bias: Some(vec![0.0; 500]),
+            },
+            DnnLayer::Relu,
+            DnnLayer::Dense {
+                outputs: 10,
+                weights: vec![0.01; 10 * 500],
+                bias: Some(vec![0.0; 10]),
+            },
+        ]
+    }
+
+    #[test]
+    fn lenet_shapes() {
+        let dnn = Dnn::new(Shape::new(1, 28, 28), lenet_layers()).unwrap();
+        let expected = [
+            Shape::new(20, 24, 24),
+            Shape::new(20, 24, 24),
+            Shape::new(20, 12, 12),
+            Shape::new(50, 8, 8),
+            Shape::new(50, 8, 8),
+            Shape::new(50, 4, 4),
+            Shape::flat(800),
+            Shape::flat(500),
+            Shape::flat(500),
+            Shape::flat(10),
+        ];
+        assert_eq!(dnn.output_shapes(), &expected);
+        assert_eq!(dnn.input_shape_of(0), Shape::new(1, 28, 28));
+        assert_eq!(dnn.input_shape_of(3), Shape::new(20, 12, 12));
+        assert_eq!(dnn.final_shape(), Shape::flat(10));
+    }
+
+    #[test]
+    fn dense_flattens_any_input() {
+        let dnn = Dnn::new(
+            Shape::new(2, 3, 4),
+            vec![DnnLayer::Dense {
+                outputs: 5,
+                weights: vec![0.0; 5 * 24],
+                bias: None,
+            }],
+        )
+        .unwrap();
+        assert_eq!(dnn.final_shape(), Shape::flat(5));
+    }
+
+    #[test]
+    fn wrong_weight_count_names_the_layer() {
+        let mut layers = lenet_layers();
+        layers[3] = DnnLayer::Conv2d {
+            out_channels: 50,
+            window: Window::square(5, 1, 0),
+            weights: vec![0.0; 50 * 25],
+            bias: None,
+        };
+        let err = Dnn::new(Shape::new(1, 28, 28), layers).unwrap_err();
+        assert_eq!(
+            err,
+            ModelError::TensorSize {
+                layer: 3,
+                kind: "conv2d",
+                tensor: "weights",
+                len: 1250,
+                expected: 25_000,
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "layer 3 (conv2d): weights holds 1250 values, expected 25000"
+        );
+    }
+
+    #[test]
+    fn wrong_bias_count() {
+        let err = Dnn::new(
+            Shape::flat(2),
+            vec![DnnLayer::Dense {
+                outputs: 2,
+                weights: vec![0.0; 4],
+                bias: Some(vec![0.0; 3]),
+            }],
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ModelError::TensorSize {
+                layer: 0,
+                tensor: "bias",
+                len: 3,
+                expected: 2,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn pool_padding_beyond_half_kernel() {
+        for window in [Window::square(2, 2, 2), Window::square(3, 1, 2)] {
+            for layer in [DnnLayer::MaxPool { window }, DnnLayer::AvgPool { window }] {
+                let kind = layer.kind();
+                let err = Dnn::new(Shape::new(1, 8, 8), vec![DnnLayer::Relu, layer]).unwrap_err();
+                assert!(
+                    matches!(err, ModelError::Geometry { layer: 1, kind: k, .. } if k == kind),
+                    "{err}"
+                );
+            }
+        }
+        // Exactly half the kernel is allowed.
+        let dnn = Dnn::new(
+            Shape::new(1, 3, 3),
+            vec![DnnLayer::MaxPool {
+                window: Window::square(2, 2, 1),
+            }],
+        )
+        .unwrap();
+        assert_eq!(dnn.final_shape(), Shape::new(1, 2, 2));
+        // A conv may pad more than half its kernel.
+        let dnn = Dnn::new(
+            Shape::new(1, 3, 3),
+            vec![DnnLayer::Conv2d {
+                out_channels: 1,
+                window: Window::square(1, 1, 2),
+                weights: vec![1.0],
+                bias: None,
+            }],
+        )
+        .unwrap();
+        assert_eq!(dnn.final_shape(), Shape::new(1, 7, 7));
+    }
+
+    #[test]
+    fn window_too_large_zero_stride_zero_outputs() {
+        let err = Dnn::new(
+            Shape::new(1, 3, 3),
+            vec![DnnLayer::MaxPool {
+                window: Window::square(4, 1, 0),
+            }],
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ModelError::Geometry {
+                layer: 0,
+                kind: "max_pool",
+                ..
+            }
+        ));
+        let err = Dnn::new(
+            Shape::new(1, 3, 3),
+            vec![DnnLayer::AvgPool {
+                window: Window::square(2, 0, 0),
+            }],
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ModelError::Geometry {
+                layer: 0,
+                kind: "avg_pool",
+                ..
+            }
+        ));
+        let err = Dnn::new(
+            Shape::flat(3),
+            vec![DnnLayer::Dense {
+                outputs: 0,
+                weights: vec![],
+                bias: None,
+            }],
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ModelError::Geometry {
+                layer: 0,
+                kind: "dense",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn non_finite_weight_or_bias() {
+        let err = Dnn::new(
+            Shape::flat(2),
+            vec![
+                DnnLayer::Relu,
+                DnnLayer::Dense {
+                    outputs: 1,
+                    weights: vec![1.0, f32::NAN],
+                    bias: None,
+                },
+            ],
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ModelError::NonFinite {
+                layer: 1,
+                kind: "dense",
+                tensor: "weights",
+                index: 1,
+                ..
+            }
+        ));
+        let err = Dnn::new(
+            Shape::flat(1),
+            vec![DnnLayer::Dense {
+                outputs: 1,
+                weights: vec![1.0],
+                bias: Some(vec![f32::INFINITY]),
+            }],
+        )
+        .unwrap_err();
+        assert!(matches!(err, ModelError::NonFinite { tensor: "bias", .. }));
+    }
+
+    #[test]
+    fn empty_network_or_input() {
+        assert_eq!(Dnn::new(Shape::flat(3), vec![]), Err(ModelError::NoLayers));
+        assert!(matches!(
+            Dnn::new(Shape::new(1, 0, 3), vec![DnnLayer::Relu]),
+            Err(ModelError::InputShape { .. })
+        ));
+    }
+
+    #[test]
+    fn oversized_layer_is_rejected() {
+        let err = Dnn::new(
+            Shape::flat(1),
+            vec![DnnLayer::Conv2d {
+                out_channels: 1 << 14,
+                window: Window::square(1, 1, 50),
+                weights: vec![0.0; 1 << 14],
+                bias: None,
+            }],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ModelError::Geometry { layer: 0, .. }),
+            "{err}"
+        );
+    }
+}

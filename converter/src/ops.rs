@@ -1,0 +1,176 @@
+//! Operation counts of the DNN, the DNN side of the paper's table 2 (SPEC, "Operation
+//! counts").
+//!
+//! Per synapse-based layer with `M` inputs per output and `N` outputs: `M * N`
+//! multiplications and `(M - 1) * N` additions, the standard dot-product count; `M` is
+//! `c_in * kh * kw` for a conv (padded taps included), the flattened input length for a
+//! dense layer and `kh * kw` for an avg-pool. Bias additions (`N` for a layer with a bias)
+//! are counted separately. A max-pool costs `kh * kw - 1` comparisons per output, counted as
+//! additions. ReLU and flatten cost nothing here.
+//!
+//! # The paper's LeNet figures
+//! Table 2 gives 2239k multiplications and 2235k additions for LeNet-5
+//! (20c5-pool-50c5-pool-500-10 on 28x28). Those do not match that architecture: its conv and
+//! dense layers hold 288,000 + 1,600,000 + 400,000 + 5,000 = 2,293,000 multiply-accumulates
+//! (2239k looks like transposed digits). The additions are consistent with the wrong figure,
+//! not the right one: 2,239,000 - 15,230 outputs + 11,040 pool comparisons = 2,234,810, about
+//! 2235k, i.e. the paper counts no bias additions. This module gives 2,293,000
+//! multiplications, 2,288,810 additions and 15,230 bias additions for LeNet-5.
+
+use crate::model::{Dnn, DnnLayer};
+
+/// The operations of one DNN layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LayerOps {
+    /// Index of the layer in [`Dnn::layers`].
+    pub layer: usize,
+    /// The layer's kind.
+    pub kind: &'static str,
+    /// Inputs per output `M` (window size for a max-pool).
+    pub inputs_per_output: u64,
+    /// Outputs `N`.
+    pub outputs: u64,
+    /// `M * N` (0 for a max-pool).
+    pub multiplications: u64,
+    /// `(M - 1) * N`; for a max-pool, its comparisons.
+    pub additions: u64,
+    /// `N` for a layer with a bias, else 0.
+    pub bias_additions: u64,
+}
+
+/// The operation counts of a whole DNN: one entry per conv, dense, avg-pool and max-pool
+/// layer, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OpCounts {
+    /// Per-layer counts (ReLU and flatten layers are left out).
+    pub layers: Vec<LayerOps>,
+}
+
+impl OpCounts {
+    /// Total multiplications.
+    pub fn multiplications(&self) -> u64 {
+        self.layers.iter().map(|l| l.multiplications).sum()
+    }
+
+    /// Total additions, max-pool comparisons included, bias additions excluded.
+    pub fn additions(&self) -> u64 {
+        self.layers.iter().map(|l| l.additions).sum()
+    }
+
+    /// Total bias additions.
+    pub fn bias_additions(&self) -> u64 {
+        self.layers.iter().map(|l| l.bias_additions).sum()
+    }
+
+    /// Every operation: multiplications, additions and bias additions.
+    pub fn total(&self) -> u64 {
+        self.multiplications() + self.additions() + self.bias_additions()
+    }
+}
+
+impl Dnn {
+    /// Counts the network's operations for one input (see the [module docs](crate::ops)).
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_converter::{Dnn, DnnLayer, Shape};
+    /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+    /// let dnn = Dnn::new(
+    ///     Shape::flat(3),
+    ///     vec![DnnLayer::Dense { outputs: 2, weights: vec![0.0; 6], bias: Some(vec![0.0; 2]) }],
+    /// )?;
+    /// let ops = dnn.op_counts();
+    /// assert_eq!(ops.multiplications(), 6);
+    /// assert_eq!(ops.additions(), 4);
+    /// assert_eq!(ops.bias_additions(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn op_counts(&self) -> OpCounts {
+        let mut layers = Vec::new();
+        for (k, layer) in self.layers().iter().enumerate() {
+            let from = self.input_shape_of(k);
+            let n = self.output_shape(k).len();
+            let area = |w: &tdsnn_engine::Window| u64::from(w.kernel[0]) * u64::from(w.kernel[1]);
+            let (m, mults, adds, bias) = match layer {
+                DnnLayer::Conv2d { window, bias, .. } => {
+                    let m = u64::from(from.c) * area(window);
+                    (m, m * n, (m - 1) * n, bias.is_some())
+                }
+                DnnLayer::Dense { bias, .. } => {
+                    let m = from.len();
+                    (m, m * n, (m - 1) * n, bias.is_some())
+                }
+                DnnLayer::AvgPool { window } => {
+                    let m = area(window);
+                    (m, m * n, (m - 1) * n, false)
+                }
+                DnnLayer::MaxPool { window } => {
+                    let m = area(window);
+                    (m, 0, (m - 1) * n, false)
+                }
+                DnnLayer::Flatten | DnnLayer::Relu => continue,
+            };
+            layers.push(LayerOps {
+                layer: k,
+                kind: layer.kind(),
+                inputs_per_output: m,
+                outputs: n,
+                multiplications: mults,
+                additions: adds,
+                bias_additions: if bias { n } else { 0 },
+            });
+        }
+        OpCounts { layers }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::tests::lenet_layers;
+    use crate::{Dnn, DnnLayer, Shape, Window};
+
+    #[test]
+    fn lenet5_macs() {
+        let dnn = Dnn::new(Shape::new(1, 28, 28), lenet_layers()).unwrap();
+        let ops = dnn.op_counts();
+        assert_eq!(ops.multiplications(), 2_293_000);
+        let per_layer: Vec<_> = ops
+            .layers
+            .iter()
+            .map(|l| (l.layer, l.kind, l.multiplications))
+            .collect();
+        assert_eq!(
+            per_layer,
+            [
+                (0, "conv2d", 288_000),
+                (2, "max_pool", 0),
+                (3, "conv2d", 1_600_000),
+                (5, "max_pool", 0),
+                (7, "dense", 400_000),
+                (9, "dense", 5_000),
+            ]
+        );
+        // 11,520 + 3,200 + 500 + 10 outputs with a bias; 8,640 + 2,400 pool comparisons.
+        assert_eq!(ops.bias_additions(), 15_230);
+        assert_eq!(ops.additions(), 2_293_000 - 15_230 + 11_040);
+        assert_eq!(ops.layers[1].additions, 8_640);
+        assert_eq!(ops.total(), 2_293_000 + 2_288_810 + 15_230);
+    }
+
+    #[test]
+    fn avg_pool_counts() {
+        let dnn = Dnn::new(
+            Shape::new(2, 4, 4),
+            vec![DnnLayer::AvgPool {
+                window: Window::square(2, 2, 1),
+            }],
+        )
+        .unwrap();
+        let ops = dnn.op_counts();
+        // Output 2x3x3 = 18, M = 4 (padded taps counted).
+        assert_eq!(ops.layers[0].outputs, 18);
+        assert_eq!(ops.multiplications(), 72);
+        assert_eq!(ops.additions(), 54);
+        assert_eq!(ops.bias_additions(), 0);
+    }
+}
