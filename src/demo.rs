@@ -18,16 +18,38 @@ pub fn network(seed: u64) -> Dnn {
         (0..n).map(|_| rng.random_range(-a..=a)).collect()
     };
     let layers = vec![
-        DnnLayer::Conv2d { out_channels: 6, window: Window::square(5, 1, 2), weights: he(25, 6 * 25), bias: Some(he(25, 6)) },
+        DnnLayer::Conv2d {
+            out_channels: 6,
+            window: Window::square(5, 1, 2),
+            weights: he(25, 6 * 25),
+            bias: Some(he(25, 6)),
+        },
         DnnLayer::Relu,
-        DnnLayer::MaxPool { window: Window::square(2, 2, 0) },
-        DnnLayer::Conv2d { out_channels: 12, window: Window::square(5, 1, 0), weights: he(150, 12 * 150), bias: Some(he(150, 12)) },
+        DnnLayer::MaxPool {
+            window: Window::square(2, 2, 0),
+        },
+        DnnLayer::Conv2d {
+            out_channels: 12,
+            window: Window::square(5, 1, 0),
+            weights: he(150, 12 * 150),
+            bias: Some(he(150, 12)),
+        },
         DnnLayer::Relu,
-        DnnLayer::AvgPool { window: Window::square(2, 2, 0) },
+        DnnLayer::AvgPool {
+            window: Window::square(2, 2, 0),
+        },
         DnnLayer::Flatten,
-        DnnLayer::Dense { outputs: 32, weights: he(300, 32 * 300), bias: Some(he(300, 32)) },
+        DnnLayer::Dense {
+            outputs: 32,
+            weights: he(300, 32 * 300),
+            bias: Some(he(300, 32)),
+        },
         DnnLayer::Relu,
-        DnnLayer::Dense { outputs: 10, weights: he(32, 320), bias: Some(he(32, 10)) },
+        DnnLayer::Dense {
+            outputs: 10,
+            weights: he(32, 320),
+            bias: Some(he(32, 10)),
+        },
     ];
     Dnn::new(Shape::new(1, 28, 28), layers).expect("the demo network is well formed")
 }
@@ -38,7 +60,13 @@ pub fn images(seed: u64, n: usize) -> Vec<Vec<f32>> {
     (0..n)
         .map(|_| {
             (0..28 * 28)
-                .map(|_| if rng.random_bool(1.0 / 3.0) { 0.0 } else { rng.random_range(0.0..=1.0) })
+                .map(|_| {
+                    if rng.random_bool(1.0 / 3.0) {
+                        0.0
+                    } else {
+                        rng.random_range(0.0..=1.0)
+                    }
+                })
                 .collect()
         })
         .collect()
@@ -73,9 +101,14 @@ pub fn run(
 ) -> Result<(Graph, Summary), ConvertError> {
     let graph = convert(dnn, leak, TilPolicy::Dynamic)?;
     let mut sim = Simulator::new(&graph, mode);
-    let mut summary = Summary { images: images.len(), ..Summary::default() };
+    let mut summary = Summary {
+        images: images.len(),
+        ..Summary::default()
+    };
     for (i, image) in images.iter().enumerate() {
-        let record = sim.run(image, &mut ()).expect("demo images are valid input");
+        let record = sim
+            .run(image, &mut ())
+            .expect("demo images are valid input");
         let report = audit::audit(&graph, &record, 1e-9);
         summary.neurons += report.neurons();
         summary.exact += report.layers.iter().map(|l| l.exact).sum::<u64>();

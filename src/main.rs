@@ -71,21 +71,34 @@ fn main() -> Result<()> {
         seed: 2019,
         save_graph: None,
     }) {
-        Command::Demo { images, leak, mode, seed, save_graph } => run_demo(images, leak, mode.into(), seed, save_graph),
+        Command::Demo {
+            images,
+            leak,
+            mode,
+            seed,
+            save_graph,
+        } => run_demo(images, leak, mode.into(), seed, save_graph),
         Command::Inspect { path } => {
-            let graph = format::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let graph =
+                format::read(&path).with_context(|| format!("reading {}", path.display()))?;
             print_graph(&graph);
             Ok(())
         }
     }
 }
 
-fn run_demo(n: usize, leak: f64, mode: TickMode, seed: u64, save_graph: Option<PathBuf>) -> Result<()> {
+fn run_demo(
+    n: usize,
+    leak: f64,
+    mode: TickMode,
+    seed: u64,
+    save_graph: Option<PathBuf>,
+) -> Result<()> {
     let dnn = demo::network(seed);
     let images = demo::images(seed, n);
-    let bar = ProgressBar::new(n as u64).with_style(
-        ProgressStyle::with_template("simulating {bar:40} {pos}/{len} images, {per_sec}, eta {eta}")?,
-    );
+    let bar = ProgressBar::new(n as u64).with_style(ProgressStyle::with_template(
+        "simulating {bar:40} {pos}/{len} images, {per_sec}, eta {eta}",
+    )?);
     let (graph, summary) = demo::run(&dnn, leak, mode, &images, |i| bar.set_position(i as u64))?;
     bar.finish_and_clear();
     if let Some(path) = save_graph {
@@ -107,7 +120,11 @@ fn run_demo(n: usize, leak: f64, mode: TickMode, seed: u64, save_graph: Option<P
         "class agreement with the f64 reference DNN: {}/{}",
         summary.class_agreements, summary.images
     );
-    anyhow::ensure!(summary.mismatches == 0, "{} spikes off equation (10)", summary.mismatches);
+    anyhow::ensure!(
+        summary.mismatches == 0,
+        "{} spikes off equation (10)",
+        summary.mismatches
+    );
     Ok(())
 }
 
@@ -115,10 +132,24 @@ fn print_layers(graph: &Graph, record: &Record) {
     println!("last image, per layer:");
     println!(
         "{:>3} {:<9} {:>9} {:>5} {:>7} {:>9} {:>8} {:>11} {:>11} {:>11} {:>11}",
-        "k", "layer", "shape", "T_il", "release", "mean t", "max t", "paper add", "paper mul", "engine add", "engine mul"
+        "k",
+        "layer",
+        "shape",
+        "T_il",
+        "release",
+        "mean t",
+        "max t",
+        "paper add",
+        "paper mul",
+        "engine add",
+        "engine mul"
     );
     for (k, (layer, l)) in graph.layers().iter().zip(&record.layers).enumerate() {
-        let rel: Vec<u32> = l.spikes.iter().map(|&t| t - l.release.unwrap_or(l.frame_origin)).collect();
+        let rel: Vec<u32> = l
+            .spikes
+            .iter()
+            .map(|&t| t - l.release.unwrap_or(l.frame_origin))
+            .collect();
         let mean = rel.iter().map(|&t| f64::from(t)).sum::<f64>() / rel.len().max(1) as f64;
         let max = rel.iter().max().map_or("-".into(), |m| m.to_string());
         let (p, e) = (l.ops.paper, l.ops.engine);
@@ -156,15 +187,32 @@ fn print_layers(graph: &Graph, record: &Record) {
 
 fn print_graph(graph: &Graph) {
     let p = graph.params();
-    println!("input {}  L = {}  threshold = {}  T_il {:?}", graph.input_shape(), p.leak, p.threshold, p.til);
+    println!(
+        "input {}  L = {}  threshold = {}  T_il {:?}",
+        graph.input_shape(),
+        p.leak,
+        p.threshold,
+        p.til
+    );
     for (k, layer) in graph.layers().iter().enumerate() {
         let detail = match layer {
-            Layer::Dense(d) | Layer::Output(d) => format!("{} weights, bias {}", d.weights.len(), d.bias.is_some()),
-            Layer::Conv2d(c) => format!("{:?}, {} weights, bias {}", c.window, c.weights.len(), c.bias.is_some()),
+            Layer::Dense(d) | Layer::Output(d) => {
+                format!("{} weights, bias {}", d.weights.len(), d.bias.is_some())
+            }
+            Layer::Conv2d(c) => format!(
+                "{:?}, {} weights, bias {}",
+                c.window,
+                c.weights.len(),
+                c.bias.is_some()
+            ),
             Layer::AvgPool(a) => format!("{:?}, weight {}", a.window, a.weight),
             Layer::MaxPool(m) => format!("{:?}", m.window),
             Layer::Flatten => String::new(),
         };
-        println!("{k:>3} {:<9} -> {:<10} {detail}", layer.kind(), graph.output_shape(k).to_string());
+        println!(
+            "{k:>3} {:<9} -> {:<10} {detail}",
+            layer.kind(),
+            graph.output_shape(k).to_string()
+        );
     }
 }

@@ -49,17 +49,27 @@ fn layer_driven_by_its_bias_alone() {
         let biases = [0.5f32, 2.0, -1.0, 7.0];
         let g1 = activation(1.0, L) as f32;
         let graph = GraphBuilder::new(Shape::flat(3), L)
-            .dense(4, vec![0.0; 12], Some(biases.iter().map(|b| -b / g1).collect()))
+            .dense(
+                4,
+                vec![0.0; 12],
+                Some(biases.iter().map(|b| -b / g1).collect()),
+            )
             .output(2, vec![1.0; 8], None)
             .build()
             .unwrap();
-        let r = Simulator::new(&graph, mode).run(&[0.0, 0.0, 0.0], &mut ()).unwrap();
+        let r = Simulator::new(&graph, mode)
+            .run(&[0.0, 0.0, 0.0], &mut ())
+            .unwrap();
         let hidden = &r.layers[0];
         // Inputs spike at 0, the bias at T(1) = 4: the release is the bias spike.
         assert_eq!(hidden.release, Some(spike_time(1.0, L)));
         for (j, &b) in biases.iter().enumerate() {
             let expected = spike_time(f64::from(b), L);
-            assert_eq!(hidden.spikes[j] - hidden.release.unwrap(), expected, "neuron {j}");
+            assert_eq!(
+                hidden.spikes[j] - hidden.release.unwrap(),
+                expected,
+                "neuron {j}"
+            );
         }
     }
 }
@@ -75,9 +85,17 @@ fn late_spike_with_fixed_t_il_is_an_error() {
         .build()
         .unwrap();
     for mode in MODES {
-        let err = Simulator::new(&graph, mode).run(&[0.1, 0.9], &mut ()).unwrap_err();
+        let err = Simulator::new(&graph, mode)
+            .run(&[0.1, 0.9], &mut ())
+            .unwrap_err();
         match err.kind() {
-            ErrorKind::LateSpike { layer, time, release, t_il, origin } => {
+            ErrorKind::LateSpike {
+                layer,
+                time,
+                release,
+                t_il,
+                origin,
+            } => {
                 assert_eq!((*layer, *time, *release, *t_il), (0, 4, 3, 3));
                 assert_eq!(origin, "input neuron 1");
             }
@@ -86,12 +104,22 @@ fn late_spike_with_fixed_t_il_is_an_error() {
     }
     // A fixed T_il that covers every spike gives the same spike times relative to each
     // release as the dynamic policy.
-    let params = tdsnn_engine::Params { til: TilPolicy::Dynamic, ..*graph.params() };
+    let params = tdsnn_engine::Params {
+        til: TilPolicy::Dynamic,
+        ..*graph.params()
+    };
     let dyn_graph = graph.clone().with_params(params).unwrap();
-    let d = Simulator::new(&dyn_graph, TickMode::Explicit).run(&[0.1, 0.9], &mut ()).unwrap();
-    let params = tdsnn_engine::Params { til: TilPolicy::Fixed(20), ..*graph.params() };
+    let d = Simulator::new(&dyn_graph, TickMode::Explicit)
+        .run(&[0.1, 0.9], &mut ())
+        .unwrap();
+    let params = tdsnn_engine::Params {
+        til: TilPolicy::Fixed(20),
+        ..*graph.params()
+    };
     let fixed_graph = graph.with_params(params).unwrap();
-    let f = Simulator::new(&fixed_graph, TickMode::Explicit).run(&[0.1, 0.9], &mut ()).unwrap();
+    let f = Simulator::new(&fixed_graph, TickMode::Explicit)
+        .run(&[0.1, 0.9], &mut ())
+        .unwrap();
     assert_eq!(f.layers[0].release, Some(20));
     assert_eq!(f.layers[1].release, Some(40));
     assert_eq!(relative_spike(&f), relative_spike(&d));
@@ -106,8 +134,13 @@ fn late_bias_with_fixed_t_il_is_an_error() {
         .til(TilPolicy::Fixed(2))
         .build()
         .unwrap();
-    let err = Simulator::new(&graph, TickMode::ClosedForm).run(&[0.0], &mut ()).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::LateSpike { origin, .. } if origin == "the bias neuron"), "{err}");
+    let err = Simulator::new(&graph, TickMode::ClosedForm)
+        .run(&[0.0], &mut ())
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::LateSpike { origin, .. } if origin == "the bias neuron"),
+        "{err}"
+    );
 }
 
 /// Two inputs x = (1, 0) -> one hidden neuron (W = (0.5, 2), b = 0.3) -> two outputs
@@ -140,7 +173,9 @@ fn two_layer_example_through_equations_7_to_9() {
     assert_eq!(t_o, 8);
     assert_eq!(spike_time(a, L), 8);
     for mode in MODES {
-        let r = Simulator::new(&two_layer(), mode).run(&[1.0, 0.0], &mut ()).unwrap();
+        let r = Simulator::new(&two_layer(), mode)
+            .run(&[1.0, 0.0], &mut ())
+            .unwrap();
         assert_eq!(r.input, vec![4, 0]);
         assert_eq!(r.layers[0].release, Some(4));
         assert_eq!(r.layers[0].spikes, vec![12]);
@@ -150,7 +185,11 @@ fn two_layer_example_through_equations_7_to_9() {
         let gh = activation(a, L); // = exp(8/5)
         let expected = [gh, -gh + 0.5];
         for (l, e) in r.output.logits.iter().zip(expected) {
-            assert!((l - e).abs() < 1e-6, "logits {:?} vs {expected:?}", r.output.logits);
+            assert!(
+                (l - e).abs() < 1e-6,
+                "logits {:?} vs {expected:?}",
+                r.output.logits
+            );
         }
         assert_eq!(r.output.class, 0);
     }
@@ -158,24 +197,53 @@ fn two_layer_example_through_equations_7_to_9() {
 
 #[test]
 fn operation_counts_of_the_two_layer_example() {
-    let explicit = Simulator::new(&two_layer(), TickMode::Explicit).run(&[1.0, 0.0], &mut ()).unwrap();
-    let closed = Simulator::new(&two_layer(), TickMode::ClosedForm).run(&[1.0, 0.0], &mut ()).unwrap();
+    let explicit = Simulator::new(&two_layer(), TickMode::Explicit)
+        .run(&[1.0, 0.0], &mut ())
+        .unwrap();
+    let closed = Simulator::new(&two_layer(), TickMode::ClosedForm)
+        .run(&[1.0, 0.0], &mut ())
+        .unwrap();
     for r in [&explicit, &closed] {
         let (h, o) = (&r.layers[0].ops.paper, &r.layers[1].ops.paper);
         // Hidden: 2 input synapses + 1 bias; 8 ticks; leak from 0 until it fires at 12.
-        assert_eq!((h.synaptic_adds, h.tick_adds, h.pool_comparisons, h.leak_mults), (3, 8, 0, 12));
+        assert_eq!(
+            (
+                h.synaptic_adds,
+                h.tick_adds,
+                h.pool_comparisons,
+                h.leak_mults
+            ),
+            (3, 8, 0, 12)
+        );
         // Output: 1 spike x 2 synapses + 2 bias; no ticks; 2 neurons x T_il = 8 steps.
-        assert_eq!((o.synaptic_adds, o.tick_adds, o.pool_comparisons, o.leak_mults), (4, 0, 0, 16));
+        assert_eq!(
+            (
+                o.synaptic_adds,
+                o.tick_adds,
+                o.pool_comparisons,
+                o.leak_mults
+            ),
+            (4, 0, 0, 16)
+        );
     }
     // The engine's own work. Hidden neuron: events at t = 0 (first: no multiplication) and at
     // t = 4 (one), release at 4 (none); then one multiplication per explicit tick.
     let e = explicit.layers[0].ops.engine;
-    assert_eq!((e.synaptic_adds, e.tick_adds, e.leak_mults, e.spikes), (3, 8, 9, 1));
+    assert_eq!(
+        (e.synaptic_adds, e.tick_adds, e.leak_mults, e.spikes),
+        (3, 8, 9, 1)
+    );
     let c = closed.layers[0].ops.engine;
-    assert_eq!((c.synaptic_adds, c.tick_adds, c.leak_mults, c.spikes), (3, 0, 1, 1));
+    assert_eq!(
+        (c.synaptic_adds, c.tick_adds, c.leak_mults, c.spikes),
+        (3, 0, 1, 1)
+    );
     // Output neurons: bias at 8 (first event), spike at 12 (one multiplication each).
     for r in [&explicit, &closed] {
         let o = r.layers[1].ops.engine;
-        assert_eq!((o.synaptic_adds, o.tick_adds, o.leak_mults, o.spikes), (4, 0, 2, 0));
+        assert_eq!(
+            (o.synaptic_adds, o.tick_adds, o.leak_mults, o.spikes),
+            (4, 0, 2, 0)
+        );
     }
 }

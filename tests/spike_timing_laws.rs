@@ -10,6 +10,7 @@ mod common;
 use std::cell::Cell;
 
 use common::{case, Case};
+use proptest::prelude::{prop_assert, prop_assert_eq};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tdsnn_converter::reference_forward;
 use tdsnn_engine::{audit, Record, Simulator, TickMode, TilPolicy};
@@ -19,17 +20,29 @@ const LOGIT_TOLERANCE: f64 = 1e-9;
 const CASES: u32 = 256;
 
 fn runner() -> TestRunner {
-    TestRunner::new(Config { cases: CASES, ..Config::default() })
+    TestRunner::new(Config {
+        cases: CASES,
+        ..Config::default()
+    })
 }
 
 /// Runs `case` under the dynamic policy, then under a fixed `T_il` that covers every layer.
 fn runs(case: &Case, mode: TickMode) -> Vec<(TilPolicy, Record)> {
     let graph = case.graph(TilPolicy::Dynamic);
-    let dynamic = Simulator::new(&graph, mode).run(&case.input, &mut ()).unwrap();
-    let longest = dynamic.layers.iter().filter_map(|l| l.t_il()).max().unwrap();
+    let dynamic = Simulator::new(&graph, mode)
+        .run(&case.input, &mut ())
+        .unwrap();
+    let longest = dynamic
+        .layers
+        .iter()
+        .filter_map(|l| l.t_il())
+        .max()
+        .unwrap();
     let fixed = TilPolicy::Fixed(longest + case.fixed_slack);
     let graph = case.graph(fixed);
-    let record = Simulator::new(&graph, mode).run(&case.input, &mut ()).unwrap();
+    let record = Simulator::new(&graph, mode)
+        .run(&case.input, &mut ())
+        .unwrap();
     vec![(TilPolicy::Dynamic, dynamic), (fixed, record)]
 }
 
@@ -41,10 +54,16 @@ fn every_spike_lands_where_equation_10_says() {
             for mode in [TickMode::Explicit, TickMode::ClosedForm] {
                 for (til, record) in runs(&case, mode) {
                     let report = audit::audit(&case.graph(til), &record, WINDOW);
-                    prop_assert!(report.passed(LOGIT_TOLERANCE), "{mode:?} {til:?}: {report:#?}");
+                    prop_assert!(
+                        report.passed(LOGIT_TOLERANCE),
+                        "{mode:?} {til:?}: {report:#?}"
+                    );
                     neurons.set(neurons.get() + report.neurons());
                     ties.set(ties.get() + report.ties());
-                    differing.set(differing.get() + report.layers.iter().map(|l| l.tie_differences).sum::<u64>());
+                    differing.set(
+                        differing.get()
+                            + report.layers.iter().map(|l| l.tie_differences).sum::<u64>(),
+                    );
                 }
             }
             Ok(())
@@ -66,8 +85,18 @@ fn tick_modes_give_identical_records() {
             let closed = runs(&case, TickMode::ClosedForm);
             for ((til, e), (_, c)) in explicit.iter().zip(&closed) {
                 prop_assert_eq!(&e.input, &c.input);
-                prop_assert_eq!(e.output.potentials.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    c.output.potentials.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                prop_assert_eq!(
+                    e.output
+                        .potentials
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect::<Vec<_>>(),
+                    c.output
+                        .potentials
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect::<Vec<_>>()
+                );
                 for (k, (le, lc)) in e.layers.iter().zip(&c.layers).enumerate() {
                     prop_assert_eq!(&le.spikes, &lc.spikes, "layer {} under {:?}", k, til);
                     prop_assert_eq!(le.release, lc.release);
@@ -95,7 +124,10 @@ fn output_class_matches_the_reference_dnn() {
                     prop_assert!(
                         tie_upstream || report.class_tie,
                         "class {} != reference {} with no tie; logits {:?} vs {:?}",
-                        record.output.class, reference.class, record.output.logits, reference.logits
+                        record.output.class,
+                        reference.class,
+                        record.output.logits,
+                        reference.logits
                     );
                     tied.set(tied.get() + 1);
                 }
@@ -103,5 +135,9 @@ fn output_class_matches_the_reference_dnn() {
             Ok(())
         })
         .unwrap();
-    println!("argmax: {} runs agree with the reference DNN, {} differ at a tie", agree.get(), tied.get());
+    println!(
+        "argmax: {} runs agree with the reference DNN, {} differ at a tie",
+        agree.get(),
+        tied.get()
+    );
 }

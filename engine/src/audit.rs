@@ -13,7 +13,8 @@
 //! The sums are computed in gather form (each neuron over its receptive field),
 //! independently of the kernel's scatter-form delivery. Floating point decides a spike time
 //! differently from the f64 formula only at a step edge: where `L * ln(A_j + 1)` lies within
-//! `window` of an integer the neuron is counted as a *tie*, never hidden and never a pass.
+//! `window` of an integer the neuron is counted as a *tie*, never hidden and never a pass
+//! (unless every term of its sum is zero: then `A_j = 0` exactly and nothing can round).
 
 use crate::coding::{self, spike_time};
 use crate::graph::{Graph, Layer, Shape, TilPolicy, Window};
@@ -102,7 +103,6 @@ impl Audit {
 /// ```
 pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
     let leak = graph.params().leak;
-    let bias_gain = coding::activation(1.0, leak);
     let mut report = Audit::default();
     for (k, layer) in graph.layers().iter().enumerate() {
         let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
@@ -120,7 +120,13 @@ pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
                     if expected == actual {
                         la.exact += 1;
                     } else {
-                        report.mismatches.push(Mismatch { layer: k, neuron: j, a: f64::NAN, expected, actual });
+                        report.mismatches.push(Mismatch {
+                            layer: k,
+                            neuron: j,
+                            a: f64::NAN,
+                            expected,
+                            actual,
+                        });
                     }
                 }
             }
@@ -129,7 +135,13 @@ pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
                     if expected == actual {
                         la.exact += 1;
                     } else {
-                        report.mismatches.push(Mismatch { layer: k, neuron: j, a: f64::NAN, expected, actual });
+                        report.mismatches.push(Mismatch {
+                            layer: k,
+                            neuron: j,
+                            a: f64::NAN,
+                            expected,
+                            actual,
+                        });
                     }
                 }
             }
@@ -139,7 +151,7 @@ pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
                     .iter()
                     .map(|&t| coding::time_gain(t - origin, leak))
                     .collect();
-                let sums = weighted_sums(layer, inp, out, &gains, bias_gain);
+                let sums = pre_activations(graph, k, &gains).expect("synapse-based layer");
                 let release = rec.release.unwrap_or(u32::MAX);
                 la.release_ok = release == expected_release(graph, layer, origin, incoming);
                 if let Layer::Output(_) = layer {
@@ -151,23 +163,29 @@ pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
                     report.class = crate::kernel::argmax(&logits);
                     report.class_tie = logits.iter().enumerate().any(|(j, &l)| {
                         j != report.class
-                            && (logits[report.class] - l).abs() <= window * (sums[j].1 + sums[report.class].1 + 1.0)
+                            && (logits[report.class] - l).abs()
+                                <= window * (sums[j].1 + sums[report.class].1 + 1.0)
                     });
                 } else {
-                    for (j, &(s, _)) in sums.iter().enumerate() {
-                        let a = -s;
+                    for (j, &(a, scale)) in sums.iter().enumerate() {
                         let expected = spike_time(a, leak);
                         let actual = rec.spikes[j].wrapping_sub(release);
-                        let tie = coding::is_tie(a, leak, window);
+                        // A neuron with no nonzero term (a window of padding, no bias) has
+                        // A = 0 exactly, with no rounding to tie on.
+                        let tie = scale > 0.0 && coding::is_tie(a, leak, window);
                         match (tie, expected == actual) {
                             (true, same) => {
                                 la.ties += 1;
                                 la.tie_differences += u64::from(!same);
                             }
                             (false, true) => la.exact += 1,
-                            (false, false) => {
-                                report.mismatches.push(Mismatch { layer: k, neuron: j, a, expected, actual })
-                            }
+                            (false, false) => report.mismatches.push(Mismatch {
+                                layer: k,
+                                neuron: j,
+                                a,
+                                expected,
+                                actual,
+                            }),
                         }
                     }
                 }
@@ -195,7 +213,11 @@ fn expected_release(graph: &Graph, layer: &Layer, origin: u32, incoming: &[u32])
 /// The latest spike in max-pool unit `j`'s window.
 fn window_max(window: &Window, inp: Shape, out: Shape, j: usize, incoming: &[u32]) -> u32 {
     let plane = (out.h * out.w) as usize;
-    let (c, oy, ox) = ((j / plane) as u32, ((j % plane) as u32) / out.w, (j as u32) % out.w);
+    let (c, oy, ox) = (
+        (j / plane) as u32,
+        ((j % plane) as u32) / out.w,
+        (j as u32) % out.w,
+    );
     let mut latest = 0;
     for_window(window, inp, oy, ox, |y, x, _, _| {
         latest = latest.max(incoming[inp.index(c, y, x)]);
@@ -204,7 +226,13 @@ fn window_max(window: &Window, inp: Shape, out: Shape, j: usize, incoming: &[u32
 }
 
 /// Calls `f(y, x, ky, kx)` for every real input position of the window at (oy, ox).
-fn for_window(window: &Window, inp: Shape, oy: u32, ox: u32, mut f: impl FnMut(u32, u32, u32, u32)) {
+fn for_window(
+    window: &Window,
+    inp: Shape,
+    oy: u32,
+    ox: u32,
+    mut f: impl FnMut(u32, u32, u32, u32),
+) {
     for ky in 0..window.kernel[0] {
         let y = i64::from(oy * window.stride[0]) - i64::from(window.padding[0]) + i64::from(ky);
         if y < 0 || y >= i64::from(inp.h) {
@@ -220,8 +248,30 @@ fn for_window(window: &Window, inp: Shape, oy: u32, ox: u32, mut f: impl FnMut(u
     }
 }
 
-/// Per output neuron: `(sum_i w_ji g_i + w_bias_j * bias_gain, sum of |terms|)`, gathered.
-fn weighted_sums(layer: &Layer, inp: Shape, out: Shape, g: &[f64], bias_gain: f64) -> Vec<(f64, f64)> {
+/// The pre-activations `A_j` of synapse-based layer `k`, in DNN units, from the gains
+/// `g_i = exp(t_i / L) = G(x_i)` of its inputs (channel-major), gathered over each neuron's
+/// receptive field: `(A_j, sum of |terms|)`, the second a scale for tolerances.
+///
+/// The delivered weights are read back into DNN terms: a hidden layer's are negated, so
+/// `A_j = -(sum_i w_ji g_i + w_bias_j G(1))`; the output layer's are not. `None` if layer `k`
+/// is a max-pool or flatten layer.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{audit, coding, GraphBuilder, Shape};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+///     .dense(1, vec![-1.0, -2.0], None) // DNN weights (1, 2), negated
+///     .output(1, vec![1.0], None)
+///     .build()?;
+/// let a = audit::pre_activations(&graph, 0, &[1.0, 3.0]).unwrap();
+/// assert_eq!(a[0], (7.0, 7.0)); // 1 * 1 + 2 * 3
+/// # Ok(()) }
+/// ```
+pub fn pre_activations(graph: &Graph, k: usize, g: &[f64]) -> Option<Vec<(f64, f64)>> {
+    let layer = &graph.layers()[k];
+    let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
+    let bias_gain = coding::activation(1.0, graph.params().leak);
     let mut sums = vec![(0.0, 0.0); out.len() as usize];
     let mut add = |j: usize, term: f64| {
         sums[j].0 += term;
@@ -245,7 +295,8 @@ fn weighted_sums(layer: &Layer, inp: Shape, out: Shape, g: &[f64], bias_gain: f6
                         let j = out.index(co, oy, ox);
                         for ci in 0..inp.c {
                             for_window(&c.window, inp, oy, ox, |y, x, ky, kx| {
-                                let w = c.weights[(((ci * kh + ky) * kw + kx) * cout + co) as usize];
+                                let w =
+                                    c.weights[(((ci * kh + ky) * kw + kx) * cout + co) as usize];
                                 add(j, f64::from(w) * g[inp.index(ci, y, x)]);
                             });
                         }
@@ -265,7 +316,7 @@ fn weighted_sums(layer: &Layer, inp: Shape, out: Shape, g: &[f64], bias_gain: f6
                 }
             }
         }
-        Layer::MaxPool(_) | Layer::Flatten => unreachable!("not a synapse-based layer"),
+        Layer::MaxPool(_) | Layer::Flatten => return None,
     }
     if let Some(b) = layer.bias() {
         let plane = (out.h * out.w) as usize;
@@ -275,5 +326,8 @@ fn weighted_sums(layer: &Layer, inp: Shape, out: Shape, g: &[f64], bias_gain: f6
             s.1 += term.abs();
         }
     }
-    sums
+    if !matches!(layer, Layer::Output(_)) {
+        sums.iter_mut().for_each(|s| s.0 = -s.0);
+    }
+    Some(sums)
 }

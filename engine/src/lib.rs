@@ -48,8 +48,8 @@ pub mod record;
 
 pub use error::{Error, ErrorKind, Result};
 pub use graph::{
-    AvgPool, Conv2d, Dense, Graph, GraphBuilder, Layer, MaxPool, Params, Shape, TilPolicy,
-    Weights, Window,
+    AvgPool, Conv2d, Dense, Graph, GraphBuilder, Layer, MaxPool, Params, Shape, TilPolicy, Weights,
+    Window,
 };
 pub use kernel::{Simulator, TickMode};
 pub use observer::SpikeObserver;

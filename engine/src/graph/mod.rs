@@ -200,9 +200,7 @@ impl Graph {
         validate_params(&params)?;
         if input.is_empty() || input.len() > MAX_LAYER_NEURONS {
             return Err(ErrorKind::Structure {
-                what: format!(
-                    "input shape {input} must hold 1 to {MAX_LAYER_NEURONS} values"
-                ),
+                what: format!("input shape {input} must hold 1 to {MAX_LAYER_NEURONS} values"),
             }
             .into());
         }
@@ -328,7 +326,10 @@ fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
             return Err(shape_error(
                 index,
                 layer,
-                format!("kernel {:?} and stride {:?} must be >= 1", window.kernel, window.stride),
+                format!(
+                    "kernel {:?} and stride {:?} must be >= 1",
+                    window.kernel, window.stride
+                ),
             ));
         }
         if pool && (0..2).any(|a| 2 * window.padding[a] > window.kernel[a]) {
@@ -358,7 +359,13 @@ fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
             if d.outputs == 0 {
                 return Err(shape_error(index, layer, "0 outputs".into()));
             }
-            check_len(index, layer, "weights", d.weights.len(), input.len() * u64::from(d.outputs))?;
+            check_len(
+                index,
+                layer,
+                "weights",
+                d.weights.len(),
+                input.len() * u64::from(d.outputs),
+            )?;
             if let Some(b) = &d.bias {
                 check_len(index, layer, "bias", b.len(), u64::from(d.outputs))?;
             }

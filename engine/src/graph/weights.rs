@@ -23,7 +23,11 @@ pub struct Weights {
 impl Weights {
     /// A view of `range` in a shared buffer. The caller has checked the range.
     pub(crate) fn view(buf: Arc<[f32]>, range: Range<usize>) -> Self {
-        debug_assert!(range.end <= buf.len(), "range {range:?} beyond {}", buf.len());
+        debug_assert!(
+            range.end <= buf.len(),
+            "range {range:?} beyond {}",
+            buf.len()
+        );
         Weights { buf, range }
     }
 }

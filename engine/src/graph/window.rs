@@ -83,7 +83,12 @@ impl Window {
 
     /// Output positions along `axis` that input position `pos` reaches, each with its kernel
     /// offset: pairs `(out, k)` with `out * stride - padding + k = pos`, `out < out_extent`.
-    pub fn reach(&self, axis: usize, pos: u32, out_extent: u32) -> impl Iterator<Item = (u32, u32)> {
+    pub fn reach(
+        &self,
+        axis: usize,
+        pos: u32,
+        out_extent: u32,
+    ) -> impl Iterator<Item = (u32, u32)> {
         let stride = self.stride[axis];
         let shifted = pos + self.padding[axis];
         (0..self.kernel[axis]).filter_map(move |k| {

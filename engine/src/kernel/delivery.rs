@@ -39,7 +39,10 @@ impl Potentials {
         if last == EMPTY {
             return 0;
         }
-        debug_assert!(last < t, "neuron {j}: event at t = {t} before its last at {last}");
+        debug_assert!(
+            last < t,
+            "neuron {j}: event at t = {t} before its last at {last}"
+        );
         self.v[j] *= leak.factor(t - last);
         1
     }
@@ -78,7 +81,14 @@ pub(crate) fn reach(window: &Window, y: u32, x: u32, out: Shape) -> (Reach, Reac
 }
 
 /// A spike of input `src` into a dense layer.
-pub(crate) fn dense(d: &Dense, src: u32, t: u32, pot: &mut Potentials, leak: &LeakTable, ops: &mut LayerOps) {
+pub(crate) fn dense(
+    d: &Dense,
+    src: u32,
+    t: u32,
+    pot: &mut Potentials,
+    leak: &LeakTable,
+    ops: &mut LayerOps,
+) {
     let n = d.outputs as usize;
     let row = &d.weights[src as usize * n..(src as usize + 1) * n];
     let mut mults = 0;
@@ -144,7 +154,14 @@ pub(crate) fn avg_pool(
 
 /// The bias neuron's spike: `bias[channel]` onto every neuron of each channel (a dense
 /// layer's channels are its neurons).
-pub(crate) fn bias(bias: &[f32], out: Shape, t: u32, pot: &mut Potentials, leak: &LeakTable, ops: &mut LayerOps) {
+pub(crate) fn bias(
+    bias: &[f32],
+    out: Shape,
+    t: u32,
+    pot: &mut Potentials,
+    leak: &LeakTable,
+    ops: &mut LayerOps,
+) {
     let plane = (out.h * out.w) as usize;
     let mut mults = 0;
     for (c, &w) in bias.iter().enumerate() {

@@ -201,7 +201,11 @@ impl<'g> Simulator<'g> {
         let shape = self.graph.input_shape();
         if input.len() as u64 != shape.len() {
             return Err(ErrorKind::Input {
-                what: format!("{} values given, the input layer {shape} takes {}", input.len(), shape.len()),
+                what: format!(
+                    "{} values given, the input layer {shape} takes {}",
+                    input.len(),
+                    shape.len()
+                ),
             }
             .into());
         }
@@ -219,7 +223,11 @@ impl<'g> Simulator<'g> {
         for (i, &x) in input.iter().enumerate() {
             let t = coding::spike_time(f64::from(x), leak);
             if self.input_due.push(t, i as u32) {
-                self.queue.push(Slot { time: t, stage: 0, phase: Phase::Fire });
+                self.queue.push(Slot {
+                    time: t,
+                    stage: 0,
+                    phase: Phase::Fire,
+                });
             }
         }
         for (k, st) in self.layers.iter_mut().enumerate() {
@@ -258,11 +266,19 @@ impl<'g> Simulator<'g> {
             let t = add_time(origin, self.plan.bias_delay, k)?;
             st.bias_time = Some(t);
             st.remaining += 1;
-            self.queue.push(Slot { time: t, stage: k as u32 + 1, phase: Phase::Deliver });
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Deliver,
+            });
         }
         if let TilPolicy::Fixed(t_il) = self.graph.params().til {
             let t = add_time(origin, t_il, k)?;
-            self.queue.push(Slot { time: t, stage: k as u32 + 1, phase: Phase::Release });
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Release,
+            });
         }
         Ok(())
     }
@@ -281,7 +297,11 @@ impl<'g> Simulator<'g> {
         match self.layers.get_mut(stage) {
             Some(next) if !fired.is_empty() => {
                 next.inbox.put(t, fired);
-                self.queue.push(Slot { time: t, stage: stage as u32 + 1, phase: Phase::Deliver });
+                self.queue.push(Slot {
+                    time: t,
+                    stage: stage as u32 + 1,
+                    phase: Phase::Deliver,
+                });
             }
             Some(next) => next.inbox.recycle(fired),
             None => self.input_due.recycle(fired),
@@ -327,7 +347,17 @@ impl<'g> Simulator<'g> {
             }
             Layer::AvgPool(p) => {
                 for &i in &sources {
-                    delivery::avg_pool(&p.window, p.weight, inp, out, i, t, &mut st.pot, leak, &mut st.ops);
+                    delivery::avg_pool(
+                        &p.window,
+                        p.weight,
+                        inp,
+                        out,
+                        i,
+                        t,
+                        &mut st.pot,
+                        leak,
+                        &mut st.ops,
+                    );
                 }
             }
             Layer::MaxPool(p) => {
@@ -353,7 +383,11 @@ impl<'g> Simulator<'g> {
             }
             Layer::Flatten => {
                 st.due.put(t, sources);
-                self.queue.push(Slot { time: t, stage: k as u32 + 1, phase: Phase::Fire });
+                self.queue.push(Slot {
+                    time: t,
+                    stage: k as u32 + 1,
+                    phase: Phase::Fire,
+                });
                 return Ok(());
             }
         }
@@ -365,11 +399,19 @@ impl<'g> Simulator<'g> {
                 st.remaining -= 1;
             }
             if st.remaining == 0 && self.graph.params().til == TilPolicy::Dynamic {
-                self.queue.push(Slot { time: t, stage: k as u32 + 1, phase: Phase::Release });
+                self.queue.push(Slot {
+                    time: t,
+                    stage: k as u32 + 1,
+                    phase: Phase::Release,
+                });
             }
         } else {
             // Max-pool: units whose window completed now fire now.
-            self.queue.push(Slot { time: t, stage: k as u32 + 1, phase: Phase::Fire });
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Fire,
+            });
         }
         st.inbox.recycle(sources);
         Ok(())
@@ -392,14 +434,21 @@ impl<'g> Simulator<'g> {
             let potentials = st.pot.v.clone();
             let logits = potentials.iter().map(|v| v * gain).collect();
             let class = argmax(&potentials);
-            self.output = OutputRecord { potentials, logits, class };
+            self.output = OutputRecord {
+                potentials,
+                logits,
+                class,
+            };
             return Ok(());
         }
         let leak = &self.leak;
-        let schedule = self
-            .schedules
-            .entry(t_il)
-            .or_insert_with(|| TickSchedule::new(leak.factor(1), coding::tick_weight(t_il, params.leak), params.threshold));
+        let schedule = self.schedules.entry(t_il).or_insert_with(|| {
+            TickSchedule::new(
+                leak.factor(1),
+                coding::tick_weight(t_il, params.leak),
+                params.threshold,
+            )
+        });
         let stage = k as u32 + 1;
         for j in 0..n {
             let v = st.pot.v[j];
@@ -409,19 +458,31 @@ impl<'g> Simulator<'g> {
                     st.ops.paper.tick_adds += u64::from(s);
                     let at = add_time(t, s, k)?;
                     if st.due.push(at, j as u32) {
-                        self.queue.push(Slot { time: at, stage, phase: Phase::Fire });
+                        self.queue.push(Slot {
+                            time: at,
+                            stage,
+                            phase: Phase::Fire,
+                        });
                     }
                 }
                 TickMode::Explicit if v >= params.threshold => {
                     if st.due.push(t, j as u32) {
-                        self.queue.push(Slot { time: t, stage, phase: Phase::Fire });
+                        self.queue.push(Slot {
+                            time: t,
+                            stage,
+                            phase: Phase::Fire,
+                        });
                     }
                 }
                 TickMode::Explicit => st.waiting.push(j as u32),
             }
         }
         if !st.waiting.is_empty() {
-            self.queue.push(Slot { time: add_time(t, 1, k)?, stage, phase: Phase::Tick });
+            self.queue.push(Slot {
+                time: add_time(t, 1, k)?,
+                stage,
+                phase: Phase::Tick,
+            });
         }
         if let Some(next) = self.plan.next_synaptic[k] {
             self.begin_frame(next, t)?;
@@ -453,10 +514,18 @@ impl<'g> Simulator<'g> {
         });
         let stage = k as u32 + 1;
         if fired {
-            self.queue.push(Slot { time: t, stage, phase: Phase::Fire });
+            self.queue.push(Slot {
+                time: t,
+                stage,
+                phase: Phase::Fire,
+            });
         }
         if !st.waiting.is_empty() {
-            self.queue.push(Slot { time: add_time(t, 1, k)?, stage, phase: Phase::Tick });
+            self.queue.push(Slot {
+                time: add_time(t, 1, k)?,
+                stage,
+                phase: Phase::Tick,
+            });
         }
         Ok(())
     }
@@ -466,7 +535,10 @@ impl<'g> Simulator<'g> {
         let st = &mut self.layers[k];
         let fired = st.due.take(t);
         for &j in &fired {
-            debug_assert_eq!(st.spikes[j as usize], NOT_FIRED, "layer {k} neuron {j} fired twice");
+            debug_assert_eq!(
+                st.spikes[j as usize], NOT_FIRED,
+                "layer {k} neuron {j} fired twice"
+            );
             st.spikes[j as usize] = t;
             observer.spike(k, j, t);
         }
@@ -483,7 +555,12 @@ impl<'g> Simulator<'g> {
         let mut layers = Vec::with_capacity(self.layers.len());
         for (k, st) in self.layers.iter_mut().enumerate() {
             let is_output = matches!(graph.layers()[k], Layer::Output(_));
-            if let Some(j) = st.spikes.iter().position(|&t| t == NOT_FIRED).filter(|_| !is_output) {
+            if let Some(j) = st
+                .spikes
+                .iter()
+                .position(|&t| t == NOT_FIRED)
+                .filter(|_| !is_output)
+            {
                 return Err(ErrorKind::Structure {
                     what: format!("internal: layer {k} neuron {j} never fired"),
                 }
@@ -499,7 +576,11 @@ impl<'g> Simulator<'g> {
                 frame = st.origin;
             }
             layers.push(LayerRecord {
-                spikes: if is_output { Vec::new() } else { st.spikes.clone() },
+                spikes: if is_output {
+                    Vec::new()
+                } else {
+                    st.spikes.clone()
+                },
                 // A max-pool or flatten layer's spikes stay in the frame of the layer that fed it.
                 frame_origin: frame,
                 release: st.release,

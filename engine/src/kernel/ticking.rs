@@ -106,7 +106,16 @@ mod tests {
 
     #[test]
     fn order_key_round_trips_and_orders() {
-        let xs = [-f64::MAX, -1.5, -f64::MIN_POSITIVE, -0.0, 0.0, 1e-300, 2.0, f64::MAX];
+        let xs = [
+            -f64::MAX,
+            -1.5,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            1e-300,
+            2.0,
+            f64::MAX,
+        ];
         for w in xs.windows(2) {
             assert!(order_key(w[0]) < order_key(w[1]), "{} !< {}", w[0], w[1]);
         }
@@ -124,7 +133,11 @@ mod tests {
             for step in 0..30u32 {
                 // A potential exactly at the mathematical edge of `step`, and its neighbours.
                 let a = (f64::from(step) / leak).exp() - 1.0;
-                for v in [-scale * a, -scale * a * (1.0 + 1e-15), -scale * a * (1.0 - 1e-15)] {
+                for v in [
+                    -scale * a,
+                    -scale * a * (1.0 + 1e-15),
+                    -scale * a * (1.0 - 1e-15),
+                ] {
                     let v = if v == 0.0 { -1e-300 } else { v };
                     assert_eq!(s.firing_step(v), explicit(&s, 0.0, v), "L={leak} v={v}");
                 }
