@@ -1,9 +1,120 @@
-//! The graph file format (placeholder, being written).
-#![allow(missing_docs, clippy::missing_errors_doc)]
-use crate::{Graph, Result};
-pub fn read(_p: impl AsRef<std::path::Path>) -> Result<Graph> {
-    unimplemented!()
+//! The graph file format: little-endian, checksummed, read in place.
+//!
+//! A graph file holds one [`Graph`](crate::Graph): a fixed header, one fixed-size descriptor per layer, the
+//! `f32` payloads, and a trailer. All integers and floats are little-endian.
+//!
+//! | bytes          | field                                                              |
+//! |----------------|--------------------------------------------------------------------|
+//! | `0..8`         | magic `b"TDSNNGRF"`                                                |
+//! | `8..12`        | version, `u32` = 1                                                 |
+//! | `12..16`       | layer count, `u32`                                                 |
+//! | `16..24`       | leak constant `L`, `f64`                                           |
+//! | `24..32`       | firing threshold, `f64`                                            |
+//! | `32..36`       | `T_il` kind, `u32`: 0 dynamic, 1 fixed                             |
+//! | `36..40`       | fixed `T_il`, `u32` (0 when dynamic)                               |
+//! | `40..52`       | input shape `c`, `h`, `w`, 3 × `u32`                               |
+//! | `52..56`       | reserved, `u32` = 0                                                |
+//! | `56..64`       | total file length, `u64`                                           |
+//! | `64..`         | `layer count` descriptors of 64 bytes each                         |
+//! | …              | payloads, each at a multiple of 64, zero padding between           |
+//! | last 8         | CRC-32 of every preceding byte, `u32`; then `b"TDSE"`              |
+//!
+//! A layer descriptor is: kind `u32` (0 dense, 1 conv2d, 2 avg_pool, 3 max_pool, 4 flatten,
+//! 5 output); seven `u32` parameters; then weights offset, weights length, bias offset, bias
+//! length, four `u64`. Offsets are in bytes from the start of the file, lengths in `f32`
+//! elements; offset 0 with length 0 means the tensor is absent.
+//!
+//! | kind            | parameters                                                    |
+//! |-----------------|---------------------------------------------------------------|
+//! | dense, output   | outputs                                                       |
+//! | conv2d          | out_channels, kh, kw, sh, sw, ph, pw                          |
+//! | avg_pool        | kh, kw, sh, sw, ph, pw, per-synapse weight (`f32` bits)       |
+//! | max_pool        | kh, kw, sh, sw, ph, pw                                        |
+//! | flatten         | —                                                             |
+//!
+//! Unused parameter slots, and the tensor fields of layers without tensors, are 0. Window
+//! padding is below `2^31`, and the input shape's `c * h * w` fits in a `u64`. Payloads follow the descriptor table in layer order, weights then
+//! bias, without overlapping.
+//!
+//! # Reading in place
+//!
+//! [`read`] reads the file once into one 4-byte-aligned shared buffer, and every weight
+//! tensor of the returned graph is a [`Weights`](crate::Weights) view into that buffer: no
+//! tensor is copied. [`from_bytes`] makes the one copy of its input into such a buffer.
+//!
+//! # Validation
+//!
+//! The reader checks the file's structure (sizes, magic, version, trailer, checksum, stored
+//! length, layer count, every descriptor field and every payload range) before it allocates
+//! anything per layer, and reports a problem as [`ErrorKind::Format`](crate::ErrorKind::Format)
+//! with the byte offset of the offending field, or [`ErrorKind::Checksum`](crate::ErrorKind::Checksum).
+//! Everything about the graph itself (shapes, payload sizes, finite weights, `L`, the
+//! threshold) is left to [`Graph::new`](crate::Graph::new), which names the offending layer. No input makes the
+//! reader panic.
+
+mod read;
+mod write;
+
+pub use read::{from_bytes, read};
+pub use write::{to_bytes, write};
+
+/// The 8 bytes every graph file starts with.
+pub const MAGIC: [u8; 8] = *b"TDSNNGRF";
+
+/// The format version this crate reads and writes.
+pub const VERSION: u32 = 1;
+
+/// The 4 bytes every graph file ends with.
+pub const TRAILER_TAG: [u8; 4] = *b"TDSE";
+
+/// Size of the file header in bytes.
+pub const HEADER_LEN: usize = 64;
+
+/// Size of one layer descriptor in bytes.
+pub const DESCRIPTOR_LEN: usize = 64;
+
+/// Size of the trailer (CRC-32, then [`TRAILER_TAG`]) in bytes.
+pub const TRAILER_LEN: usize = 8;
+
+/// Every payload starts at a byte offset that is a multiple of this.
+pub const PAYLOAD_ALIGN: usize = 64;
+
+/// Byte offsets of the header fields.
+mod header {
+    pub const MAGIC: usize = 0;
+    pub const VERSION: usize = 8;
+    pub const LAYER_COUNT: usize = 12;
+    pub const LEAK: usize = 16;
+    pub const THRESHOLD: usize = 24;
+    pub const TIL_KIND: usize = 32;
+    pub const TIL_FIXED: usize = 36;
+    pub const INPUT: usize = 40;
+    pub const RESERVED: usize = 52;
+    pub const FILE_LEN: usize = 56;
 }
-pub fn write(_g: &Graph, _p: impl AsRef<std::path::Path>) -> Result<()> {
-    unimplemented!()
+
+/// Byte offsets of the fields within a layer descriptor.
+mod descriptor {
+    pub const KIND: usize = 0;
+    pub const PARAMS: usize = 4;
+    pub const WEIGHTS: usize = 32;
+    pub const BIAS: usize = 48;
+    /// Number of `u32` parameter slots.
+    pub const PARAM_SLOTS: usize = 7;
+}
+
+/// `T_il` kinds in the header.
+mod til {
+    pub const DYNAMIC: u32 = 0;
+    pub const FIXED: u32 = 1;
+}
+
+/// Layer kind codes in a descriptor.
+mod kind {
+    pub const DENSE: u32 = 0;
+    pub const CONV2D: u32 = 1;
+    pub const AVG_POOL: u32 = 2;
+    pub const MAX_POOL: u32 = 3;
+    pub const FLATTEN: u32 = 4;
+    pub const OUTPUT: u32 = 5;
 }

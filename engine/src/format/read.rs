@@ -1,0 +1,557 @@
+//! Reading a graph file: structural validation, then the graph built in place.
+//!
+//! [`parse`] checks the file's bytes and returns a [`Plan`]: the header values and, per layer,
+//! its parameters and the element ranges of its tensors. Nothing is allocated per layer
+//! before the layer count has been checked against the file length. [`Plan::build`] then
+//! makes every tensor a view into the one aligned buffer and hands the layers to
+//! [`Graph::new`], which validates the graph itself.
+
+use std::fs::File;
+use std::io::{ErrorKind as IoErrorKind, Read};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{descriptor, header, kind, til};
+use super::{DESCRIPTOR_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, TRAILER_LEN, TRAILER_TAG, VERSION};
+use crate::error::{Error, ErrorKind, Result};
+use crate::graph::{
+    AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, Shape, TilPolicy, Weights, Window,
+};
+
+/// The smallest possible file: a header and a trailer.
+const MIN_LEN: usize = HEADER_LEN + TRAILER_LEN;
+
+/// The largest window padding a file may hold, `2^31 - 1`.
+///
+/// No real network pads anywhere near this, but the graph code computes `2 * padding` and
+/// `position + padding` in `u32`: a larger value from a hostile file would overflow there
+/// (a panic in a debug build). The bound keeps both sums in range for any layer of at most
+/// [`MAX_LAYER_NEURONS`](crate::graph::MAX_LAYER_NEURONS) neurons.
+const MAX_PADDING: u32 = i32::MAX as u32;
+
+/// Reads a graph from the bytes of a graph file (see the [module docs](super)).
+///
+/// The bytes are copied once, into the aligned buffer every weight tensor of the returned
+/// graph views.
+///
+/// # Errors
+/// [`ErrorKind::Format`] with the byte offset of the offending field, or
+/// [`ErrorKind::Checksum`], if the file is malformed; any error of [`Graph::new`] if the
+/// graph it holds is not valid.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{format, ErrorKind, GraphBuilder, Shape};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+///     .dense(2, vec![-1.0, 0.0, 0.0, -1.0], None)
+///     .output(2, vec![1.0, 0.0, 0.0, 1.0], Some(vec![0.0, 0.25]))
+///     .build()?;
+/// let bytes = format::to_bytes(&graph);
+/// assert_eq!(format::from_bytes(&bytes)?, graph);
+///
+/// // A truncated file is an error, never a panic.
+/// let err = format::from_bytes(&bytes[..40]).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Format { offset: 40, .. }));
+/// # Ok(()) }
+/// ```
+pub fn from_bytes(bytes: &[u8]) -> Result<Graph> {
+    let plan = parse(bytes)?;
+    // One allocation, filled in place: `Arc<[f32]>: FromIterator` writes an exact-size
+    // iterator straight into the shared allocation. Decoding little-endian words here makes
+    // the buffer native on any target.
+    let words: Arc<[f32]> = bytes
+        .chunks(4)
+        .map(|c| {
+            let mut word = [0u8; 4];
+            word[..c.len()].copy_from_slice(c);
+            f32::from_le_bytes(word)
+        })
+        .collect();
+    plan.build(&words)
+}
+
+/// Reads the graph file at `path`.
+///
+/// The file is read once, into one 4-byte-aligned shared buffer, and every weight tensor of
+/// the returned graph is a view into it: no tensor is copied.
+///
+/// # Errors
+/// [`ErrorKind::Io`] naming `path` if the file cannot be read; otherwise as
+/// [`from_bytes`].
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{format, ErrorKind, GraphBuilder, Shape};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
+///     .output(2, vec![0.5; 6], None)
+///     .build()?;
+/// let path = std::env::temp_dir().join(format!("tdsnn-doc-read-{}.grf", std::process::id()));
+/// format::write(&graph, &path)?;
+/// assert_eq!(format::read(&path)?, graph);
+/// std::fs::remove_file(&path).ok();
+///
+/// let err = format::read(&path).unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Io { .. }));
+/// # Ok(()) }
+/// ```
+pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
+    let path = path.as_ref();
+    let io = |message: String| -> Error {
+        ErrorKind::Io {
+            path: path.display().to_string(),
+            message,
+        }
+        .into()
+    };
+    let mut file = File::open(path).map_err(|e| io(e.to_string()))?;
+    let size = file.metadata().map_err(|e| io(e.to_string()))?.len();
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize - 3)
+        .ok_or_else(|| io(format!("a file of {size} bytes does not fit in memory")))?;
+
+    // The one buffer: zeroed words, then the file's bytes read straight into them.
+    let mut words: Arc<[f32]> = std::iter::repeat(0.0f32).take(len.div_ceil(4)).collect();
+    let Some(unique) = Arc::get_mut(&mut words) else {
+        return Err(io("internal error: the fresh read buffer is shared".into()));
+    };
+    let dst = &mut bytemuck::cast_slice_mut::<f32, u8>(unique)[..len];
+    file.read_exact(dst).map_err(|e| io(e.to_string()))?;
+
+    // The size came from the metadata: if there is more to read, the file grew while being
+    // read, or it is not a regular file (a pipe reports 0). Read the rest and decode a copy.
+    let mut probe = [0u8; 1];
+    let more = loop {
+        match file.read(&mut probe) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e.to_string())),
+        }
+    };
+    if more != 0 {
+        let mut all = bytemuck::cast_slice::<f32, u8>(&words)[..len].to_vec();
+        all.push(probe[0]);
+        file.read_to_end(&mut all).map_err(|e| io(e.to_string()))?;
+        return from_bytes(&all);
+    }
+
+    let plan = parse(&bytemuck::cast_slice::<f32, u8>(&words)[..len])?;
+    #[cfg(target_endian = "big")]
+    {
+        // The words hold little-endian bytes: make them native before anything views them.
+        let Some(unique) = Arc::get_mut(&mut words) else {
+            return Err(io("internal error: the read buffer is shared".into()));
+        };
+        for w in unique {
+            *w = f32::from_bits(u32::from_le(w.to_bits()));
+        }
+    }
+    plan.build(&words)
+}
+
+/// What the file says, checked for structure; tensors as element ranges in the file.
+#[derive(Debug)]
+struct Plan {
+    input: Shape,
+    params: Params,
+    layers: Vec<LayerPlan>,
+}
+
+/// One layer descriptor, decoded.
+#[derive(Debug)]
+struct LayerPlan {
+    kind: u32,
+    params: [u32; descriptor::PARAM_SLOTS],
+    weights: Option<Range<usize>>,
+    bias: Option<Range<usize>>,
+}
+
+impl Plan {
+    /// The graph, every tensor a view into `words` (the whole file, native-endian words).
+    fn build(self, words: &Arc<[f32]>) -> Result<Graph> {
+        let view = |r: Option<Range<usize>>| r.map(|r| Weights::view(words.clone(), r));
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|l| {
+                let [p0, p1, p2, p3, p4, p5, p6] = l.params;
+                let window = |[kh, kw, sh, sw, ph, pw]: [u32; 6]| Window {
+                    kernel: [kh, kw],
+                    stride: [sh, sw],
+                    padding: [ph, pw],
+                };
+                // A missing weight tensor becomes an empty one: Graph::new reports its size.
+                let weights = view(l.weights).unwrap_or_else(|| Weights::from(Vec::new()));
+                let bias = view(l.bias);
+                match l.kind {
+                    kind::DENSE => Layer::Dense(Dense {
+                        outputs: p0,
+                        weights,
+                        bias,
+                    }),
+                    kind::OUTPUT => Layer::Output(Dense {
+                        outputs: p0,
+                        weights,
+                        bias,
+                    }),
+                    kind::CONV2D => Layer::Conv2d(Conv2d {
+                        out_channels: p0,
+                        window: window([p1, p2, p3, p4, p5, p6]),
+                        weights,
+                        bias,
+                    }),
+                    kind::AVG_POOL => Layer::AvgPool(AvgPool {
+                        window: window([p0, p1, p2, p3, p4, p5]),
+                        weight: f32::from_bits(p6),
+                    }),
+                    kind::MAX_POOL => Layer::MaxPool(MaxPool {
+                        window: window([p0, p1, p2, p3, p4, p5]),
+                    }),
+                    // parse() admits no other kind.
+                    _ => Layer::Flatten,
+                }
+            })
+            .collect();
+        Graph::new(self.input, layers, self.params)
+    }
+}
+
+/// A [`ErrorKind::Format`] error at byte `offset`.
+fn format_error(offset: usize, what: String) -> Error {
+    ErrorKind::Format {
+        offset: offset as u64,
+        what,
+    }
+    .into()
+}
+
+/// The `N` bytes at `offset`, or a format error if the file ends first.
+fn field<const N: usize>(bytes: &[u8], offset: usize) -> Result<[u8; N]> {
+    offset
+        .checked_add(N)
+        .and_then(|end| bytes.get(offset..end))
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+        .ok_or_else(|| format_error(offset, format!("file ends inside a {N}-byte field")))
+}
+
+fn u32_at(bytes: &[u8], offset: usize) -> Result<u32> {
+    field(bytes, offset).map(u32::from_le_bytes)
+}
+
+fn u64_at(bytes: &[u8], offset: usize) -> Result<u64> {
+    field(bytes, offset).map(u64::from_le_bytes)
+}
+
+fn f64_at(bytes: &[u8], offset: usize) -> Result<f64> {
+    field(bytes, offset).map(f64::from_le_bytes)
+}
+
+/// The name of a layer kind code, for messages.
+fn kind_name(code: u32) -> &'static str {
+    match code {
+        kind::DENSE => "dense",
+        kind::CONV2D => "conv2d",
+        kind::AVG_POOL => "avg_pool",
+        kind::MAX_POOL => "max_pool",
+        kind::FLATTEN => "flatten",
+        kind::OUTPUT => "output",
+        _ => "unknown",
+    }
+}
+
+/// Checks the structure of a graph file and decodes its header and descriptors.
+fn parse(bytes: &[u8]) -> Result<Plan> {
+    let len = bytes.len();
+    if len < MIN_LEN {
+        return Err(format_error(
+            len,
+            format!("the file is {len} bytes, shorter than a {MIN_LEN}-byte header and trailer"),
+        ));
+    }
+    let magic: [u8; 8] = field(bytes, header::MAGIC)?;
+    if magic != MAGIC {
+        return Err(format_error(
+            header::MAGIC,
+            format!(
+                "magic is \"{}\", expected \"{}\": not a TDSNN graph file",
+                magic.escape_ascii(),
+                MAGIC.escape_ascii()
+            ),
+        ));
+    }
+    let version = u32_at(bytes, header::VERSION)?;
+    if version != VERSION {
+        return Err(format_error(
+            header::VERSION,
+            format!("format version {version} is not supported (this reader reads {VERSION})"),
+        ));
+    }
+    let body = len - TRAILER_LEN;
+    let tag: [u8; 4] = field(bytes, body + 4)?;
+    if tag != TRAILER_TAG {
+        return Err(format_error(
+            body + 4,
+            format!(
+                "trailer tag is \"{}\", expected \"{}\": the file is truncated or damaged",
+                tag.escape_ascii(),
+                TRAILER_TAG.escape_ascii()
+            ),
+        ));
+    }
+    let stored = u32_at(bytes, body)?;
+    let computed = crc32fast::hash(&bytes[..body]);
+    if stored != computed {
+        return Err(ErrorKind::Checksum { stored, computed }.into());
+    }
+    let file_len = u64_at(bytes, header::FILE_LEN)?;
+    if file_len != len as u64 {
+        return Err(format_error(
+            header::FILE_LEN,
+            format!("stored file length {file_len} differs from the actual length {len}"),
+        ));
+    }
+    let count = u32_at(bytes, header::LAYER_COUNT)?;
+    let room = (len - MIN_LEN) as u64;
+    if u64::from(count) * DESCRIPTOR_LEN as u64 > room {
+        return Err(format_error(
+            header::LAYER_COUNT,
+            format!(
+                "{count} layer descriptors of {DESCRIPTOR_LEN} bytes do not fit in a \
+                 {len}-byte file"
+            ),
+        ));
+    }
+    // Fits: count * DESCRIPTOR_LEN <= len.
+    let count = count as usize;
+
+    let til_kind = u32_at(bytes, header::TIL_KIND)?;
+    let til_fixed = u32_at(bytes, header::TIL_FIXED)?;
+    let til = match til_kind {
+        til::DYNAMIC if til_fixed != 0 => {
+            return Err(format_error(
+                header::TIL_FIXED,
+                format!("fixed T_il is {til_fixed} but the T_il kind is dynamic; must be 0"),
+            ))
+        }
+        til::DYNAMIC => TilPolicy::Dynamic,
+        til::FIXED => TilPolicy::Fixed(til_fixed),
+        other => {
+            return Err(format_error(
+                header::TIL_KIND,
+                format!("unknown T_il kind {other} (0 dynamic, 1 fixed)"),
+            ))
+        }
+    };
+    let reserved = u32_at(bytes, header::RESERVED)?;
+    if reserved != 0 {
+        return Err(format_error(
+            header::RESERVED,
+            format!("reserved field is {reserved}, must be 0"),
+        ));
+    }
+    let params = Params {
+        leak: f64_at(bytes, header::LEAK)?,
+        threshold: f64_at(bytes, header::THRESHOLD)?,
+        til,
+    };
+    let input = Shape::new(
+        u32_at(bytes, header::INPUT)?,
+        u32_at(bytes, header::INPUT + 4)?,
+        u32_at(bytes, header::INPUT + 8)?,
+    );
+    // Graph::new judges the size; the product must merely be computable (Shape::len multiplies
+    // three u32 in u64, which overflows for the largest dimensions).
+    let volume = u64::from(input.c)
+        .checked_mul(u64::from(input.h))
+        .and_then(|n| n.checked_mul(u64::from(input.w)));
+    if volume.is_none() {
+        return Err(format_error(
+            header::INPUT,
+            format!("input shape {input} holds more than 2^64 values"),
+        ));
+    }
+
+    let mut area = PayloadArea {
+        start: HEADER_LEN + DESCRIPTOR_LEN * count,
+        next: HEADER_LEN + DESCRIPTOR_LEN * count,
+        end: body,
+    };
+    let mut layers = Vec::with_capacity(count);
+    for i in 0..count {
+        layers.push(parse_descriptor(bytes, i, &mut area)?);
+    }
+    Ok(Plan {
+        input,
+        params,
+        layers,
+    })
+}
+
+/// Decodes and checks descriptor `index`; its tensors must lie in `area`.
+fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Result<LayerPlan> {
+    let base = HEADER_LEN + DESCRIPTOR_LEN * index;
+    let code = u32_at(bytes, base + descriptor::KIND)?;
+    // How many parameter slots the kind uses, and whether it stores tensors.
+    let (used, tensors) = match code {
+        kind::DENSE | kind::OUTPUT => (1, true),
+        kind::CONV2D => (7, true),
+        kind::AVG_POOL => (7, false),
+        kind::MAX_POOL => (6, false),
+        kind::FLATTEN => (0, false),
+        other => {
+            return Err(format_error(
+                base + descriptor::KIND,
+                format!(
+                    "layer {index}: unknown layer kind {other} (0 dense, 1 conv2d, 2 avg_pool, \
+                     3 max_pool, 4 flatten, 5 output)"
+                ),
+            ))
+        }
+    };
+    let name = kind_name(code);
+    let mut params = [0u32; descriptor::PARAM_SLOTS];
+    for (slot, p) in params.iter_mut().enumerate() {
+        let at = base + descriptor::PARAMS + 4 * slot;
+        *p = u32_at(bytes, at)?;
+        if slot >= used && *p != 0 {
+            return Err(format_error(
+                at,
+                format!(
+                    "layer {index} ({name}): parameter slot {slot} is unused and must be 0, \
+                     found {p}"
+                ),
+            ));
+        }
+    }
+    // Padding slots: conv2d (out_channels, kh, kw, sh, sw, ph, pw), pools (kh, kw, sh, sw,
+    // ph, pw). See MAX_PADDING for why the reader bounds them.
+    let padding = match code {
+        kind::CONV2D => 5..7,
+        kind::AVG_POOL | kind::MAX_POOL => 4..6,
+        _ => 0..0,
+    };
+    for slot in padding {
+        if params[slot] > MAX_PADDING {
+            return Err(format_error(
+                base + descriptor::PARAMS + 4 * slot,
+                format!(
+                    "layer {index} ({name}): padding {} exceeds the format's limit of {MAX_PADDING}",
+                    params[slot]
+                ),
+            ));
+        }
+    }
+    let (weights, bias) = if tensors {
+        (
+            area.tensor(bytes, base + descriptor::WEIGHTS, index, name, "weights")?,
+            area.tensor(bytes, base + descriptor::BIAS, index, name, "bias")?,
+        )
+    } else {
+        for at in (base + descriptor::WEIGHTS..base + DESCRIPTOR_LEN).step_by(8) {
+            let value = u64_at(bytes, at)?;
+            if value != 0 {
+                return Err(format_error(
+                    at,
+                    format!(
+                        "layer {index} ({name}) stores no tensors; its tensor fields must be 0, \
+                         found {value}"
+                    ),
+                ));
+            }
+        }
+        (None, None)
+    };
+    Ok(LayerPlan {
+        kind: code,
+        params,
+        weights,
+        bias,
+    })
+}
+
+/// The bytes payloads may occupy, `start..end`, and where the next one may begin.
+#[derive(Debug)]
+struct PayloadArea {
+    /// First byte after the descriptor table.
+    start: usize,
+    /// First byte after the previous tensor: tensors are stored in order, never overlapping.
+    next: usize,
+    /// First byte of the trailer.
+    end: usize,
+}
+
+impl PayloadArea {
+    /// Checks the (offset, length) fields at `at` and returns the tensor's element range, or
+    /// `None` if both are 0 (no tensor).
+    fn tensor(
+        &mut self,
+        bytes: &[u8],
+        at: usize,
+        layer: usize,
+        name: &str,
+        tensor: &str,
+    ) -> Result<Option<Range<usize>>> {
+        let offset = u64_at(bytes, at)?;
+        let count = u64_at(bytes, at + 8)?;
+        if offset == 0 && count == 0 {
+            return Ok(None);
+        }
+        let what = |problem: String| format!("layer {layer} ({name}) {tensor}: {problem}");
+        if offset % PAYLOAD_ALIGN as u64 != 0 {
+            return Err(format_error(
+                at,
+                what(format!(
+                    "offset {offset} is not a multiple of {PAYLOAD_ALIGN}"
+                )),
+            ));
+        }
+        if offset < self.start as u64 {
+            return Err(format_error(
+                at,
+                what(format!(
+                    "offset {offset} lies in the header or descriptor table (payloads start at \
+                     byte {})",
+                    self.start
+                )),
+            ));
+        }
+        if offset < self.next as u64 {
+            return Err(format_error(
+                at,
+                what(format!(
+                    "offset {offset} overlaps the previous tensor, which ends at byte {}; \
+                     tensors are stored in layer order",
+                    self.next
+                )),
+            ));
+        }
+        let end = match count.checked_mul(4).and_then(|n| offset.checked_add(n)) {
+            Some(end) if end <= self.end as u64 => end,
+            Some(end) => {
+                return Err(format_error(
+                    at + 8,
+                    what(format!(
+                        "{count} elements at byte {offset} end at byte {end}, past the payload \
+                         area, which ends at byte {}",
+                        self.end
+                    )),
+                ))
+            }
+            None => {
+                return Err(format_error(
+                    at + 8,
+                    what(format!(
+                        "{count} elements at byte {offset} overflow the addressable range"
+                    )),
+                ))
+            }
+        };
+        // Both fit in usize: end <= self.end, a usize.
+        let (offset, end) = (offset as usize, end as usize);
+        self.next = end;
+        Ok(Some(offset / 4..end / 4))
+    }
+}
