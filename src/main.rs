@@ -145,16 +145,19 @@ fn print_layers(graph: &Graph, record: &Record) {
         "engine mul"
     );
     for (k, (layer, l)) in graph.layers().iter().zip(&record.layers).enumerate() {
+        // Spike times relative to the release (synapse-based layers) or the frame origin.
         let rel: Vec<u32> = l
             .spikes
             .iter()
             .map(|&t| t - l.release.unwrap_or(l.frame_origin))
             .collect();
-        let mean = rel.iter().map(|&t| f64::from(t)).sum::<f64>() / rel.len().max(1) as f64;
+        let mean = (!rel.is_empty())
+            .then(|| rel.iter().map(|&t| f64::from(t)).sum::<f64>() / rel.len() as f64)
+            .map_or("-".into(), |m| format!("{m:.2}"));
         let max = rel.iter().max().map_or("-".into(), |m| m.to_string());
         let (p, e) = (l.ops.paper, l.ops.engine);
         println!(
-            "{:>3} {:<9} {:>9} {:>5} {:>7} {:>9.2} {:>8} {:>11} {:>11} {:>11} {:>11}",
+            "{:>3} {:<9} {:>9} {:>5} {:>7} {:>9} {:>8} {:>11} {:>11} {:>11} {:>11}",
             k,
             layer.kind(),
             graph.output_shape(k).to_string(),

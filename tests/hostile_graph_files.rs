@@ -602,49 +602,41 @@ fn dims_that_mismatch_the_weights_are_reported_by_graph_new() {
     shape_error(patched_u32(desc(MAX) + param(0), 0), MAX);
 }
 
-/// Padding near `u32::MAX` once overflowed `2 * padding` inside `Graph::new` (a panic in a
-/// debug build): the reader bounds padding below `2^31`.
+/// Padding near `u32::MAX` (where `2 * padding` or `position + padding` would overflow a
+/// `u32`) is a shape error naming the layer: a pool's padding exceeds half its kernel, a
+/// conv's output grows past the neuron limit.
 #[test]
 fn huge_padding() {
     // Pool padding slots are 4 and 5, conv padding slots 5 and 6.
     for (layer, slot) in [(AVG, 4), (AVG, 5), (MAX, 4), (MAX, 5), (CONV, 5), (CONV, 6)] {
         let at = desc(layer) + param(slot);
-        for padding in [1u32 << 31, u32::MAX] {
-            assert_format_at(&patched_u32(at, padding), at);
+        for padding in [(1u32 << 31) - 1, 1 << 31, u32::MAX] {
+            let err = error_of(&patched_u32(at, padding));
+            assert!(
+                matches!(err.kind(), ErrorKind::Shape { layer: l, .. } if *l == layer),
+                "layer {layer} slot {slot} padding {padding}: {err:?}"
+            );
         }
-        // The largest admitted padding reaches Graph::new, which rejects the geometry.
-        let err = error_of(&patched_u32(at, (1 << 31) - 1));
+    }
+}
+
+/// An input shape whose size overflows a `u64` (`Shape::len` saturates) or merely exceeds
+/// the neuron limit is a structure error.
+#[test]
+fn input_shape_whose_size_overflows() {
+    for dims in [[u32::MAX, u32::MAX, 4], [u32::MAX, u32::MAX, 1]] {
+        let bytes: Vec<u8> = dims.iter().flat_map(|d| d.to_le_bytes()).collect();
+        let err = error_of(&patched(INPUT_C, &bytes));
         assert!(
-            matches!(err.kind(), ErrorKind::Shape { layer: l, .. } if *l == layer),
-            "layer {layer} slot {slot}: {err:?}"
+            matches!(err.kind(), ErrorKind::Structure { .. }),
+            "{dims:?}: {err:?}"
         );
     }
 }
 
-/// An input shape whose size overflows `u64` (`Shape::len` would overflow inside
-/// `Graph::new`): rejected by the reader at the input shape field.
+/// A conv whose output shape holds more than 2^64 neurons (so `Shape::len` must saturate,
+/// not overflow) is a shape error naming the layer.
 #[test]
-fn input_shape_whose_size_overflows() {
-    let mut dims = Vec::new();
-    for d in [u32::MAX, u32::MAX, 4] {
-        dims.extend_from_slice(&d.to_le_bytes());
-    }
-    assert_format_at(&patched(INPUT_C, &dims), INPUT_C);
-    // Large but computable: Graph::new rejects it.
-    let mut dims = Vec::new();
-    for d in [u32::MAX, u32::MAX, 1] {
-        dims.extend_from_slice(&d.to_le_bytes());
-    }
-    let err = error_of(&patched(INPUT_C, &dims));
-    assert!(matches!(err.kind(), ErrorKind::Structure { .. }), "{err:?}");
-}
-
-/// Known bug outside the format module: a conv whose output shape is huge overflows
-/// `Shape::len` (`graph/window.rs`, three `u32` multiplied in `u64`) inside `Graph::new`: a
-/// panic in a debug build, a wrapped (wrong) size in a release build. Needs a checked or
-/// saturating `Shape::len`; un-ignore once the graph module is fixed.
-#[test]
-#[ignore = "Graph::new overflows Shape::len on a huge conv output (graph module bug)"]
 fn conv_output_shape_overflow_is_an_error() {
     let mut b = valid_file();
     // Padding 2^31 - 2 on both axes: output 2 x (2^32 - 2) x (2^32 - 2) neurons.
@@ -660,11 +652,9 @@ fn conv_output_shape_overflow_is_an_error() {
     );
 }
 
-/// Known bug outside the format module: the conv weight count
-/// `c_in * kh * kw * out_channels` is computed in `u64` without overflow checks inside
-/// `Graph::new` (`graph/mod.rs`, `out_shape`). Un-ignore once the graph module is fixed.
+/// A conv whose weight count `c_in * kh * kw * out_channels` overflows a `u64` is a shape
+/// error naming the layer, not an overflow.
 #[test]
-#[ignore = "Graph::new overflows the conv weight count (graph module bug)"]
 fn conv_weight_count_overflow_is_an_error() {
     let mut b = valid_file();
     let at = desc(CONV);

@@ -40,7 +40,8 @@ pub struct Mismatch {
 pub struct LayerAudit {
     /// Neurons checked.
     pub neurons: u64,
-    /// Neurons whose spike time equals `T(A)` and that are not at a tie.
+    /// Neurons whose spike time equals `T(A)` and that are not at a tie (output neurons:
+    /// whose rescaled logit is within `window` relative error of `A`).
     pub exact: u64,
     /// Neurons within the tie window (whatever their spike time).
     pub ties: u64,
@@ -158,6 +159,7 @@ pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
                     for (j, (s, scale)) in sums.iter().enumerate() {
                         let err = (record.output.logits[j] - s).abs() / (scale + 1.0);
                         la.logit_error = la.logit_error.max(err);
+                        la.exact += u64::from(err <= window);
                     }
                     let logits: Vec<f64> = sums.iter().map(|s| s.0).collect();
                     report.class = crate::kernel::argmax(&logits);
@@ -234,12 +236,14 @@ fn for_window(
     mut f: impl FnMut(u32, u32, u32, u32),
 ) {
     for ky in 0..window.kernel[0] {
-        let y = i64::from(oy * window.stride[0]) - i64::from(window.padding[0]) + i64::from(ky);
+        let y = i64::from(oy) * i64::from(window.stride[0]) - i64::from(window.padding[0])
+            + i64::from(ky);
         if y < 0 || y >= i64::from(inp.h) {
             continue;
         }
         for kx in 0..window.kernel[1] {
-            let x = i64::from(ox * window.stride[1]) - i64::from(window.padding[1]) + i64::from(kx);
+            let x = i64::from(ox) * i64::from(window.stride[1]) - i64::from(window.padding[1])
+                + i64::from(kx);
             if x < 0 || x >= i64::from(inp.w) {
                 continue;
             }

@@ -32,9 +32,8 @@
 //! | max_pool        | kh, kw, sh, sw, ph, pw                                        |
 //! | flatten         | —                                                             |
 //!
-//! Unused parameter slots, and the tensor fields of layers without tensors, are 0. Window
-//! padding is below `2^31`, and the input shape's `c * h * w` fits in a `u64`. Payloads follow the descriptor table in layer order, weights then
-//! bias, without overlapping.
+//! Unused parameter slots, and the tensor fields of layers without tensors, are 0. Payloads
+//! follow the descriptor table in layer order, weights then bias, without overlapping.
 //!
 //! # Reading in place
 //!

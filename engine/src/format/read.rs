@@ -22,14 +22,6 @@ use crate::graph::{
 /// The smallest possible file: a header and a trailer.
 const MIN_LEN: usize = HEADER_LEN + TRAILER_LEN;
 
-/// The largest window padding a file may hold, `2^31 - 1`.
-///
-/// No real network pads anywhere near this, but the graph code computes `2 * padding` and
-/// `position + padding` in `u32`: a larger value from a hostile file would overflow there
-/// (a panic in a debug build). The bound keeps both sums in range for any layer of at most
-/// [`MAX_LAYER_NEURONS`](crate::graph::MAX_LAYER_NEURONS) neurons.
-const MAX_PADDING: u32 = i32::MAX as u32;
-
 /// Reads a graph from the bytes of a graph file (see the [module docs](super)).
 ///
 /// The bytes are copied once, into the aligned buffer every weight tensor of the returned
@@ -362,17 +354,6 @@ fn parse(bytes: &[u8]) -> Result<Plan> {
         u32_at(bytes, header::INPUT + 4)?,
         u32_at(bytes, header::INPUT + 8)?,
     );
-    // Graph::new judges the size; the product must merely be computable (Shape::len multiplies
-    // three u32 in u64, which overflows for the largest dimensions).
-    let volume = u64::from(input.c)
-        .checked_mul(u64::from(input.h))
-        .and_then(|n| n.checked_mul(u64::from(input.w)));
-    if volume.is_none() {
-        return Err(format_error(
-            header::INPUT,
-            format!("input shape {input} holds more than 2^64 values"),
-        ));
-    }
 
     let mut area = PayloadArea {
         start: HEADER_LEN + DESCRIPTOR_LEN * count,
@@ -422,24 +403,6 @@ fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Resul
                 format!(
                     "layer {index} ({name}): parameter slot {slot} is unused and must be 0, \
                      found {p}"
-                ),
-            ));
-        }
-    }
-    // Padding slots: conv2d (out_channels, kh, kw, sh, sw, ph, pw), pools (kh, kw, sh, sw,
-    // ph, pw). See MAX_PADDING for why the reader bounds them.
-    let padding = match code {
-        kind::CONV2D => 5..7,
-        kind::AVG_POOL | kind::MAX_POOL => 4..6,
-        _ => 0..0,
-    };
-    for slot in padding {
-        if params[slot] > MAX_PADDING {
-            return Err(format_error(
-                base + descriptor::PARAMS + 4 * slot,
-                format!(
-                    "layer {index} ({name}): padding {} exceeds the format's limit of {MAX_PADDING}",
-                    params[slot]
                 ),
             ));
         }

@@ -332,7 +332,7 @@ fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
                 ),
             ));
         }
-        if pool && (0..2).any(|a| 2 * window.padding[a] > window.kernel[a]) {
+        if pool && (0..2).any(|a| window.padding[a] > window.kernel[a] / 2) {
             return Err(shape_error(
                 index,
                 layer,
@@ -364,7 +364,7 @@ fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
                 layer,
                 "weights",
                 d.weights.len(),
-                input.len() * u64::from(d.outputs),
+                input.len().saturating_mul(u64::from(d.outputs)),
             )?;
             if let Some(b) = &d.bias {
                 check_len(index, layer, "bias", b.len(), u64::from(d.outputs))?;
@@ -376,10 +376,9 @@ fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
                 return Err(shape_error(index, layer, "0 output channels".into()));
             }
             let out = windowed(&c.window, c.out_channels, false)?;
-            let expected = u64::from(input.c)
-                * u64::from(c.window.kernel[0])
-                * u64::from(c.window.kernel[1])
-                * u64::from(c.out_channels);
+            let expected = Shape::new(input.c, c.window.kernel[0], c.window.kernel[1])
+                .len()
+                .saturating_mul(u64::from(c.out_channels));
             check_len(index, layer, "weights", c.weights.len(), expected)?;
             if let Some(b) = &c.bias {
                 check_len(index, layer, "bias", b.len(), u64::from(c.out_channels))?;

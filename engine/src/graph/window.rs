@@ -26,9 +26,11 @@ impl Shape {
         Shape { c: n, h: 1, w: 1 }
     }
 
-    /// Number of values, `C * H * W` (in u64, so it cannot overflow).
+    /// Number of values, `C * H * W`, saturating at `u64::MAX` (three `u32` factors can
+    /// exceed a `u64`; any such shape is far beyond what a graph accepts).
     pub fn len(&self) -> u64 {
-        u64::from(self.c) * u64::from(self.h) * u64::from(self.w)
+        let n = u128::from(self.c) * u128::from(self.h) * u128::from(self.w);
+        u64::try_from(n).unwrap_or(u64::MAX)
     }
 
     /// Whether the shape holds no values.
@@ -89,11 +91,13 @@ impl Window {
         pos: u32,
         out_extent: u32,
     ) -> impl Iterator<Item = (u32, u32)> {
-        let stride = self.stride[axis];
-        let shifted = pos + self.padding[axis];
+        let stride = u64::from(self.stride[axis]);
+        let shifted = u64::from(pos) + u64::from(self.padding[axis]);
         (0..self.kernel[axis]).filter_map(move |k| {
-            let num = shifted.checked_sub(k)?;
-            (num % stride == 0 && num / stride < out_extent).then_some((num / stride, k))
+            let num = shifted.checked_sub(u64::from(k))?;
+            let out = num / stride;
+            // `out < out_extent`, a u32, so the cast is lossless.
+            (num % stride == 0 && out < u64::from(out_extent)).then_some((out as u32, k))
         })
     }
 
