@@ -21,7 +21,10 @@ fn demo_network(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("demo_network");
     group.throughput(Throughput::Elements(events));
-    for (name, mode) in [("closed_form", TickMode::ClosedForm), ("explicit", TickMode::Explicit)] {
+    for (name, mode) in [
+        ("closed_form", TickMode::ClosedForm),
+        ("explicit", TickMode::Explicit),
+    ] {
         let mut sim = Simulator::new(&graph, mode);
         let mut i = 0;
         group.bench_function(name, |b| {

@@ -65,22 +65,23 @@ impl Record {
         self.layers.iter().map(|l| &l.ops).sum()
     }
 
-    /// A 64-bit FNV-1a digest of every spike time, release and output potential (bit
-    /// patterns): equal records have equal digests; used to pin long runs in tests.
-    pub fn digest(&self) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325_u64;
-        let mut eat = |x: u64| {
-            for b in x.to_le_bytes() {
-                h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
+    /// A CRC-32 of every spike time, frame origin, release and output potential (bit
+    /// patterns, little-endian): equal records have equal digests, on every platform. Pins
+    /// long runs in golden tests.
+    pub fn digest(&self) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        let times = |h: &mut crc32fast::Hasher, ts: &[u32]| {
+            ts.iter().for_each(|t| h.update(&t.to_le_bytes()));
         };
-        self.input.iter().for_each(|&t| eat(u64::from(t)));
+        times(&mut h, &self.input);
         for l in &self.layers {
-            l.spikes.iter().for_each(|&t| eat(u64::from(t)));
-            eat(u64::from(l.frame_origin));
-            eat(l.release.map_or(u64::MAX, u64::from));
+            times(&mut h, &l.spikes);
+            times(&mut h, &[l.frame_origin, l.release.unwrap_or(NOT_FIRED)]);
         }
-        self.output.potentials.iter().for_each(|v| eat(v.to_bits()));
-        h
+        self.output
+            .potentials
+            .iter()
+            .for_each(|v| h.update(&v.to_bits().to_le_bytes()));
+        h.finalize()
     }
 }
