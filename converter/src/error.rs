@@ -70,6 +70,19 @@ pub enum ModelError {
     },
 }
 
+/// A network trained with the staircase `G(x) - 1` whose biases cannot be folded exactly
+/// into a DNN(G) (see [`fold_staircase`](crate::staircase::fold_staircase)).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("layer {layer} ({kind}): cannot fold the staircase G(x) - 1 into the bias: {why}")]
+pub struct FoldError {
+    /// Index of the layer.
+    pub layer: usize,
+    /// The layer's kind.
+    pub kind: &'static str,
+    /// Why not.
+    pub why: &'static str,
+}
+
 /// An input the reference DNN cannot evaluate.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

@@ -47,12 +47,17 @@
 pub mod convert;
 mod error;
 pub mod model;
+pub mod model_file;
 pub mod ops;
 pub mod reference;
+pub mod staircase;
+pub mod train;
 
 pub use convert::{convert, layer_map};
-pub use error::{ConvertError, LayerProblem, ModelError, Problem, ReferenceError};
+pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
 pub use model::{Dnn, DnnLayer};
 pub use ops::{LayerOps, OpCounts};
-pub use reference::{reference_forward, relu_forward, Forward, LayerValues, Reference};
+pub use reference::{
+    reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
+};
 pub use tdsnn_engine::{Shape, TilPolicy, Window};

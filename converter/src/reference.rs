@@ -91,12 +91,7 @@ pub struct Forward {
 /// # Ok(()) }
 /// ```
 pub fn reference_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Reference, ReferenceError> {
-    if !(leak.is_finite() && leak > 0.0 && leak <= MAX_LEAK) {
-        return Err(ReferenceError::InvalidLeak {
-            leak,
-            max: MAX_LEAK,
-        });
-    }
+    check_leak(leak)?;
     let outputs = run(dnn, input, |x| activation(x, leak))?;
     let layers: Vec<LayerValues> = dnn
         .layers()
@@ -144,6 +139,18 @@ pub fn relu_forward(dnn: &Dnn, input: &[f32]) -> Result<Forward, ReferenceError>
     })
 }
 
+/// Runs the network with the staircase ReLU `H(x) = G(x) - 1` in front of every
+/// synapse-based layer (the input included): the network a staircase-trained model computes
+/// before [`fold_staircase`](crate::staircase::fold_staircase) turns it into a DNN(G).
+///
+/// Errors as [`reference_forward`].
+pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward, ReferenceError> {
+    check_leak(leak)?;
+    let mut outputs = run(dnn, input, |x| activation(x, leak) - 1.0)?;
+    let logits = outputs.pop().unwrap_or_default();
+    Ok(Forward { class: argmax(&logits), logits })
+}
+
 /// The index of the largest value, the first one on exact equality (0 for an empty slice).
 pub(crate) fn argmax(values: &[f64]) -> usize {
     let mut best = 0;
@@ -153,6 +160,14 @@ pub(crate) fn argmax(values: &[f64]) -> usize {
         }
     }
     best
+}
+
+fn check_leak(leak: f64) -> Result<(), ReferenceError> {
+    if leak.is_finite() && leak > 0.0 && leak <= MAX_LEAK {
+        Ok(())
+    } else {
+        Err(ReferenceError::InvalidLeak { leak, max: MAX_LEAK })
+    }
 }
 
 /// Runs every layer; `feed` maps the input of each synapse-based layer (`G`, or identity).

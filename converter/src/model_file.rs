@@ -1,0 +1,389 @@
+//! Trained models on disk: safetensors weights plus a small architecture description.
+//!
+//! A model file is one safetensors file. Its tensors are named `layers.{k}.weight` and
+//! `layers.{k}.bias` after the index `k` of the layer in the architecture, in PyTorch layouts
+//! (conv `[c_out][c_in][kh][kw]`, dense `[out][in]`), little-endian `f32`. Its metadata holds
+//! the architecture as JSON under `tdsnn.architecture` and what the weights mean under
+//! `tdsnn.model` ([`ModelInfo`]: the activation they were trained for, `L`, free notes).
+//!
+//! ```json
+//! {"input": [1, 28, 28], "layers": [
+//!   {"type": "conv2d", "out_channels": 20, "kernel": [5, 5], "stride": [1, 1], "padding": [0, 0], "bias": true},
+//!   {"type": "relu"}, {"type": "max_pool", "kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]},
+//!   {"type": "flatten"}, {"type": "dense", "outputs": 10, "bias": true}]}
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use tdsnn_engine::{Shape, Window};
+
+use crate::error::ModelError;
+use crate::model::{Dnn, DnnLayer};
+
+/// Metadata key of the architecture JSON.
+pub const ARCHITECTURE_KEY: &str = "tdsnn.architecture";
+/// Metadata key of the [`ModelInfo`] JSON.
+pub const MODEL_KEY: &str = "tdsnn.model";
+
+/// One layer of an architecture: kind and geometry, no weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LayerSpec {
+    /// 2-D convolution.
+    Conv2d {
+        /// Output channels.
+        out_channels: u32,
+        /// Kernel (kh, kw).
+        kernel: [u32; 2],
+        /// Stride (sh, sw).
+        stride: [u32; 2],
+        /// Zero padding (ph, pw).
+        padding: [u32; 2],
+        /// Whether the layer has a bias.
+        bias: bool,
+    },
+    /// Fully connected layer.
+    Dense {
+        /// Outputs.
+        outputs: u32,
+        /// Whether the layer has a bias.
+        bias: bool,
+    },
+    /// Max pooling.
+    MaxPool {
+        /// Kernel (kh, kw).
+        kernel: [u32; 2],
+        /// Stride (sh, sw).
+        stride: [u32; 2],
+        /// Padding (ph, pw).
+        padding: [u32; 2],
+    },
+    /// Average pooling.
+    AvgPool {
+        /// Kernel (kh, kw).
+        kernel: [u32; 2],
+        /// Stride (sh, sw).
+        stride: [u32; 2],
+        /// Padding (ph, pw).
+        padding: [u32; 2],
+    },
+    /// Flatten, channel-major.
+    Flatten,
+    /// ReLU.
+    Relu,
+}
+
+/// A network's architecture: input shape (C, H, W) and layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Architecture {
+    /// Input shape (C, H, W).
+    pub input: [u32; 3],
+    /// The layers, in order.
+    pub layers: Vec<LayerSpec>,
+}
+
+impl Architecture {
+    /// LeNet-5 as the paper uses it: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2,
+    /// dense 500, dense 10, ReLU, on 1x28x28.
+    pub fn lenet5() -> Architecture {
+        let conv = |out_channels| LayerSpec::Conv2d {
+            out_channels,
+            kernel: [5, 5],
+            stride: [1, 1],
+            padding: [0, 0],
+            bias: true,
+        };
+        let pool = LayerSpec::MaxPool { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+        Architecture {
+            input: [1, 28, 28],
+            layers: vec![
+                conv(20),
+                LayerSpec::Relu,
+                pool.clone(),
+                conv(50),
+                LayerSpec::Relu,
+                pool,
+                LayerSpec::Flatten,
+                LayerSpec::Dense { outputs: 500, bias: true },
+                LayerSpec::Relu,
+                LayerSpec::Dense { outputs: 10, bias: true },
+            ],
+        }
+    }
+
+    /// The input shape.
+    pub fn input_shape(&self) -> Shape {
+        Shape::new(self.input[0], self.input[1], self.input[2])
+    }
+
+    /// Builds the DNN, asking `tensor(k, name, len)` for the values of layer `k`'s `weight`
+    /// or `bias` tensor (PyTorch layout, `len` values).
+    pub fn build<E>(
+        &self,
+        mut tensor: impl FnMut(usize, &'static str, usize) -> Result<Vec<f32>, E>,
+    ) -> Result<Result<Dnn, ModelError>, E> {
+        let mut shape = self.input_shape();
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (k, spec) in self.layers.iter().enumerate() {
+            let layer = match *spec {
+                LayerSpec::Conv2d { out_channels, kernel, stride, padding, bias } => {
+                    // Saturating: an absurd size from a hostile file then fails the tensor's size check.
+                    let len = Shape::new(shape.c, kernel[0], kernel[1]).len().saturating_mul(u64::from(out_channels));
+                    DnnLayer::Conv2d {
+                        out_channels,
+                        window: Window { kernel, stride, padding },
+                        weights: tensor(k, "weight", len as usize)?,
+                        bias: if bias { Some(tensor(k, "bias", out_channels as usize)?) } else { None },
+                    }
+                }
+                LayerSpec::Dense { outputs, bias } => DnnLayer::Dense {
+                    outputs,
+                    weights: tensor(k, "weight", shape.len().saturating_mul(u64::from(outputs)) as usize)?,
+                    bias: if bias { Some(tensor(k, "bias", outputs as usize)?) } else { None },
+                },
+                LayerSpec::MaxPool { kernel, stride, padding } => {
+                    DnnLayer::MaxPool { window: Window { kernel, stride, padding } }
+                }
+                LayerSpec::AvgPool { kernel, stride, padding } => {
+                    DnnLayer::AvgPool { window: Window { kernel, stride, padding } }
+                }
+                LayerSpec::Flatten => DnnLayer::Flatten,
+                LayerSpec::Relu => DnnLayer::Relu,
+            };
+            // The next layer's tensor sizes follow from this layer's output shape.
+            shape = match crate::model::out_shape(k, &layer, shape) {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(e)),
+            };
+            layers.push(layer);
+        }
+        Ok(Dnn::new(self.input_shape(), layers))
+    }
+
+    /// The architecture of a DNN (its weights left out).
+    pub fn of(dnn: &Dnn) -> Architecture {
+        let s = dnn.input_shape();
+        let layers = dnn
+            .layers()
+            .iter()
+            .map(|l| match l {
+                DnnLayer::Conv2d { out_channels, window, bias, .. } => LayerSpec::Conv2d {
+                    out_channels: *out_channels,
+                    kernel: window.kernel,
+                    stride: window.stride,
+                    padding: window.padding,
+                    bias: bias.is_some(),
+                },
+                DnnLayer::Dense { outputs, bias, .. } => {
+                    LayerSpec::Dense { outputs: *outputs, bias: bias.is_some() }
+                }
+                DnnLayer::MaxPool { window } => LayerSpec::MaxPool {
+                    kernel: window.kernel,
+                    stride: window.stride,
+                    padding: window.padding,
+                },
+                DnnLayer::AvgPool { window } => LayerSpec::AvgPool {
+                    kernel: window.kernel,
+                    stride: window.stride,
+                    padding: window.padding,
+                },
+                DnnLayer::Flatten => LayerSpec::Flatten,
+                DnnLayer::Relu => LayerSpec::Relu,
+            })
+            .collect();
+        Architecture { input: [s.c, s.h, s.w], layers }
+    }
+}
+
+/// What a model file's weights mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelInfo {
+    /// The activation the weights were trained for: `relu`, or `g` (the DNN(G) of the paper,
+    /// `G` in front of every synapse-based layer, ready to convert).
+    pub activation: String,
+    /// The leak constant `L` the weights were trained for (`g` models).
+    pub leak: Option<f64>,
+    /// Free-form notes: how the model was made, its accuracy.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A model file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelFileError {
+    /// Reading or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The file is not valid safetensors.
+    #[error("{path}: not a safetensors file: {message}")]
+    Safetensors {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The metadata lacks the architecture or model description, or it is not valid JSON.
+    #[error("{path}: metadata `{key}`: {message}")]
+    Metadata {
+        /// The file.
+        path: String,
+        /// The metadata key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tensor the architecture needs is missing, has the wrong dtype or size.
+    #[error("{path}: tensor `{name}`: {message}")]
+    Tensor {
+        /// The file.
+        path: String,
+        /// The tensor's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The weights do not form a valid network.
+    #[error("{path}: {source}")]
+    Model {
+        /// The file.
+        path: String,
+        /// The model error, naming the layer.
+        source: ModelError,
+    },
+}
+
+/// A DNN with what its weights mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The network.
+    pub dnn: Dnn,
+    /// What the weights mean.
+    pub info: ModelInfo,
+}
+
+fn tensor_name(k: usize, what: &str) -> String {
+    format!("layers.{k}.{what}")
+}
+
+/// Writes `model` to `path` (see the [module docs](self)).
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::model_file::{read_model, write_model, Model, ModelInfo};
+/// use tdsnn_converter::{Dnn, DnnLayer, Shape};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dnn = Dnn::new(Shape::flat(2), vec![
+///     DnnLayer::Dense { outputs: 1, weights: vec![0.5, -1.5], bias: Some(vec![0.25]) },
+/// ])?;
+/// let info = ModelInfo { activation: "relu".into(), ..ModelInfo::default() };
+/// let path = std::env::temp_dir().join(format!("tdsnn-doc-{}.safetensors", std::process::id()));
+/// write_model(&Model { dnn: dnn.clone(), info }, &path)?;
+/// assert_eq!(read_model(&path)?.dnn, dnn);
+/// # std::fs::remove_file(&path)?;
+/// # Ok(()) }
+/// ```
+pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFileError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (k, layer) in model.dnn.layers().iter().enumerate() {
+        let input = model.dnn.input_shape_of(k);
+        let (weights, bias, shape) = match layer {
+            DnnLayer::Conv2d { out_channels, window, weights, bias } => {
+                let shape = [*out_channels, input.c, window.kernel[0], window.kernel[1]];
+                (weights, bias, shape.iter().map(|&d| d as usize).collect::<Vec<_>>())
+            }
+            DnnLayer::Dense { outputs, weights, bias } => {
+                (weights, bias, vec![*outputs as usize, input.len() as usize])
+            }
+            _ => continue,
+        };
+        let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        tensors.push((tensor_name(k, "weight"), shape.clone(), bytes(weights)));
+        if let Some(b) = bias {
+            tensors.push((tensor_name(k, "bias"), vec![shape[0]], bytes(b)));
+        }
+    }
+    let json = |v: serde_json::Result<String>| v.expect("plain structs serialise");
+    let metadata = HashMap::from([
+        (ARCHITECTURE_KEY.to_string(), json(serde_json::to_string(&Architecture::of(&model.dnn)))),
+        (MODEL_KEY.to_string(), json(serde_json::to_string(&model.info))),
+    ]);
+    let views = tensors.iter().map(|(n, shape, data)| {
+        let view = TensorView::new(Dtype::F32, shape.clone(), data).expect("sizes match shapes");
+        (n.clone(), view)
+    });
+    safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| match e {
+        safetensors::SafeTensorError::IoError(source) => ModelFileError::Io { path: name, source },
+        other => ModelFileError::Safetensors { path: name, message: other.to_string() },
+    })
+}
+
+/// Reads a model file (see the [module docs](self)); every failure names the file, and the
+/// tensor, metadata key or layer.
+pub fn read_model(path: impl AsRef<Path>) -> Result<Model, ModelFileError> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ModelFileError::Io { path: name.clone(), source })?;
+    model_from_bytes(&bytes, &name)
+}
+
+/// Reads a model from the bytes of a model file; `name` labels errors.
+pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileError> {
+    let st_error = |e: safetensors::SafeTensorError| ModelFileError::Safetensors {
+        path: name.to_string(),
+        message: e.to_string(),
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_error)?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(st_error)?;
+    let empty = HashMap::new();
+    let meta = header.metadata().as_ref().unwrap_or(&empty);
+    let field = |key: &'static str| {
+        meta.get(key).ok_or_else(|| ModelFileError::Metadata {
+            path: name.to_string(),
+            key,
+            message: "missing".into(),
+        })
+    };
+    let meta_error = |key, e: serde_json::Error| ModelFileError::Metadata {
+        path: name.to_string(),
+        key,
+        message: e.to_string(),
+    };
+    let arch: Architecture = serde_json::from_str(field(ARCHITECTURE_KEY)?)
+        .map_err(|e| meta_error(ARCHITECTURE_KEY, e))?;
+    let info: ModelInfo =
+        serde_json::from_str(field(MODEL_KEY)?).map_err(|e| meta_error(MODEL_KEY, e))?;
+    let dnn = arch
+        .build(|k, what, len| {
+            let tname = tensor_name(k, what);
+            let fail = |message: String| ModelFileError::Tensor {
+                path: name.to_string(),
+                name: tname.clone(),
+                message,
+            };
+            let view = tensors.tensor(&tname).map_err(|e| fail(e.to_string()))?;
+            if view.dtype() != Dtype::F32 {
+                return Err(fail(format!("dtype {:?}, expected F32", view.dtype())));
+            }
+            let elements: usize = view.shape().iter().product();
+            if elements != len {
+                return Err(fail(format!("{:?} holds {elements} values, expected {len}", view.shape())));
+            }
+            // safetensors data may be unaligned: decode rather than cast.
+            Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        })?
+        .map_err(|source| ModelFileError::Model { path: name.to_string(), source })?;
+    Ok(Model { dnn, info })
+}

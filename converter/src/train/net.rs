@@ -1,0 +1,188 @@
+//! The DNN as a candle computation: trainable variables per synapse-based layer, and a
+//! forward pass that puts the training activation in front of every synapse-based layer.
+
+use candle_core::{DType, Device, Tensor, Var, D};
+
+use super::{Activation, TrainError};
+use crate::model::{Dnn, DnnLayer};
+
+/// One layer's trainable variables.
+#[derive(Debug)]
+pub(super) struct Params {
+    pub(super) weight: Var,
+    pub(super) bias: Option<Var>,
+    /// Conv only: for each output position and kernel tap, the index of the input value in
+    /// the padded, flattened (C, H, W) input (im2col as a gather).
+    patches: Option<Tensor>,
+}
+
+/// The im2col gather indices of a conv on a padded input of shape (c, h, w): rows are the
+/// output positions, columns the (c_in, ky, kx) taps, as the weights are laid out.
+fn patch_indices(c: u32, h: u32, w: u32, window: &crate::Window) -> Result<Tensor, TrainError> {
+    let [kh, kw] = window.kernel;
+    let [sh, sw] = window.stride;
+    let (oh, ow) = ((h - kh) / sh + 1, (w - kw) / sw + 1);
+    let mut idx = Vec::with_capacity((oh * ow * c * kh * kw) as usize);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for ci in 0..c {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        idx.push((ci * h + oy * sh + ky) * w + ox * sw + kx);
+                    }
+                }
+            }
+        }
+    }
+    let n = idx.len();
+    Ok(Tensor::from_vec(idx, n, &Device::Cpu)?)
+}
+
+/// A [`Dnn`] whose weights are candle variables.
+#[derive(Debug)]
+pub(super) struct Net {
+    dnn: Dnn,
+    params: Vec<Option<Params>>,
+}
+
+fn var(values: &[f32], shape: &[usize]) -> Result<Var, TrainError> {
+    Ok(Var::from_tensor(&Tensor::from_slice(values, shape, &Device::Cpu)?)?)
+}
+
+impl Net {
+    /// Variables initialised from `dnn`'s weights; errors for layers candle cannot train.
+    pub(super) fn new(dnn: &Dnn) -> Result<Net, TrainError> {
+        let mut params = Vec::new();
+        for (k, layer) in dnn.layers().iter().enumerate() {
+            let unsupported = |what: &str| TrainError::Unsupported { layer: k, kind: layer.kind(), what: what.to_string() };
+            if let Some(w) = layer.window() {
+                if w.stride[0] != w.stride[1] {
+                    return Err(unsupported("non-square strides"));
+                }
+                if matches!(layer, DnnLayer::MaxPool { .. }) && w.padding != [0, 0] {
+                    return Err(unsupported("padded max-pool"));
+                }
+                if !matches!(layer, DnnLayer::Conv2d { .. }) && w.kernel[0] != w.kernel[1] {
+                    return Err(unsupported("non-square pool kernels"));
+                }
+            }
+            let input = dnn.input_shape_of(k);
+            params.push(match layer {
+                DnnLayer::Conv2d { out_channels, window, weights, bias } => {
+                    let taps = weights.len() / *out_channels as usize;
+                    let [ph, pw] = window.padding;
+                    let patches = patch_indices(input.c, input.h + 2 * ph, input.w + 2 * pw, window)?;
+                    Some(Params {
+                        weight: var(weights, &[*out_channels as usize, taps])?,
+                        bias: bias.as_ref().map(|b| var(b, &[b.len()])).transpose()?,
+                        patches: Some(patches),
+                    })
+                }
+                DnnLayer::Dense { outputs, weights, bias } => {
+                    let shape = [*outputs as usize, input.len() as usize];
+                    Some(Params {
+                        weight: var(weights, &shape)?,
+                        bias: bias.as_ref().map(|b| var(b, &[b.len()])).transpose()?,
+                        patches: None,
+                    })
+                }
+                _ => None,
+            });
+        }
+        Ok(Net { dnn: dnn.clone(), params })
+    }
+
+    /// All trainable variables.
+    pub(super) fn vars(&self) -> Vec<Var> {
+        self.params.iter().flatten().flat_map(|p| std::iter::once(p.weight.clone()).chain(p.bias.clone())).collect()
+    }
+
+    /// Logits `(batch, classes)` for a batch `(batch, C, H, W)`.
+    pub(super) fn forward(&self, x: &Tensor, activation: Activation) -> Result<Tensor, TrainError> {
+        let mut x = x.clone();
+        for (k, (layer, params)) in self.dnn.layers().iter().zip(&self.params).enumerate() {
+            if layer.is_synaptic() {
+                x = feed(&x, activation)?;
+            }
+            x = match (layer, params) {
+                (DnnLayer::Conv2d { window, out_channels, .. }, Some(p)) => {
+                    let [ph, pw] = window.padding.map(|p| p as usize);
+                    // Zero padding after the activation, as SPEC's reference does; then the
+                    // conv as a gather of patches and one matrix product (faster on CPU than
+                    // candle's direct conv2d, and its backward is a scatter-add).
+                    let padded = x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?;
+                    let batch = padded.dim(0)?;
+                    let patches = p.patches.as_ref().expect("conv layers have patches");
+                    let taps = p.weight.as_tensor().dim(1)?;
+                    let cols = padded.flatten_from(1)?.index_select(patches, 1)?.reshape(((), taps))?;
+                    let mut y = cols.matmul(&p.weight.as_tensor().t()?)?;
+                    if let Some(b) = &p.bias {
+                        y = y.broadcast_add(b.as_tensor())?;
+                    }
+                    let out = self.dnn.output_shape(k);
+                    y.reshape((batch, (out.h * out.w) as usize, *out_channels as usize))?
+                        .transpose(1, 2)?
+                        .reshape((batch, out.c as usize, out.h as usize, out.w as usize))?
+                }
+                (DnnLayer::Dense { .. }, Some(p)) => {
+                    let y = x.flatten_from(1)?.matmul(&p.weight.as_tensor().t()?)?;
+                    match &p.bias {
+                        Some(b) => y.broadcast_add(b.as_tensor())?,
+                        None => y,
+                    }
+                }
+                (DnnLayer::MaxPool { window }, _) => {
+                    x.max_pool2d_with_stride(window.kernel[0] as usize, window.stride[0] as usize)?
+                }
+                (DnnLayer::AvgPool { window }, _) => {
+                    let [ph, pw] = window.padding.map(|p| p as usize);
+                    // Padded positions count as 0 in the average (count_include_pad).
+                    x.pad_with_zeros(2, ph, ph)?
+                        .pad_with_zeros(3, pw, pw)?
+                        .avg_pool2d_with_stride(window.kernel[0] as usize, window.stride[0] as usize)?
+                }
+                (DnnLayer::Flatten, _) => x.flatten_from(1)?,
+                (DnnLayer::Relu, _) => x.relu()?,
+                (DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. }, None) => unreachable!("params exist for weighted layers"),
+            };
+        }
+        Ok(x)
+    }
+
+    /// The network with the variables' current values.
+    pub(super) fn to_dnn(&self) -> Result<Dnn, TrainError> {
+        let mut layers = self.dnn.layers().to_vec();
+        for (layer, params) in layers.iter_mut().zip(&self.params) {
+            let (Some(p), DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. }) = (params, layer) else {
+                continue;
+            };
+            *weights = p.weight.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            if let (Some(b), Some(v)) = (bias.as_mut(), &p.bias) {
+                *b = v.as_tensor().to_vec1::<f32>()?;
+            }
+        }
+        Ok(Dnn::new(self.dnn.input_shape(), layers)?)
+    }
+
+    /// Number of correct predictions in a batch.
+    pub(super) fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize, TrainError> {
+        let predicted = logits.argmax(D::Minus1)?;
+        let hits = predicted.eq(labels)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?;
+        Ok(hits as usize)
+    }
+}
+
+/// The activation in front of a synapse-based layer, with a straight-through gradient:
+/// `r + (act(r) - r).detach()` with `r = relu(x)`, so the forward value is `act(r)` and the
+/// gradient is ReLU's (`ceil` has none in candle).
+fn feed(x: &Tensor, activation: Activation) -> Result<Tensor, TrainError> {
+    let (leak, offset) = match activation {
+        Activation::Relu => return Ok(x.clone()),
+        Activation::G { leak } => (leak, 0.0),
+        Activation::Staircase { leak } => (leak, 1.0),
+    };
+    let r = x.relu()?;
+    // G(r) = exp(ceil(L ln(r + 1)) / L); G(0) = 1.
+    let g = ((((&r + 1.0)?.log()? * leak)?.ceil()? / leak)?.exp()? - offset)?;
+    Ok((&r + (g - &r)?.detach())?)
+}
