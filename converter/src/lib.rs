@@ -46,12 +46,14 @@
 
 pub mod convert;
 mod error;
+pub mod idx;
 pub mod model;
 pub mod ops;
 pub mod reference;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, LayerProblem, ModelError, Problem, ReferenceError};
+pub use idx::{Dataset, FileRole, IdxError};
 pub use model::{Dnn, DnnLayer};
 pub use ops::{LayerOps, OpCounts};
 pub use reference::{reference_forward, relu_forward, Forward, LayerValues, Reference};
