@@ -46,6 +46,7 @@
 
 pub mod convert;
 mod error;
+pub mod idx;
 pub mod model;
 pub mod model_file;
 pub mod ops;
@@ -55,6 +56,7 @@ pub mod train;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
+pub use idx::{Dataset, FileRole, IdxError};
 pub use model::{Dnn, DnnLayer};
 pub use ops::{LayerOps, OpCounts};
 pub use reference::{
