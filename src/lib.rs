@@ -30,6 +30,12 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+pub mod evaluate;
+pub mod fixtures;
+pub mod plot;
+pub mod report;
+pub mod sweep;
+pub mod training;
 
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;

@@ -229,11 +229,7 @@ fn check_len(
 }
 
 /// The output shape of `layer` on `input`, checking geometry and tensor sizes.
-pub(crate) fn out_shape(
-    index: usize,
-    layer: &DnnLayer,
-    input: Shape,
-) -> Result<Shape, ModelError> {
+pub(crate) fn out_shape(index: usize, layer: &DnnLayer, input: Shape) -> Result<Shape, ModelError> {
     let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape, ModelError> {
         if window.kernel.contains(&0) || window.stride.contains(&0) {
             return Err(geometry(

@@ -98,7 +98,11 @@ impl Architecture {
             padding: [0, 0],
             bias: true,
         };
-        let pool = LayerSpec::MaxPool { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+        let pool = LayerSpec::MaxPool {
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0, 0],
+        };
         Architecture {
             input: [1, 28, 28],
             layers: vec![
@@ -109,9 +113,15 @@ impl Architecture {
                 LayerSpec::Relu,
                 pool,
                 LayerSpec::Flatten,
-                LayerSpec::Dense { outputs: 500, bias: true },
+                LayerSpec::Dense {
+                    outputs: 500,
+                    bias: true,
+                },
                 LayerSpec::Relu,
-                LayerSpec::Dense { outputs: 10, bias: true },
+                LayerSpec::Dense {
+                    outputs: 10,
+                    bias: true,
+                },
             ],
         }
     }
@@ -131,27 +141,67 @@ impl Architecture {
         let mut layers = Vec::with_capacity(self.layers.len());
         for (k, spec) in self.layers.iter().enumerate() {
             let layer = match *spec {
-                LayerSpec::Conv2d { out_channels, kernel, stride, padding, bias } => {
+                LayerSpec::Conv2d {
+                    out_channels,
+                    kernel,
+                    stride,
+                    padding,
+                    bias,
+                } => {
                     // Saturating: an absurd size from a hostile file then fails the tensor's size check.
-                    let len = Shape::new(shape.c, kernel[0], kernel[1]).len().saturating_mul(u64::from(out_channels));
+                    let len = Shape::new(shape.c, kernel[0], kernel[1])
+                        .len()
+                        .saturating_mul(u64::from(out_channels));
                     DnnLayer::Conv2d {
                         out_channels,
-                        window: Window { kernel, stride, padding },
+                        window: Window {
+                            kernel,
+                            stride,
+                            padding,
+                        },
                         weights: tensor(k, "weight", len as usize)?,
-                        bias: if bias { Some(tensor(k, "bias", out_channels as usize)?) } else { None },
+                        bias: if bias {
+                            Some(tensor(k, "bias", out_channels as usize)?)
+                        } else {
+                            None
+                        },
                     }
                 }
                 LayerSpec::Dense { outputs, bias } => DnnLayer::Dense {
                     outputs,
-                    weights: tensor(k, "weight", shape.len().saturating_mul(u64::from(outputs)) as usize)?,
-                    bias: if bias { Some(tensor(k, "bias", outputs as usize)?) } else { None },
+                    weights: tensor(
+                        k,
+                        "weight",
+                        shape.len().saturating_mul(u64::from(outputs)) as usize,
+                    )?,
+                    bias: if bias {
+                        Some(tensor(k, "bias", outputs as usize)?)
+                    } else {
+                        None
+                    },
                 },
-                LayerSpec::MaxPool { kernel, stride, padding } => {
-                    DnnLayer::MaxPool { window: Window { kernel, stride, padding } }
-                }
-                LayerSpec::AvgPool { kernel, stride, padding } => {
-                    DnnLayer::AvgPool { window: Window { kernel, stride, padding } }
-                }
+                LayerSpec::MaxPool {
+                    kernel,
+                    stride,
+                    padding,
+                } => DnnLayer::MaxPool {
+                    window: Window {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                },
+                LayerSpec::AvgPool {
+                    kernel,
+                    stride,
+                    padding,
+                } => DnnLayer::AvgPool {
+                    window: Window {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                },
                 LayerSpec::Flatten => DnnLayer::Flatten,
                 LayerSpec::Relu => DnnLayer::Relu,
             };
@@ -172,16 +222,22 @@ impl Architecture {
             .layers()
             .iter()
             .map(|l| match l {
-                DnnLayer::Conv2d { out_channels, window, bias, .. } => LayerSpec::Conv2d {
+                DnnLayer::Conv2d {
+                    out_channels,
+                    window,
+                    bias,
+                    ..
+                } => LayerSpec::Conv2d {
                     out_channels: *out_channels,
                     kernel: window.kernel,
                     stride: window.stride,
                     padding: window.padding,
                     bias: bias.is_some(),
                 },
-                DnnLayer::Dense { outputs, bias, .. } => {
-                    LayerSpec::Dense { outputs: *outputs, bias: bias.is_some() }
-                }
+                DnnLayer::Dense { outputs, bias, .. } => LayerSpec::Dense {
+                    outputs: *outputs,
+                    bias: bias.is_some(),
+                },
                 DnnLayer::MaxPool { window } => LayerSpec::MaxPool {
                     kernel: window.kernel,
                     stride: window.stride,
@@ -196,7 +252,10 @@ impl Architecture {
                 DnnLayer::Relu => LayerSpec::Relu,
             })
             .collect();
-        Architecture { input: [s.c, s.h, s.w], layers }
+        Architecture {
+            input: [s.c, s.h, s.w],
+            layers,
+        }
     }
 }
 
@@ -300,13 +359,24 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     for (k, layer) in model.dnn.layers().iter().enumerate() {
         let input = model.dnn.input_shape_of(k);
         let (weights, bias, shape) = match layer {
-            DnnLayer::Conv2d { out_channels, window, weights, bias } => {
+            DnnLayer::Conv2d {
+                out_channels,
+                window,
+                weights,
+                bias,
+            } => {
                 let shape = [*out_channels, input.c, window.kernel[0], window.kernel[1]];
-                (weights, bias, shape.iter().map(|&d| d as usize).collect::<Vec<_>>())
+                (
+                    weights,
+                    bias,
+                    shape.iter().map(|&d| d as usize).collect::<Vec<_>>(),
+                )
             }
-            DnnLayer::Dense { outputs, weights, bias } => {
-                (weights, bias, vec![*outputs as usize, input.len() as usize])
-            }
+            DnnLayer::Dense {
+                outputs,
+                weights,
+                bias,
+            } => (weights, bias, vec![*outputs as usize, input.len() as usize]),
             _ => continue,
         };
         let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
@@ -317,8 +387,14 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     }
     let json = |v: serde_json::Result<String>| v.expect("plain structs serialise");
     let metadata = HashMap::from([
-        (ARCHITECTURE_KEY.to_string(), json(serde_json::to_string(&Architecture::of(&model.dnn)))),
-        (MODEL_KEY.to_string(), json(serde_json::to_string(&model.info))),
+        (
+            ARCHITECTURE_KEY.to_string(),
+            json(serde_json::to_string(&Architecture::of(&model.dnn))),
+        ),
+        (
+            MODEL_KEY.to_string(),
+            json(serde_json::to_string(&model.info)),
+        ),
     ]);
     let views = tensors.iter().map(|(n, shape, data)| {
         let view = TensorView::new(Dtype::F32, shape.clone(), data).expect("sizes match shapes");
@@ -326,7 +402,10 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     });
     safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| match e {
         safetensors::SafeTensorError::IoError(source) => ModelFileError::Io { path: name, source },
-        other => ModelFileError::Safetensors { path: name, message: other.to_string() },
+        other => ModelFileError::Safetensors {
+            path: name,
+            message: other.to_string(),
+        },
     })
 }
 
@@ -335,7 +414,10 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
 pub fn read_model(path: impl AsRef<Path>) -> Result<Model, ModelFileError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ModelFileError::Io { path: name.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ModelFileError::Io {
+        path: name.clone(),
+        source,
+    })?;
     model_from_bytes(&bytes, &name)
 }
 
@@ -379,11 +461,21 @@ pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileErro
             }
             let elements: usize = view.shape().iter().product();
             if elements != len {
-                return Err(fail(format!("{:?} holds {elements} values, expected {len}", view.shape())));
+                return Err(fail(format!(
+                    "{:?} holds {elements} values, expected {len}",
+                    view.shape()
+                )));
             }
             // safetensors data may be unaligned: decode rather than cast.
-            Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+            Ok(view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
         })?
-        .map_err(|source| ModelFileError::Model { path: name.to_string(), source })?;
+        .map_err(|source| ModelFileError::Model {
+            path: name.to_string(),
+            source,
+        })?;
     Ok(Model { dnn, info })
 }

@@ -148,7 +148,10 @@ pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward,
     check_leak(leak)?;
     let mut outputs = run(dnn, input, |x| activation(x, leak) - 1.0)?;
     let logits = outputs.pop().unwrap_or_default();
-    Ok(Forward { class: argmax(&logits), logits })
+    Ok(Forward {
+        class: argmax(&logits),
+        logits,
+    })
 }
 
 /// The index of the largest value, the first one on exact equality (0 for an empty slice).
@@ -166,7 +169,10 @@ fn check_leak(leak: f64) -> Result<(), ReferenceError> {
     if leak.is_finite() && leak > 0.0 && leak <= MAX_LEAK {
         Ok(())
     } else {
-        Err(ReferenceError::InvalidLeak { leak, max: MAX_LEAK })
+        Err(ReferenceError::InvalidLeak {
+            leak,
+            max: MAX_LEAK,
+        })
     }
 }
 

@@ -34,16 +34,31 @@ use crate::model::{Dnn, DnnLayer};
 pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
     let mut layers = dnn.layers().to_vec();
     for (k, layer) in layers.iter_mut().enumerate() {
-        let refuse = |why| FoldError { layer: k, kind: dnn.layers()[k].kind(), why };
+        let refuse = |why| FoldError {
+            layer: k,
+            kind: dnn.layers()[k].kind(),
+            why,
+        };
         let (outputs, weights, bias) = match layer {
             DnnLayer::AvgPool { .. } => {
-                return Err(refuse("an average pool feeds avg(H) + 1 forward, and G(y + 1) != H(y) + 1"))
+                return Err(refuse(
+                    "an average pool feeds avg(H) + 1 forward, and G(y + 1) != H(y) + 1",
+                ))
             }
             DnnLayer::Conv2d { window, .. } if window.padding != [0, 0] => {
                 return Err(refuse("a padded position contributes 0, not H + 1 = G"))
             }
-            DnnLayer::Conv2d { out_channels, weights, bias, .. } => (*out_channels, weights, bias),
-            DnnLayer::Dense { outputs, weights, bias } => (*outputs, weights, bias),
+            DnnLayer::Conv2d {
+                out_channels,
+                weights,
+                bias,
+                ..
+            } => (*out_channels, weights, bias),
+            DnnLayer::Dense {
+                outputs,
+                weights,
+                bias,
+            } => (*outputs, weights, bias),
             _ => continue,
         };
         // PyTorch layouts: each output's weights are one contiguous row.

@@ -56,8 +56,10 @@ pub fn tick_weight(t_il: u32, leak: f64) -> f64 {
     (1.0 - decay(1, leak)) * decay(t_il, leak)
 }
 
-/// How far `L * ln(x + 1)` lies from the nearest integer: the margin by which the spike time
-/// of `x` escapes a floating-point tie. `None` where `x <= -1` (no tie is possible: `T = 0`).
+/// How far `x` lies from a step edge of `T`, measured as `L * ln(x + 1)`: the margin by
+/// which its spike time escapes a floating-point tie. For `x > 0` the distance of
+/// `L * ln(x + 1)` to the nearest integer; for `-1 < x <= 0`, where `T = 0`, the distance to
+/// the only edge, at `x = 0`; `None` for `x <= -1` (far below the edge).
 ///
 /// A spike time computed by accumulating potentials in floating point can differ from the
 /// f64 value of `T(x)` only where this margin is within rounding error.
@@ -67,11 +69,14 @@ pub fn tick_weight(t_il: u32, leak: f64) -> f64 {
 /// use tdsnn_engine::coding::tie_margin;
 /// assert_eq!(tie_margin(0.0, 5.0), Some(0.0)); // x = 0 sits exactly on the step edge
 /// assert!(tie_margin(0.6, 5.0).unwrap() > 0.3); // 5 ln 1.6 = 2.35
+/// assert!(tie_margin(-0.5, 5.0).unwrap() > 3.0); // only the edge at 0 counts below it
 /// ```
 pub fn tie_margin(x: f64, leak: f64) -> Option<f64> {
-    if x > -1.0 {
+    if x > 0.0 {
         let y = leak * libm::log1p(x);
         Some((y - y.round()).abs())
+    } else if x > -1.0 {
+        Some(-leak * libm::log1p(x))
     } else {
         None
     }

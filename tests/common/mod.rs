@@ -235,7 +235,12 @@ impl Case {
 
 /// Random cases with weights, biases and inputs drawn by proptest (so they shrink).
 pub fn case() -> impl Strategy<Value = Case> {
-    (problem(), 0u32..=3)
+    case_of(problem())
+}
+
+/// Random cases of the given architectures.
+pub fn case_of(problems: impl Strategy<Value = Problem>) -> impl Strategy<Value = Case> {
+    (problems, 0u32..=3)
         .prop_flat_map(|(problem, fixed_slack)| {
             let (nw, nb) = problem.sizes();
             let pixel = prop_oneof![1 => Just(0.0f32), 4 => 0.0f32..=1.0];

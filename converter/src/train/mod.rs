@@ -68,6 +68,22 @@ pub struct Samples<'a> {
     pub labels: &'a [u8],
 }
 
+/// Progress of a training run, reported as it goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainEvent {
+    /// A mini-batch of an epoch is done.
+    Batch {
+        /// Epoch number, from 1.
+        epoch: usize,
+        /// Batches done in this epoch.
+        done: usize,
+        /// Batches per epoch.
+        total: usize,
+    },
+    /// An epoch is done.
+    Epoch(EpochReport),
+}
+
 /// What one epoch achieved.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochReport {
@@ -118,14 +134,26 @@ pub fn init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
     let mut layers = skeleton.layers().to_vec();
     for layer in &mut layers {
         let (n, weights, bias) = match layer {
-            DnnLayer::Conv2d { out_channels, weights, bias, .. } => (*out_channels, weights, bias),
-            DnnLayer::Dense { outputs, weights, bias } => (*outputs, weights, bias),
+            DnnLayer::Conv2d {
+                out_channels,
+                weights,
+                bias,
+                ..
+            } => (*out_channels, weights, bias),
+            DnnLayer::Dense {
+                outputs,
+                weights,
+                bias,
+            } => (*outputs, weights, bias),
             _ => continue,
         };
         let bound = 1.0 / ((weights.len() / n as usize) as f32).sqrt();
-        weights.iter_mut().for_each(|w| *w = rng.random_range(-bound..bound));
+        weights
+            .iter_mut()
+            .for_each(|w| *w = rng.random_range(-bound..bound));
         if let Some(b) = bias {
-            b.iter_mut().for_each(|w| *w = rng.random_range(-bound..bound));
+            b.iter_mut()
+                .for_each(|w| *w = rng.random_range(-bound..bound));
         }
     }
     Dnn::new(skeleton.input_shape(), layers)
@@ -142,7 +170,9 @@ fn check(dnn: &Dnn, data: Samples) -> Result<usize, TrainError> {
     }
     let classes = dnn.final_shape().len();
     if let Some(l) = data.labels.iter().find(|&&l| u64::from(l) >= classes) {
-        return Err(TrainError::Samples(format!("label {l} but the network has {classes} outputs")));
+        return Err(TrainError::Samples(format!(
+            "label {l} but the network has {classes} outputs"
+        )));
     }
     Ok(per)
 }
@@ -163,7 +193,7 @@ fn batch(dnn: &Dnn, data: Samples, indices: &[usize]) -> Result<(Tensor, Tensor)
     ))
 }
 
-/// Trains `dnn` on `data`; calls `on_epoch` after every epoch. Returns the trained network
+/// Trains `dnn` on `data`; calls `progress` after every batch and every epoch. Returns the trained network
 /// (for [`Activation::Staircase`], still to be folded).
 ///
 /// # Example
@@ -186,11 +216,15 @@ pub fn train(
     dnn: &Dnn,
     data: Samples,
     config: &TrainConfig,
-    mut on_epoch: impl FnMut(EpochReport),
+    mut progress: impl FnMut(TrainEvent),
 ) -> Result<Dnn, TrainError> {
     check(dnn, data)?;
     let net = Net::new(dnn)?;
-    let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 0.0, ..ParamsAdamW::default() };
+    let params = ParamsAdamW {
+        lr: config.learning_rate,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
     let mut optimizer = AdamW::new(net.vars(), params)?;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut order: Vec<usize> = (0..data.labels.len()).collect();
@@ -198,21 +232,28 @@ pub fn train(
         let start = Instant::now();
         order.shuffle(&mut rng);
         let (mut loss_sum, mut correct) = (0.0, 0);
-        for chunk in order.chunks(config.batch_size.max(1)) {
+        let batch_size = config.batch_size.max(1);
+        let total = order.len().div_ceil(batch_size);
+        for (done, chunk) in order.chunks(batch_size).enumerate() {
             let (x, y) = batch(dnn, data, chunk)?;
             let logits = net.forward(&x, config.activation)?;
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             optimizer.backward_step(&loss)?;
             loss_sum += f64::from(loss.to_scalar::<f32>()?) * chunk.len() as f64;
             correct += Net::correct(&logits, &y)?;
+            progress(TrainEvent::Batch {
+                epoch,
+                done: done + 1,
+                total,
+            });
         }
         let n = data.labels.len().max(1) as f64;
-        on_epoch(EpochReport {
+        progress(TrainEvent::Epoch(EpochReport {
             epoch,
             loss: loss_sum / n,
             train_accuracy: correct as f64 / n,
             seconds: start.elapsed().as_secs_f64(),
-        });
+        }));
     }
     net.to_dnn()
 }

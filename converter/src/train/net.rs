@@ -46,7 +46,11 @@ pub(super) struct Net {
 }
 
 fn var(values: &[f32], shape: &[usize]) -> Result<Var, TrainError> {
-    Ok(Var::from_tensor(&Tensor::from_slice(values, shape, &Device::Cpu)?)?)
+    Ok(Var::from_tensor(&Tensor::from_slice(
+        values,
+        shape,
+        &Device::Cpu,
+    )?)?)
 }
 
 impl Net {
@@ -54,7 +58,11 @@ impl Net {
     pub(super) fn new(dnn: &Dnn) -> Result<Net, TrainError> {
         let mut params = Vec::new();
         for (k, layer) in dnn.layers().iter().enumerate() {
-            let unsupported = |what: &str| TrainError::Unsupported { layer: k, kind: layer.kind(), what: what.to_string() };
+            let unsupported = |what: &str| TrainError::Unsupported {
+                layer: k,
+                kind: layer.kind(),
+                what: what.to_string(),
+            };
             if let Some(w) = layer.window() {
                 if w.stride[0] != w.stride[1] {
                     return Err(unsupported("non-square strides"));
@@ -68,17 +76,27 @@ impl Net {
             }
             let input = dnn.input_shape_of(k);
             params.push(match layer {
-                DnnLayer::Conv2d { out_channels, window, weights, bias } => {
+                DnnLayer::Conv2d {
+                    out_channels,
+                    window,
+                    weights,
+                    bias,
+                } => {
                     let taps = weights.len() / *out_channels as usize;
                     let [ph, pw] = window.padding;
-                    let patches = patch_indices(input.c, input.h + 2 * ph, input.w + 2 * pw, window)?;
+                    let patches =
+                        patch_indices(input.c, input.h + 2 * ph, input.w + 2 * pw, window)?;
                     Some(Params {
                         weight: var(weights, &[*out_channels as usize, taps])?,
                         bias: bias.as_ref().map(|b| var(b, &[b.len()])).transpose()?,
                         patches: Some(patches),
                     })
                 }
-                DnnLayer::Dense { outputs, weights, bias } => {
+                DnnLayer::Dense {
+                    outputs,
+                    weights,
+                    bias,
+                } => {
                     let shape = [*outputs as usize, input.len() as usize];
                     Some(Params {
                         weight: var(weights, &shape)?,
@@ -89,12 +107,19 @@ impl Net {
                 _ => None,
             });
         }
-        Ok(Net { dnn: dnn.clone(), params })
+        Ok(Net {
+            dnn: dnn.clone(),
+            params,
+        })
     }
 
     /// All trainable variables.
     pub(super) fn vars(&self) -> Vec<Var> {
-        self.params.iter().flatten().flat_map(|p| std::iter::once(p.weight.clone()).chain(p.bias.clone())).collect()
+        self.params
+            .iter()
+            .flatten()
+            .flat_map(|p| std::iter::once(p.weight.clone()).chain(p.bias.clone()))
+            .collect()
     }
 
     /// Logits `(batch, classes)` for a batch `(batch, C, H, W)`.
@@ -105,7 +130,14 @@ impl Net {
                 x = feed(&x, activation)?;
             }
             x = match (layer, params) {
-                (DnnLayer::Conv2d { window, out_channels, .. }, Some(p)) => {
+                (
+                    DnnLayer::Conv2d {
+                        window,
+                        out_channels,
+                        ..
+                    },
+                    Some(p),
+                ) => {
                     let [ph, pw] = window.padding.map(|p| p as usize);
                     // Zero padding after the activation, as SPEC's reference does; then the
                     // conv as a gather of patches and one matrix product (faster on CPU than
@@ -114,7 +146,10 @@ impl Net {
                     let batch = padded.dim(0)?;
                     let patches = p.patches.as_ref().expect("conv layers have patches");
                     let taps = p.weight.as_tensor().dim(1)?;
-                    let cols = padded.flatten_from(1)?.index_select(patches, 1)?.reshape(((), taps))?;
+                    let cols = padded
+                        .flatten_from(1)?
+                        .index_select(patches, 1)?
+                        .reshape(((), taps))?;
                     let mut y = cols.matmul(&p.weight.as_tensor().t()?)?;
                     if let Some(b) = &p.bias {
                         y = y.broadcast_add(b.as_tensor())?;
@@ -139,11 +174,16 @@ impl Net {
                     // Padded positions count as 0 in the average (count_include_pad).
                     x.pad_with_zeros(2, ph, ph)?
                         .pad_with_zeros(3, pw, pw)?
-                        .avg_pool2d_with_stride(window.kernel[0] as usize, window.stride[0] as usize)?
+                        .avg_pool2d_with_stride(
+                            window.kernel[0] as usize,
+                            window.stride[0] as usize,
+                        )?
                 }
                 (DnnLayer::Flatten, _) => x.flatten_from(1)?,
                 (DnnLayer::Relu, _) => x.relu()?,
-                (DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. }, None) => unreachable!("params exist for weighted layers"),
+                (DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. }, None) => {
+                    unreachable!("params exist for weighted layers")
+                }
             };
         }
         Ok(x)
@@ -153,7 +193,11 @@ impl Net {
     pub(super) fn to_dnn(&self) -> Result<Dnn, TrainError> {
         let mut layers = self.dnn.layers().to_vec();
         for (layer, params) in layers.iter_mut().zip(&self.params) {
-            let (Some(p), DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. }) = (params, layer) else {
+            let (
+                Some(p),
+                DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. },
+            ) = (params, layer)
+            else {
                 continue;
             };
             *weights = p.weight.as_tensor().flatten_all()?.to_vec1::<f32>()?;
@@ -167,7 +211,11 @@ impl Net {
     /// Number of correct predictions in a batch.
     pub(super) fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize, TrainError> {
         let predicted = logits.argmax(D::Minus1)?;
-        let hits = predicted.eq(labels)?.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?;
+        let hits = predicted
+            .eq(labels)?
+            .to_dtype(DType::F32)?
+            .sum_all()?
+            .to_scalar::<f32>()?;
         Ok(hits as usize)
     }
 }

@@ -1,0 +1,109 @@
+//! `tdsnn inspect`: a graph file's or model file's layers, shapes and parameters.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tdsnn::converter::model_file::{read_model, Model};
+use tdsnn::converter::DnnLayer;
+use tdsnn::engine::{format, Graph, Layer};
+
+/// Print a graph file's or a model file's layers, shapes and parameters.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A graph file (.tdsnn) or a model file (.safetensors).
+    path: PathBuf,
+}
+
+pub fn run(args: InspectArgs) -> Result<()> {
+    let mut magic = [0u8; 8];
+    let is_graph = std::fs::File::open(&args.path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| magic == format::MAGIC);
+    if is_graph {
+        let graph =
+            format::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+        print_graph(&graph);
+    } else {
+        let model =
+            read_model(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+        print_model(&model);
+    }
+    Ok(())
+}
+
+fn print_model(model: &Model) {
+    let dnn = &model.dnn;
+    let info = &model.info;
+    println!("model: activation {}, L {:?}", info.activation, info.leak);
+    for note in &info.notes {
+        println!("  {note}");
+    }
+    println!("input {}", dnn.input_shape());
+    for (k, layer) in dnn.layers().iter().enumerate() {
+        let detail = match layer {
+            DnnLayer::Conv2d {
+                window,
+                weights,
+                bias,
+                ..
+            } => {
+                format!(
+                    "{window:?}, {} weights, bias {}",
+                    weights.len(),
+                    bias.is_some()
+                )
+            }
+            DnnLayer::Dense { weights, bias, .. } => {
+                format!("{} weights, bias {}", weights.len(), bias.is_some())
+            }
+            DnnLayer::MaxPool { window } | DnnLayer::AvgPool { window } => format!("{window:?}"),
+            DnnLayer::Flatten | DnnLayer::Relu => String::new(),
+        };
+        println!(
+            "{k:>3} {:<9} -> {:<10} {detail}",
+            layer.kind(),
+            dnn.output_shape(k).to_string()
+        );
+    }
+    let ops = dnn.op_counts();
+    println!(
+        "DNN operations per input: {} multiplications, {} additions, {} bias additions",
+        ops.multiplications(),
+        ops.additions(),
+        ops.bias_additions()
+    );
+}
+
+/// Prints a graph's parameters and layers.
+pub fn print_graph(graph: &Graph) {
+    let p = graph.params();
+    println!(
+        "input {}  L = {}  threshold = {}  T_il {:?}",
+        graph.input_shape(),
+        p.leak,
+        p.threshold,
+        p.til
+    );
+    for (k, layer) in graph.layers().iter().enumerate() {
+        let detail = match layer {
+            Layer::Dense(d) | Layer::Output(d) => {
+                format!("{} weights, bias {}", d.weights.len(), d.bias.is_some())
+            }
+            Layer::Conv2d(c) => format!(
+                "{:?}, {} weights, bias {}",
+                c.window,
+                c.weights.len(),
+                c.bias.is_some()
+            ),
+            Layer::AvgPool(a) => format!("{:?}, weight {}", a.window, a.weight),
+            Layer::MaxPool(m) => format!("{:?}", m.window),
+            Layer::Flatten => String::new(),
+        };
+        println!(
+            "{k:>3} {:<9} -> {:<10} {detail}",
+            layer.kind(),
+            graph.output_shape(k).to_string()
+        );
+    }
+}

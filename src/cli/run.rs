@@ -1,0 +1,195 @@
+//! `tdsnn run`: convert a model, simulate a labelled data set, report tables 1 and 2.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::ProgressBar;
+use tdsnn::converter::model_file::read_model;
+use tdsnn::converter::{convert, Dataset};
+use tdsnn::engine::{Simulator, TilPolicy};
+use tdsnn::evaluate::{evaluate, EvalConfig};
+use tdsnn::fixtures::{self, Split};
+use tdsnn::plot;
+use tdsnn::report::{Report, Setup};
+
+use super::bar_style;
+use super::demo::Mode;
+
+/// Convert a model trained with G, simulate every image of a labelled IDX data set in the
+/// engine, check every spike against equation (10) and every class against the f64 reference
+/// DNN, and print the paper's tables 1 and 2 for it. The defaults run the shipped LeNet-5 on
+/// the shipped MNIST test split (the main job).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The model (safetensors with a tdsnn architecture; see README).
+    #[arg(long, default_value_os_t = fixtures::lenet_g())]
+    model: PathBuf,
+    /// A plain ReLU model to compare with (the DNN(ReLU) column). Defaults to the shipped
+    /// ReLU LeNet-5 when --model is the shipped one.
+    #[arg(long)]
+    relu_model: Option<PathBuf>,
+    /// Directory with test-images-idx3-ubyte and test-labels-idx1-ubyte (or train-*).
+    #[arg(long, default_value_os_t = fixtures::mnist_dir())]
+    data: PathBuf,
+    /// Use the training split of --data instead of the test split.
+    #[arg(long)]
+    train_split: bool,
+    /// An IDX images file (with --labels), instead of --data.
+    #[arg(long, requires = "labels")]
+    images: Option<PathBuf>,
+    /// An IDX labels file (with --images).
+    #[arg(long, requires = "images")]
+    labels: Option<PathBuf>,
+    /// Leak constant L (default: the one the model was trained for).
+    #[arg(long)]
+    leak: Option<f64>,
+    /// T_il policy: `dynamic`, or a fixed number of steps.
+    #[arg(long, default_value = "dynamic", value_parser = parse_til)]
+    til: TilPolicy,
+    /// Tick mode.
+    #[arg(long, value_enum, default_value_t = Mode::ClosedForm)]
+    mode: Mode,
+    /// Worker threads (default: every core). Results are identical for any count.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Evaluate only the first N images.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Draw one image's spikes as a raster plot (SVG) to this file: a band per layer, each
+    /// inhibitory period shaded, each release marked.
+    #[arg(long)]
+    raster: Option<PathBuf>,
+    /// Which image the raster shows (index into the data set).
+    #[arg(long, default_value_t = 0)]
+    raster_image: usize,
+}
+
+/// Parses a `T_il` policy: `dynamic` or a number of steps.
+pub fn parse_til(s: &str) -> Result<TilPolicy, String> {
+    match s {
+        "dynamic" => Ok(TilPolicy::Dynamic),
+        n => n
+            .parse()
+            .map(TilPolicy::Fixed)
+            .map_err(|_| format!("`{n}`: expected `dynamic` or a number of steps")),
+    }
+}
+
+fn load_data(args: &RunArgs) -> Result<(Dataset, PathBuf)> {
+    let (images, labels) = match (&args.images, &args.labels) {
+        (Some(i), Some(l)) => (i.clone(), l.clone()),
+        _ => fixtures::split_files(
+            &args.data,
+            if args.train_split {
+                Split::Train
+            } else {
+                Split::Test
+            },
+        ),
+    };
+    let mut data = Dataset::read(&images, &labels)?;
+    if let Some(n) = args.limit {
+        let per = (data.rows * data.cols) as usize;
+        let n = n.min(data.len());
+        data.images.truncate(n * per);
+        data.labels.truncate(n);
+    }
+    Ok((data, images))
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let model =
+        read_model(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let relu_path = args.relu_model.clone().or_else(|| {
+        (args.model == fixtures::lenet_g())
+            .then(fixtures::lenet_relu)
+            .filter(|p| p.exists())
+    });
+    let relu = match &relu_path {
+        Some(p) => Some(
+            read_model(p)
+                .with_context(|| format!("loading {}", p.display()))?
+                .dnn,
+        ),
+        None => None,
+    };
+    let leak = match (args.leak, model.info.leak) {
+        (Some(l), _) | (None, Some(l)) => l,
+        (None, None) => bail!(
+            "{} does not say which L it was trained for ({} model): give --leak",
+            args.model.display(),
+            model.info.activation
+        ),
+    };
+    let (data, images_path) = load_data(&args)?;
+    let input = model.dnn.input_shape();
+    if u64::from(data.rows) * u64::from(data.cols) != input.len() {
+        bail!(
+            "{}: images are {}x{}, the model takes {input}",
+            images_path.display(),
+            data.rows,
+            data.cols
+        );
+    }
+    let graph = convert(&model.dnn, leak, args.til)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let config = EvalConfig {
+        mode: args.mode.into(),
+        threads,
+        ..EvalConfig::default()
+    };
+    let bar = ProgressBar::new(data.len() as u64)
+        .with_style(bar_style())
+        .with_message("simulating");
+    let eval = evaluate(&graph, &model.dnn, relu.as_ref(), &data, &config, |done| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let report = Report::new(
+        &eval,
+        Setup {
+            model: display(&args.model),
+            relu_model: relu_path.as_deref().map(display),
+            data: display(&images_path),
+            leak,
+            til: format!("{:?}", args.til),
+            tick_mode: format!("{:?}", config.mode),
+            threads,
+        },
+    );
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("\nreport written to {}", path.display());
+    }
+    if let Some(path) = &args.raster {
+        let i = args.raster_image;
+        if i >= data.len() {
+            bail!("--raster-image {i}: the data set has {} images", data.len());
+        }
+        let record = Simulator::new(&graph, config.mode).run(&data.pixels(i), &mut ())?;
+        let title = format!(
+            "image {i} (label {}, SNN class {}), L = {leak}",
+            data.labels[i], record.output.class
+        );
+        plot::raster(&graph, &record, &title, path)?;
+        println!("raster of image {i} written to {}", path.display());
+    }
+    if report.spike_times.mismatches > 0 || report.ties.unexplained_disagreements > 0 {
+        bail!("spikes off equation (10) or classes off the reference without a tie: see above");
+    }
+    Ok(())
+}
+
+/// A path as printed in reports: relative to the current directory when inside it.
+fn display(p: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+}

@@ -1,0 +1,360 @@
+//! Evaluating a converted network on a labelled data set: every image simulated by the
+//! engine, checked neuron by neuron against equation (10) and image by image against the f64
+//! reference DNN, on all cores.
+//!
+//! Work is spread over threads (crossbeam scoped threads, each with its own simulator);
+//! results are collected by image index and reduced in order, so the evaluation is the same,
+//! bit for bit, whatever the thread count.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn, DnnLayer, OpCounts};
+use tdsnn_engine::counters::LayerOps;
+use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
+
+/// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
+/// weights are the reference's rounded to `f32`, may put its spike on the other step.
+///
+/// The SNN's bias weight is `b / G(1)` rounded to `f32`, which moves `A` by at most
+/// `2^-24 |b|`; an average pool's weight `1 / (kh * kw)` in `f32` moves it by at most
+/// `2^-24 A`; the engine's f64 sums add about `1e-12` relative. `L ln(A + 1)` moves by
+/// `L dA / (A + 1)`: a neuron is a tie where its margin ([`coding::tie_margin`]) is within
+/// twice that bound.
+fn reference_tie(dnn: &Dnn, reference: &tdsnn_converter::Reference, leak: f64) -> bool {
+    let last = dnn.layers().len() - 1;
+    dnn.layers()[..last].iter().enumerate().any(|(k, layer)| {
+        let Some(a) = reference.layers[k].pre_activations() else {
+            return false;
+        };
+        let plane = (dnn.output_shape(k).h * dnn.output_shape(k).w) as usize;
+        let bias = |j: usize| -> f64 {
+            match layer {
+                DnnLayer::Conv2d { bias: Some(b), .. } => f64::from(b[j / plane]).abs(),
+                DnnLayer::Dense { bias: Some(b), .. } => f64::from(b[j]).abs(),
+                DnnLayer::AvgPool { .. } => a[j].abs(),
+                _ => 0.0,
+            }
+        };
+        a.iter().enumerate().any(|(j, &aj)| {
+            let shift = f64::from(f32::EPSILON) / 2.0 * bias(j) + 1e-12 * (1.0 + aj.abs());
+            coding::tie_margin(aj, leak)
+                .is_some_and(|m| m <= 2.0 * leak * shift / (1.0 + aj).max(1e-300))
+        })
+    })
+}
+
+/// How to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalConfig {
+    /// Tick mode of the engine.
+    pub mode: TickMode,
+    /// Worker threads (at least 1).
+    pub threads: usize,
+    /// Tie window of the teacher-forced audit (`L ln(A + 1)` within it of an integer).
+    pub tie_window: f64,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            mode: TickMode::ClosedForm,
+            threads: 1,
+            tie_window: 1e-9,
+        }
+    }
+}
+
+/// What one image gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageResult {
+    /// The true label.
+    pub label: usize,
+    /// The SNN's class.
+    pub snn: usize,
+    /// The reference DNN(G)'s class.
+    pub dnn_g: usize,
+    /// The plain ReLU network's class, if one was given.
+    pub dnn_relu: Option<usize>,
+    /// Neurons checked by the teacher-forced audit, exact, within the tie window, and off
+    /// `T(A)` outside it.
+    pub neurons: u64,
+    /// Neurons whose spike time equals `T(A)`, away from ties.
+    pub exact: u64,
+    /// Neurons within the tie window.
+    pub ties: u64,
+    /// Neurons off `T(A)` outside the tie window (must be 0).
+    pub mismatches: u64,
+    /// Whether the image has a tie that can change its class: a tie in the audit whose spike
+    /// landed on the other step, a reference neuron within `f32` rounding of a step edge, or
+    /// a near tie between the reference's two largest logits.
+    pub tied: bool,
+    /// Per graph layer: `T_il` (synapse-based layers), sum and max of spike times relative to
+    /// the release or frame origin, number of spikes, operation counts.
+    pub layers: Vec<LayerSample>,
+}
+
+/// One layer of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LayerSample {
+    /// `T_il`, for synapse-based layers.
+    pub t_il: Option<u32>,
+    /// Sum of relative spike times.
+    pub spike_sum: u64,
+    /// Largest relative spike time.
+    pub spike_max: u32,
+    /// Number of spikes.
+    pub spikes: u64,
+    /// Operation counts.
+    pub ops: LayerOps,
+}
+
+/// Per-layer statistics over a data set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LayerStats {
+    /// The layer's kind.
+    pub kind: &'static str,
+    /// Output shape, as `CxHxW`.
+    pub shape: String,
+    /// Mean and max `T_il` (synapse-based layers).
+    pub t_il: Option<(f64, u32)>,
+    /// Mean and max spike time, relative to the release (synapse-based layers) or the frame
+    /// origin (max-pool, flatten); `None` for the output layer, which does not fire.
+    pub spike_time: Option<(f64, u32)>,
+    /// Operation counts summed over all images.
+    pub ops: LayerOps,
+}
+
+/// The evaluation of a data set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Leak constant `L`.
+    pub leak: f64,
+    /// Every image's result, in data set order.
+    pub images: Vec<ImageResult>,
+    /// Per-layer statistics.
+    pub layers: Vec<LayerStats>,
+    /// The DNN's operation counts per image.
+    pub dnn_ops: OpCounts,
+}
+
+impl Evaluation {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    /// Whether no image was evaluated.
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    fn fraction(&self, hit: impl Fn(&ImageResult) -> bool) -> f64 {
+        self.images.iter().filter(|r| hit(r)).count() as f64 / self.len().max(1) as f64
+    }
+
+    /// Accuracy of the SNN.
+    pub fn snn_accuracy(&self) -> f64 {
+        self.fraction(|r| r.snn == r.label)
+    }
+
+    /// Accuracy of the reference DNN(G).
+    pub fn dnn_g_accuracy(&self) -> f64 {
+        self.fraction(|r| r.dnn_g == r.label)
+    }
+
+    /// Accuracy of the ReLU network, if one was given.
+    pub fn dnn_relu_accuracy(&self) -> Option<f64> {
+        self.images.first()?.dnn_relu?;
+        Some(self.fraction(|r| r.dnn_relu == Some(r.label)))
+    }
+
+    /// Images whose SNN class equals the DNN(G)'s.
+    pub fn agreements(&self) -> usize {
+        self.images.iter().filter(|r| r.snn == r.dnn_g).count()
+    }
+
+    /// Disagreements explained by a tie, and unexplained ones (which must be 0).
+    pub fn disagreements(&self) -> (usize, usize) {
+        let (tied, untied): (Vec<&ImageResult>, Vec<&ImageResult>) = self
+            .images
+            .iter()
+            .filter(|r| r.snn != r.dnn_g)
+            .partition(|r| r.tied);
+        (tied.len(), untied.len())
+    }
+
+    /// Images with a tie that can change their class.
+    pub fn tied_images(&self) -> usize {
+        self.images.iter().filter(|r| r.tied).count()
+    }
+
+    /// Totals of the neuron audit: (neurons, exact, ties, mismatches).
+    pub fn neuron_totals(&self) -> (u64, u64, u64, u64) {
+        self.images.iter().fold((0, 0, 0, 0), |t, r| {
+            (
+                t.0 + r.neurons,
+                t.1 + r.exact,
+                t.2 + r.ties,
+                t.3 + r.mismatches,
+            )
+        })
+    }
+
+    /// Fraction of neurons outside ties whose spike time equals `T(A)`.
+    pub fn spike_time_agreement(&self) -> f64 {
+        let (n, exact, ties, _) = self.neuron_totals();
+        exact as f64 / (n - ties).max(1) as f64
+    }
+
+    /// SNN operations summed over layers and images: (paper, engine).
+    pub fn snn_ops(&self) -> LayerOps {
+        self.layers.iter().map(|l| &l.ops).sum()
+    }
+}
+
+/// Everything one image needs computed.
+fn evaluate_image(
+    sim: &mut Simulator,
+    dnn_g: &Dnn,
+    relu: Option<&Dnn>,
+    x: &[f32],
+    label: usize,
+    window: f64,
+) -> ImageResult {
+    let graph = sim.graph();
+    let leak = graph.params().leak;
+    let record = sim
+        .run(x, &mut ())
+        .expect("data set images are valid input");
+    let report = audit::audit(graph, &record, window);
+    let reference = reference_forward(dnn_g, x, leak).expect("data set images are valid input");
+    let near_edge = reference_tie(dnn_g, &reference, leak);
+    let logit_tie = top_two_close(&reference.logits);
+    let (mut exact, mut ties, mut differing) = (0, 0, 0);
+    for l in &report.layers {
+        exact += l.exact;
+        ties += l.ties;
+        differing += l.tie_differences;
+    }
+    ImageResult {
+        label,
+        snn: record.output.class,
+        dnn_g: reference.class,
+        dnn_relu: relu.map(|r| relu_forward(r, x).expect("valid input").class),
+        neurons: report.neurons(),
+        exact,
+        ties,
+        mismatches: report.mismatches.len() as u64,
+        tied: differing > 0 || near_edge || logit_tie || report.class_tie,
+        layers: samples(graph, &record),
+    }
+}
+
+fn top_two_close(logits: &[f64]) -> bool {
+    let mut sorted = logits.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    sorted.len() > 1 && (sorted[0] - sorted[1]).abs() <= 1e-6 * (1.0 + sorted[0].abs())
+}
+
+fn samples(graph: &Graph, record: &Record) -> Vec<LayerSample> {
+    graph
+        .layers()
+        .iter()
+        .zip(&record.layers)
+        .map(|(_, l)| {
+            let base = l.release.unwrap_or(l.frame_origin);
+            LayerSample {
+                t_il: l.t_il(),
+                spike_sum: l.spikes.iter().map(|&t| u64::from(t - base)).sum(),
+                spike_max: l.spikes.iter().map(|&t| t - base).max().unwrap_or(0),
+                spikes: l.spikes.len() as u64,
+                ops: l.ops,
+            }
+        })
+        .collect()
+}
+
+/// Evaluates `graph` (converted from `dnn_g`) on every image of `data`; `relu` is the plain
+/// ReLU network to compare with, if any. Calls `progress` with the number of images done.
+pub fn evaluate(
+    graph: &Graph,
+    dnn_g: &Dnn,
+    relu: Option<&Dnn>,
+    data: &Dataset,
+    config: &EvalConfig,
+    progress: impl Fn(usize) + Sync,
+) -> Evaluation {
+    let n = data.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ImageResult>>> = Mutex::new(vec![None; n]);
+    crossbeam::scope(|scope| {
+        for _ in 0..config.threads.max(1) {
+            scope.spawn(|_| {
+                let mut sim = Simulator::new(graph, config.mode);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let label = usize::from(data.labels[i]);
+                    let r = evaluate_image(
+                        &mut sim,
+                        dnn_g,
+                        relu,
+                        &data.pixels(i),
+                        label,
+                        config.tie_window,
+                    );
+                    results.lock().expect("no worker panics")[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    })
+    .expect("evaluation workers do not panic");
+    let images: Vec<ImageResult> = results
+        .into_inner()
+        .expect("no worker panics")
+        .into_iter()
+        .map(|r| r.expect("every image evaluated"))
+        .collect();
+    let layers = graph
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(k, layer)| {
+            let mut stats = LayerStats {
+                kind: layer.kind(),
+                shape: graph.output_shape(k).to_string(),
+                ..LayerStats::default()
+            };
+            let (mut til_sum, mut til_max, mut t_sum, mut t_max, mut spikes) =
+                (0u64, 0u32, 0u64, 0u32, 0u64);
+            for r in &images {
+                let s = &r.layers[k];
+                if let Some(t) = s.t_il {
+                    til_sum += u64::from(t);
+                    til_max = til_max.max(t);
+                }
+                t_sum += s.spike_sum;
+                t_max = t_max.max(s.spike_max);
+                spikes += s.spikes;
+                stats.ops += s.ops;
+            }
+            let count = images.len().max(1) as f64;
+            stats.t_il = layer
+                .is_synaptic()
+                .then(|| (til_sum as f64 / count, til_max));
+            stats.spike_time = (spikes > 0).then(|| (t_sum as f64 / spikes as f64, t_max));
+            stats
+        })
+        .collect();
+    Evaluation {
+        leak: graph.params().leak,
+        images,
+        layers,
+        dnn_ops: dnn_g.op_counts(),
+    }
+}

@@ -1,0 +1,186 @@
+//! Pictures: a raster plot of one image's spikes, and the leak-constant study's curves.
+//! SVG, drawn with plotters.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+use tdsnn_engine::{Graph, Layer, Record};
+
+/// A plot that could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct PlotError {
+    /// The file.
+    pub path: String,
+    /// What failed.
+    pub message: String,
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> PlotError {
+    PlotError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// At most this many spikes are drawn per band (every k-th neuron beyond it), so that the
+/// SVG stays small; the band's label says when a band is thinned.
+const MAX_DOTS_PER_BAND: usize = 4000;
+
+/// One band of a raster: its label, its spike times, its inhibitory period (origin, release).
+type Band<'a> = (String, &'a [u32], Option<(u32, u32)>);
+
+/// Draws one image's spikes as a raster: a band per layer (input first; flatten and the
+/// output layer, which do not fire, left out), each neuron a dot at its spike time, and each
+/// synapse-based layer's inhibitory period `[R_{k-1}, R_k]` shaded in its band, with the
+/// release `R_k` as a line.
+pub fn raster(graph: &Graph, record: &Record, title: &str, path: &Path) -> Result<(), PlotError> {
+    let mut bands: Vec<Band> = vec![(
+        format!("input {}", graph.input_shape()),
+        &record.input,
+        None,
+    )];
+    for (k, (layer, l)) in graph.layers().iter().zip(&record.layers).enumerate() {
+        match layer {
+            Layer::Flatten => {}
+            Layer::Output(_) => bands.push((
+                format!("{k} output"),
+                &[],
+                l.release.map(|r| (l.frame_origin, r)),
+            )),
+            _ => bands.push((
+                format!("{k} {} {}", layer.kind(), graph.output_shape(k)),
+                &l.spikes,
+                l.release.map(|r| (l.frame_origin, r)),
+            )),
+        }
+    }
+    let t_end = record
+        .layers
+        .iter()
+        .flat_map(|l| l.spikes.iter().copied().chain(l.release))
+        .chain(record.input.iter().copied())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let height = 140 + 110 * bands.len() as u32;
+    let root = SVGBackend::new(path, (1100, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let n = bands.len() as f64;
+    let names: Vec<String> = bands.iter().map(|b| b.0.clone()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(190)
+        .build_cartesian_2d(0f64..f64::from(t_end), 0f64..n)
+        .map_err(|e| plot_error(path, e))?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("time step (shaded: inhibitory period of each layer; red: its release)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_labels(bands.len() * 2 + 1)
+        .y_label_formatter(&|y| {
+            // Label each band at its middle, counting bands from the top.
+            let band = (n - y - 0.5).round();
+            if (n - y - 0.5 - band).abs() < 1e-6 && band >= 0.0 && (band as usize) < names.len() {
+                names[band as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .draw()
+        .map_err(|e| plot_error(path, e))?;
+    for (b, (_, spikes, window)) in bands.iter().enumerate() {
+        let top = n - b as f64;
+        let bottom = top - 1.0;
+        if let Some((origin, release)) = window {
+            let shade = RGBColor(255, 200, 120).mix(0.35).filled();
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (f64::from(*origin), bottom + 0.02),
+                        (f64::from(*release), top - 0.02),
+                    ],
+                    shade,
+                )))
+                .map_err(|e| plot_error(path, e))?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(f64::from(*release), bottom), (f64::from(*release), top)],
+                    RED.stroke_width(2),
+                )))
+                .map_err(|e| plot_error(path, e))?;
+        }
+        let stride = spikes.len().div_ceil(MAX_DOTS_PER_BAND).max(1);
+        let count = spikes.len().max(1) as f64;
+        let dots = spikes.iter().enumerate().step_by(stride).map(|(j, &t)| {
+            let y = bottom + 0.05 + 0.9 * (j as f64 + 0.5) / count;
+            Circle::new((f64::from(t), y), 1, BLUE.mix(0.6).filled())
+        });
+        chart.draw_series(dots).map_err(|e| plot_error(path, e))?;
+    }
+    root.present().map_err(|e| plot_error(path, e))
+}
+
+/// One series of a line chart: a name and its (x, y) points.
+pub type Series = (String, Vec<(f64, f64)>);
+
+/// Draws panels of line charts side by side, one `(title, y label, series)` per panel, all
+/// over the same x axis.
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    panels: &[(&str, &str, Vec<Series>)],
+    path: &Path,
+) -> Result<(), PlotError> {
+    let root = SVGBackend::new(path, (560 * panels.len() as u32, 440)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+    let root = root
+        .titled(title, ("sans-serif", 20))
+        .map_err(|e| plot_error(path, e))?;
+    let colors = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    for (area, (panel, y_label, series)) in root.split_evenly((1, panels.len())).iter().zip(panels)
+    {
+        let points = series.iter().flat_map(|s| s.1.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in points {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        let pad = ((y1 - y0) * 0.15).max(1e-3);
+        let mut chart = ChartBuilder::on(area)
+            .caption(*panel, ("sans-serif", 16))
+            .margin(15)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0 - 0.25..x1 + 0.25, y0 - pad..y1 + pad)
+            .map_err(|e| plot_error(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(*y_label)
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(|e| plot_error(path, e))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| plot_error(path, e))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| plot_error(path, e))?;
+    }
+    root.present().map_err(|e| plot_error(path, e))
+}

@@ -1,0 +1,361 @@
+//! The report of an evaluation, in the shape of the paper's tables 1 and 2: printed as a
+//! table, or written as JSON (keys documented in README).
+
+use serde::Serialize;
+
+use crate::evaluate::Evaluation;
+
+/// Multiplications, additions and their total, per image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Ops {
+    /// Multiplications per image.
+    pub mult: f64,
+    /// Additions per image.
+    pub add: f64,
+    /// Both.
+    pub total: f64,
+}
+
+impl Ops {
+    fn new(mult: f64, add: f64) -> Ops {
+        Ops {
+            mult,
+            add,
+            total: mult + add,
+        }
+    }
+
+    /// DNN / SNN ratios of each count.
+    fn ratio(dnn: &Ops, snn: &Ops) -> Ops {
+        let r = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        Ops {
+            mult: r(dnn.mult, snn.mult),
+            add: r(dnn.add, snn.add),
+            total: r(dnn.total, snn.total),
+        }
+    }
+}
+
+/// Operation counts: the DNN's, the SNN's in both accountings, and DNN/SNN ratios.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpsReport {
+    /// The DNN: `M*N` multiplications; `(M-1)*N` additions plus bias additions plus max-pool
+    /// comparisons.
+    pub dnn: Ops,
+    /// The SNN in the paper's accounting (mean per image).
+    pub snn_paper: Ops,
+    /// The SNN as the engine actually ran it (mean per image).
+    pub snn_engine: Ops,
+    /// DNN / SNN (paper accounting).
+    pub ratio_paper: Ops,
+    /// DNN / SNN (engine's actual work).
+    pub ratio_engine: Ops,
+}
+
+/// Agreement between the SNN and the reference DNN(G).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Agreement {
+    /// Images whose SNN class equals the DNN(G)'s.
+    pub count: usize,
+    /// The same as a fraction of all images.
+    pub fraction: f64,
+}
+
+/// Ties, counted, never hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Ties {
+    /// Images with a tie that could change their class.
+    pub images: usize,
+    /// SNN/DNN(G) disagreements at such a tie.
+    pub disagreements_at_ties: usize,
+    /// Disagreements without a tie (must be 0).
+    pub unexplained_disagreements: usize,
+    /// Neurons within the audit's tie window.
+    pub neurons: u64,
+}
+
+/// The per-neuron check of spike times against `T(A)` (teacher-forced).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpikeTimes {
+    /// Neurons checked over all images.
+    pub neurons: u64,
+    /// Of those outside ties, whose spike time equals `T(A)`.
+    pub exact: u64,
+    /// Off `T(A)` outside the tie window (must be 0).
+    pub mismatches: u64,
+    /// `exact / (neurons - ties)`.
+    pub agreement: f64,
+}
+
+/// One layer's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerReport {
+    /// Layer kind.
+    pub kind: &'static str,
+    /// Output shape.
+    pub shape: String,
+    /// Mean `T_il` over images (synapse-based layers).
+    pub t_il_mean: Option<f64>,
+    /// Largest `T_il`.
+    pub t_il_max: Option<u32>,
+    /// Mean spike time after the release (or frame origin), over neurons and images.
+    pub spike_time_mean: Option<f64>,
+    /// Largest spike time after the release (or frame origin).
+    pub spike_time_max: Option<u32>,
+    /// The layer's SNN operations per image, paper accounting.
+    pub snn_paper: Ops,
+    /// The layer's SNN operations per image, engine's actual work.
+    pub snn_engine: Ops,
+}
+
+/// The paper's LeNet row (tables 1 and 2), for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PaperRow {
+    /// DNN error (%).
+    pub dnn_error: f64,
+    /// SNN error (%).
+    pub snn_error: f64,
+    /// DNN multiplications and additions, SNN multiplications and additions.
+    pub dnn: Ops,
+    /// SNN operations.
+    pub snn: Ops,
+}
+
+/// The paper's LeNet figures: table 1 (errors on MNIST) and table 2 (operations, `L = 5`).
+pub const PAPER_LENET: PaperRow = PaperRow {
+    dnn_error: 0.84,
+    snn_error: 0.92,
+    dnn: Ops {
+        mult: 2_239_000.0,
+        add: 2_235_000.0,
+        total: 4_474_000.0,
+    },
+    snn: Ops {
+        mult: 1_920_000.0,
+        add: 3_194_000.0,
+        total: 5_114_000.0,
+    },
+};
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// What was evaluated: model, data, settings.
+    pub setup: Setup,
+    /// Images evaluated.
+    pub images: usize,
+    /// Accuracy of the reference DNN(G), the network the SNN must equal.
+    pub dnn_accuracy: f64,
+    /// Accuracy of the plain ReLU network, if one was given.
+    pub dnn_relu_accuracy: Option<f64>,
+    /// Accuracy of the SNN.
+    pub snn_accuracy: f64,
+    /// SNN vs DNN(G) class agreement.
+    pub agreement: Agreement,
+    /// Ties.
+    pub ties: Ties,
+    /// Spike times against `T(A)`.
+    pub spike_times: SpikeTimes,
+    /// Per layer.
+    pub layers: Vec<LayerReport>,
+    /// Operation counts.
+    pub ops: OpsReport,
+    /// The paper's LeNet row.
+    pub paper_lenet: PaperRow,
+}
+
+/// What was evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Setup {
+    /// The converted model.
+    pub model: String,
+    /// The ReLU model compared with, if any.
+    pub relu_model: Option<String>,
+    /// The images file.
+    pub data: String,
+    /// Leak constant `L`.
+    pub leak: f64,
+    /// `T_il` policy.
+    pub til: String,
+    /// Tick mode.
+    pub tick_mode: String,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+fn paper_ops(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
+    Ops::new(ops.paper.mults() as f64 / n, ops.paper.adds() as f64 / n)
+}
+
+fn engine_ops(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
+    let e = &ops.engine;
+    Ops::new(
+        e.leak_mults as f64 / n,
+        (e.synaptic_adds + e.tick_adds + e.pool_comparisons) as f64 / n,
+    )
+}
+
+impl Report {
+    /// The report of an evaluation.
+    pub fn new(eval: &Evaluation, setup: Setup) -> Report {
+        let n = eval.len().max(1) as f64;
+        let (neurons, exact, neuron_ties, mismatches) = eval.neuron_totals();
+        let (at_ties, unexplained) = eval.disagreements();
+        let d = &eval.dnn_ops;
+        let dnn = Ops::new(
+            d.multiplications() as f64,
+            (d.additions() + d.bias_additions()) as f64,
+        );
+        let snn = eval.snn_ops();
+        let (snn_paper, snn_engine) = (paper_ops(&snn, n), engine_ops(&snn, n));
+        Report {
+            setup,
+            images: eval.len(),
+            dnn_accuracy: eval.dnn_g_accuracy(),
+            dnn_relu_accuracy: eval.dnn_relu_accuracy(),
+            snn_accuracy: eval.snn_accuracy(),
+            agreement: Agreement {
+                count: eval.agreements(),
+                fraction: eval.agreements() as f64 / n,
+            },
+            ties: Ties {
+                images: eval.tied_images(),
+                disagreements_at_ties: at_ties,
+                unexplained_disagreements: unexplained,
+                neurons: neuron_ties,
+            },
+            spike_times: SpikeTimes {
+                neurons,
+                exact,
+                mismatches,
+                agreement: eval.spike_time_agreement(),
+            },
+            layers: eval
+                .layers
+                .iter()
+                .map(|l| LayerReport {
+                    kind: l.kind,
+                    shape: l.shape.clone(),
+                    t_il_mean: l.t_il.map(|t| t.0),
+                    t_il_max: l.t_il.map(|t| t.1),
+                    spike_time_mean: l.spike_time.map(|t| t.0),
+                    spike_time_max: l.spike_time.map(|t| t.1),
+                    snn_paper: paper_ops(&l.ops, n),
+                    snn_engine: engine_ops(&l.ops, n),
+                })
+                .collect(),
+            ops: OpsReport {
+                ratio_paper: Ops::ratio(&dnn, &snn_paper),
+                ratio_engine: Ops::ratio(&dnn, &snn_engine),
+                dnn,
+                snn_paper,
+                snn_engine,
+            },
+            paper_lenet: PAPER_LENET,
+        }
+    }
+
+    /// The report as a table, for a terminal.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let pct = |x: f64| format!("{:.2}%", 100.0 * x);
+        let err = |x: f64| format!("{:.2}%", 100.0 * (1.0 - x));
+        let st = &self.setup;
+        s += &format!(
+            "TDSNN: {} on {} images of {}\nL = {}, T_il {}, {} ticks, {} thread(s)\n\n",
+            st.model, self.images, st.data, st.leak, st.til, st.tick_mode, st.threads
+        );
+        s += "Table 1: error                       this run     paper (LeNet, MNIST)\n";
+        if let Some(a) = self.dnn_relu_accuracy {
+            s += &format!(
+                "  DNN (ReLU)                       {:>9}     {:.2}%\n",
+                err(a),
+                self.paper_lenet.dnn_error
+            );
+        }
+        s += &format!(
+            "  DNN (G), the reference           {:>9}\n",
+            err(self.dnn_accuracy)
+        );
+        s += &format!(
+            "  SNN                              {:>9}     {:.2}%\n",
+            err(self.snn_accuracy),
+            self.paper_lenet.snn_error
+        );
+        s += &format!(
+            "  SNN = DNN(G) class                {:>9}     ({} of {} images; {} disagree at a tie, {} without)\n",
+            pct(self.agreement.fraction),
+            self.agreement.count,
+            self.images,
+            self.ties.disagreements_at_ties,
+            self.ties.unexplained_disagreements
+        );
+        s += &format!(
+            "  spike time = T(A), per neuron     {:>9}     ({} neurons; {} within the tie window, {} off)\n",
+            format!("{:.4}%", 100.0 * self.spike_times.agreement),
+            self.spike_times.neurons,
+            self.ties.neurons,
+            self.spike_times.mismatches
+        );
+        s += &format!(
+            "  images with a tie                {:>9}\n\n",
+            self.ties.images
+        );
+        s += "Per layer (mean over images; spike times after the release or frame origin)\n";
+        s += &format!(
+            "  {:<9} {:>10} {:>7} {:>6} {:>8} {:>6} {:>11} {:>11} {:>11} {:>11}\n",
+            "layer",
+            "shape",
+            "T_il",
+            "max",
+            "spike t",
+            "max",
+            "paper mul",
+            "paper add",
+            "engine mul",
+            "engine add"
+        );
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let optu = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+        for l in &self.layers {
+            s += &format!(
+                "  {:<9} {:>10} {:>7} {:>6} {:>8} {:>6} {:>11.0} {:>11.0} {:>11.0} {:>11.0}\n",
+                l.kind,
+                l.shape,
+                opt(l.t_il_mean),
+                optu(l.t_il_max),
+                opt(l.spike_time_mean),
+                optu(l.spike_time_max),
+                l.snn_paper.mult,
+                l.snn_paper.add,
+                l.snn_engine.mult,
+                l.snn_engine.add
+            );
+        }
+        let o = &self.ops;
+        let p = &self.paper_lenet;
+        s += "\nTable 2: operations per image      DNN mult    DNN add   SNN mult    SNN add  mult x  add x  total x\n";
+        let row = |name: &str, dnn: &Ops, snn: &Ops| {
+            let r = Ops::ratio(dnn, snn);
+            format!(
+                "  {name:<30} {:>10} {:>10} {:>10} {:>10} {:>7.2} {:>6.2} {:>8.3}\n",
+                k(dnn.mult),
+                k(dnn.add),
+                k(snn.mult),
+                k(snn.add),
+                r.mult,
+                r.add,
+                r.total
+            )
+        };
+        s += &row("this run, paper accounting", &o.dnn, &o.snn_paper);
+        s += &row("this run, engine's actual work", &o.dnn, &o.snn_engine);
+        s += &row("paper, LeNet (L = 5)", &p.dnn, &p.snn);
+        s
+    }
+}
+
+/// A count in thousands, as the paper prints it.
+fn k(x: f64) -> String {
+    format!("{:.0}k", x / 1000.0)
+}
