@@ -25,7 +25,7 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> PlotError {
 
 /// At most this many spikes are drawn per band (every k-th neuron beyond it), so that the
 /// SVG stays small; the band's label says when a band is thinned.
-const MAX_DOTS_PER_BAND: usize = 4000;
+const MAX_DOTS_PER_BAND: usize = 1500;
 
 /// One band of a raster: its label, its spike times, its inhibitory period (origin, release).
 type Band<'a> = (String, &'a [u32], Option<(u32, u32)>);

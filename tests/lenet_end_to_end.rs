@@ -1,0 +1,130 @@
+//! The shipped LeNet-5 end to end, on the first images of the shipped MNIST test split: every
+//! spike where equation (10) says, every class the reference DNN(G)'s (ties aside), the same
+//! evaluation whatever the thread count, and the JSON report's documented keys. The whole
+//! split is the main job (`cargo run --release`).
+
+use tdsnn::converter::convert;
+use tdsnn::converter::model_file::read_model;
+use tdsnn::engine::{TickMode, TilPolicy};
+use tdsnn::evaluate::{evaluate, EvalConfig};
+use tdsnn::fixtures::{self, Split};
+use tdsnn::report::{Report, Setup};
+
+const IMAGES: usize = 100;
+
+fn first_test_images(n: usize) -> tdsnn::converter::Dataset {
+    let mut data = fixtures::load_split(&fixtures::mnist_dir(), Split::Test).unwrap();
+    data.images.truncate(n * 28 * 28);
+    data.labels.truncate(n);
+    data
+}
+
+#[test]
+fn shipped_lenet_matches_its_reference_on_test_images() {
+    let model = read_model(fixtures::lenet_g()).unwrap();
+    let relu = read_model(fixtures::lenet_relu()).unwrap();
+    assert_eq!(
+        (model.info.activation.as_str(), model.info.leak),
+        ("g", Some(5.0))
+    );
+    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let data = first_test_images(IMAGES);
+    let one = EvalConfig {
+        threads: 1,
+        ..EvalConfig::default()
+    };
+    let eval = evaluate(&graph, &model.dnn, Some(&relu.dnn), &data, &one, |_| {});
+    let (neurons, exact, ties, mismatches) = eval.neuron_totals();
+    assert_eq!(mismatches, 0, "spikes off T(A)");
+    assert_eq!(
+        neurons,
+        IMAGES as u64 * 19_710,
+        "every neuron of every layer but the output, and 10 logits"
+    );
+    assert!(exact + ties == neurons);
+    assert_eq!(
+        eval.disagreements().1,
+        0,
+        "a class differs from the reference without a tie"
+    );
+    assert!(eval.agreements() >= IMAGES - eval.tied_images());
+    assert!(
+        eval.snn_accuracy() >= 0.97,
+        "SNN accuracy {}",
+        eval.snn_accuracy()
+    );
+    assert!(eval.dnn_relu_accuracy().unwrap() >= 0.97);
+
+    // Bit-identical evaluation on two threads, and in explicit tick mode.
+    let two = EvalConfig { threads: 2, ..one };
+    assert_eq!(
+        evaluate(&graph, &model.dnn, Some(&relu.dnn), &data, &two, |_| {}),
+        eval
+    );
+    let explicit = EvalConfig {
+        mode: TickMode::Explicit,
+        ..two
+    };
+    let e = evaluate(
+        &graph,
+        &model.dnn,
+        Some(&relu.dnn),
+        &data,
+        &explicit,
+        |_| {},
+    );
+    for (a, b) in e.images.iter().zip(&eval.images) {
+        assert_eq!((a.snn, a.exact, a.ties), (b.snn, b.exact, b.ties));
+        for (la, lb) in a.layers.iter().zip(&b.layers) {
+            assert_eq!(
+                (la.t_il, la.spike_sum, la.spike_max),
+                (lb.t_il, lb.spike_sum, lb.spike_max)
+            );
+            assert_eq!(la.ops.paper, lb.ops.paper);
+        }
+    }
+}
+
+#[test]
+fn json_report_has_the_documented_keys() {
+    let model = read_model(fixtures::lenet_g()).unwrap();
+    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let data = first_test_images(8);
+    let eval = evaluate(
+        &graph,
+        &model.dnn,
+        None,
+        &data,
+        &EvalConfig::default(),
+        |_| {},
+    );
+    let setup = Setup {
+        model: "lenet".into(),
+        relu_model: None,
+        data: "test".into(),
+        leak: 5.0,
+        til: "Dynamic".into(),
+        tick_mode: "ClosedForm".into(),
+        threads: 1,
+    };
+    let json: serde_json::Value = serde_json::to_value(Report::new(&eval, setup)).unwrap();
+    for key in [
+        "dnn_accuracy",
+        "snn_accuracy",
+        "agreement",
+        "images",
+        "ties",
+        "ops",
+        "spike_times",
+        "layers",
+    ] {
+        assert!(json.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(json["images"], 8);
+    assert_eq!(json["ops"]["dnn"]["mult"], 2_293_000.0);
+    assert!(json["ops"]["snn_paper"]["add"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        json["layers"].as_array().unwrap().len(),
+        graph.layers().len()
+    );
+}
