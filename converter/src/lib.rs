@@ -12,6 +12,11 @@
 //! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):
 //!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped.
 //! - [`ops`]: the DNN's operation counts (table 2 of the paper).
+//! - [`train`]: the paper's "DNN adjustment and re-training" on candle, with `G` or the
+//!   staircase `G(x) - 1` under a straight-through gradient; [`staircase`] folds the latter
+//!   into a DNN(G).
+//! - [`model_file`]: trained models on disk (safetensors plus the architecture as JSON).
+//! - [`idx`]: labelled image data sets in the IDX format (MNIST's).
 //!
 //! Depends on `tdsnn-engine` for shapes, the graph and the temporal code; never the reverse.
 //!

@@ -77,6 +77,25 @@ impl DnnLayer {
         )
     }
 
+    /// A conv or dense layer's outputs (channels for a conv), weights and bias, mutably:
+    /// each output's weights are one contiguous row of `weights` in PyTorch layouts.
+    pub fn parameters_mut(&mut self) -> Option<(u32, &mut Vec<f32>, &mut Option<Vec<f32>>)> {
+        match self {
+            DnnLayer::Conv2d {
+                out_channels: n,
+                weights,
+                bias,
+                ..
+            }
+            | DnnLayer::Dense {
+                outputs: n,
+                weights,
+                bias,
+            } => Some((*n, weights, bias)),
+            _ => None,
+        }
+    }
+
     /// The sliding window of a conv or pool layer.
     pub fn window(&self) -> Option<&Window> {
         match self {
@@ -231,37 +250,9 @@ fn check_len(
 /// The output shape of `layer` on `input`, checking geometry and tensor sizes.
 pub(crate) fn out_shape(index: usize, layer: &DnnLayer, input: Shape) -> Result<Shape, ModelError> {
     let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape, ModelError> {
-        if window.kernel.contains(&0) || window.stride.contains(&0) {
-            return Err(geometry(
-                index,
-                layer,
-                format!(
-                    "kernel {:?} and stride {:?} must be >= 1",
-                    window.kernel, window.stride
-                ),
-            ));
-        }
-        if pool && (0..2).any(|a| 2 * u64::from(window.padding[a]) > u64::from(window.kernel[a])) {
-            return Err(geometry(
-                index,
-                layer,
-                format!(
-                    "padding {:?} exceeds half the kernel {:?}",
-                    window.padding, window.kernel
-                ),
-            ));
-        }
-        match (window.out_extent(0, input.h), window.out_extent(1, input.w)) {
-            (Some(h), Some(w)) => Ok(Shape::new(channels, h, w)),
-            _ => Err(geometry(
-                index,
-                layer,
-                format!(
-                    "kernel {:?} with padding {:?} does not fit input {input}",
-                    window.kernel, window.padding
-                ),
-            )),
-        }
+        window
+            .output_shape(input, channels, pool)
+            .map_err(|what| geometry(index, layer, what))
     };
     match layer {
         DnnLayer::Dense {
@@ -277,7 +268,7 @@ pub(crate) fn out_shape(index: usize, layer: &DnnLayer, input: Shape) -> Result<
                 layer,
                 "weights",
                 weights.len(),
-                input.len() * u64::from(*outputs),
+                input.len().saturating_mul(u64::from(*outputs)),
             )?;
             if let Some(b) = bias {
                 check_len(index, layer, "bias", b.len(), u64::from(*outputs))?;
@@ -294,10 +285,9 @@ pub(crate) fn out_shape(index: usize, layer: &DnnLayer, input: Shape) -> Result<
                 return Err(geometry(index, layer, "0 output channels".into()));
             }
             let out = windowed(window, *out_channels, false)?;
-            let expected = u64::from(*out_channels)
-                * u64::from(input.c)
-                * u64::from(window.kernel[0])
-                * u64::from(window.kernel[1]);
+            let expected = Shape::new(input.c, window.kernel[0], window.kernel[1])
+                .len()
+                .saturating_mul(u64::from(*out_channels));
             check_len(index, layer, "weights", weights.len(), expected)?;
             if let Some(b) = bias {
                 check_len(index, layer, "bias", b.len(), u64::from(*out_channels))?;

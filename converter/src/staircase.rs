@@ -39,7 +39,7 @@ pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
             kind: dnn.layers()[k].kind(),
             why,
         };
-        let (outputs, weights, bias) = match layer {
+        match layer {
             DnnLayer::AvgPool { .. } => {
                 return Err(refuse(
                     "an average pool feeds avg(H) + 1 forward, and G(y + 1) != H(y) + 1",
@@ -48,18 +48,10 @@ pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
             DnnLayer::Conv2d { window, .. } if window.padding != [0, 0] => {
                 return Err(refuse("a padded position contributes 0, not H + 1 = G"))
             }
-            DnnLayer::Conv2d {
-                out_channels,
-                weights,
-                bias,
-                ..
-            } => (*out_channels, weights, bias),
-            DnnLayer::Dense {
-                outputs,
-                weights,
-                bias,
-            } => (*outputs, weights, bias),
-            _ => continue,
+            _ => {}
+        }
+        let Some((outputs, weights, bias)) = layer.parameters_mut() else {
+            continue;
         };
         // PyTorch layouts: each output's weights are one contiguous row.
         let row = weights.len() / outputs as usize;

@@ -114,38 +114,27 @@ pub fn audit(graph: &Graph, record: &Record, window: f64) -> Audit {
             release_ok: true,
             ..LayerAudit::default()
         };
+        // Max-pool and flatten: integer spike times that must match exactly.
+        let mut exact_times = |expected: &mut dyn Iterator<Item = u32>| {
+            for (j, (&actual, expected)) in rec.spikes.iter().zip(expected).enumerate() {
+                if expected == actual {
+                    la.exact += 1;
+                } else {
+                    report.mismatches.push(Mismatch {
+                        layer: k,
+                        neuron: j,
+                        a: f64::NAN,
+                        expected,
+                        actual,
+                    });
+                }
+            }
+        };
         match layer {
-            Layer::MaxPool(p) => {
-                for (j, &actual) in rec.spikes.iter().enumerate() {
-                    let expected = window_max(&p.window, inp, out, j, incoming);
-                    if expected == actual {
-                        la.exact += 1;
-                    } else {
-                        report.mismatches.push(Mismatch {
-                            layer: k,
-                            neuron: j,
-                            a: f64::NAN,
-                            expected,
-                            actual,
-                        });
-                    }
-                }
-            }
-            Layer::Flatten => {
-                for (j, (&actual, &expected)) in rec.spikes.iter().zip(incoming).enumerate() {
-                    if expected == actual {
-                        la.exact += 1;
-                    } else {
-                        report.mismatches.push(Mismatch {
-                            layer: k,
-                            neuron: j,
-                            a: f64::NAN,
-                            expected,
-                            actual,
-                        });
-                    }
-                }
-            }
+            Layer::MaxPool(p) => exact_times(
+                &mut (0..rec.spikes.len()).map(|j| window_max(&p.window, inp, out, j, incoming)),
+            ),
+            Layer::Flatten => exact_times(&mut incoming.iter().copied()),
             _ => {
                 let origin = rec.frame_origin;
                 let gains: Vec<f64> = incoming

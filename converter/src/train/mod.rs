@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use self::net::Net;
-use crate::model::{Dnn, DnnLayer};
+use crate::model::Dnn;
 use crate::model_file::Architecture;
 use crate::ModelError;
 
@@ -133,19 +133,8 @@ pub fn init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
     };
     let mut layers = skeleton.layers().to_vec();
     for layer in &mut layers {
-        let (n, weights, bias) = match layer {
-            DnnLayer::Conv2d {
-                out_channels,
-                weights,
-                bias,
-                ..
-            } => (*out_channels, weights, bias),
-            DnnLayer::Dense {
-                outputs,
-                weights,
-                bias,
-            } => (*outputs, weights, bias),
-            _ => continue,
+        let Some((n, weights, bias)) = layer.parameters_mut() else {
+            continue;
         };
         let bound = 1.0 / ((weights.len() / n as usize) as f32).sqrt();
         weights

@@ -322,37 +322,9 @@ fn check_len(index: usize, layer: &Layer, tensor: &str, len: usize, expected: u6
 /// The output shape of `layer` on `input`, checking geometry and payload sizes.
 fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
     let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape> {
-        if window.kernel.contains(&0) || window.stride.contains(&0) {
-            return Err(shape_error(
-                index,
-                layer,
-                format!(
-                    "kernel {:?} and stride {:?} must be >= 1",
-                    window.kernel, window.stride
-                ),
-            ));
-        }
-        if pool && (0..2).any(|a| window.padding[a] > window.kernel[a] / 2) {
-            return Err(shape_error(
-                index,
-                layer,
-                format!(
-                    "padding {:?} exceeds half the kernel {:?}",
-                    window.padding, window.kernel
-                ),
-            ));
-        }
-        match (window.out_extent(0, input.h), window.out_extent(1, input.w)) {
-            (Some(h), Some(w)) => Ok(Shape::new(channels, h, w)),
-            _ => Err(shape_error(
-                index,
-                layer,
-                format!(
-                    "kernel {:?} with padding {:?} does not fit input {input}",
-                    window.kernel, window.padding
-                ),
-            )),
-        }
+        window
+            .output_shape(input, channels, pool)
+            .map_err(|what| shape_error(index, layer, what))
     };
     match layer {
         Layer::Dense(d) | Layer::Output(d) => {

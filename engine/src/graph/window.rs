@@ -71,6 +71,39 @@ impl Window {
         }
     }
 
+    /// The output shape of this window sliding over `input`, with `channels` output
+    /// channels. A pool window (`pool`) may pad at most half its kernel (PyTorch's rule, which
+    /// guarantees every window covers a real input). `Err` says what does not fit.
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::{Shape, Window};
+    /// let conv = Window::square(5, 1, 0);
+    /// assert_eq!(conv.output_shape(Shape::new(1, 28, 28), 20, false), Ok(Shape::new(20, 24, 24)));
+    /// assert!(Window::square(2, 2, 2).output_shape(Shape::new(1, 8, 8), 1, true).is_err());
+    /// ```
+    pub fn output_shape(&self, input: Shape, channels: u32, pool: bool) -> Result<Shape, String> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) {
+            return Err(format!(
+                "kernel {:?} and stride {:?} must be >= 1",
+                self.kernel, self.stride
+            ));
+        }
+        if pool && (0..2).any(|a| self.padding[a] > self.kernel[a] / 2) {
+            return Err(format!(
+                "padding {:?} exceeds half the kernel {:?}",
+                self.padding, self.kernel
+            ));
+        }
+        match (self.out_extent(0, input.h), self.out_extent(1, input.w)) {
+            (Some(h), Some(w)) => Ok(Shape::new(channels, h, w)),
+            _ => Err(format!(
+                "kernel {:?} with padding {:?} does not fit input {input}",
+                self.kernel, self.padding
+            )),
+        }
+    }
+
     /// Output extent along `axis` (0 rows, 1 columns) for an input extent, or `None` if the
     /// window does not fit.
     pub fn out_extent(&self, axis: usize, input: u32) -> Option<u32> {
