@@ -14,6 +14,10 @@ use tdsnn_engine::{Shape, Window};
 
 use crate::error::ModelError;
 
+/// A conv or dense layer's outputs, weights and bias, borrowed mutably
+/// ([`DnnLayer::parameters_mut`]).
+pub type ParametersMut<'a> = (u32, &'a mut Vec<f32>, &'a mut Option<Vec<f32>>);
+
 /// One layer of a DNN, in PyTorch's terms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DnnLayer {
@@ -79,7 +83,7 @@ impl DnnLayer {
 
     /// A conv or dense layer's outputs (channels for a conv), weights and bias, mutably:
     /// each output's weights are one contiguous row of `weights` in PyTorch layouts.
-    pub fn parameters_mut(&mut self) -> Option<(u32, &mut Vec<f32>, &mut Option<Vec<f32>>)> {
+    pub fn parameters_mut(&mut self) -> Option<ParametersMut<'_>> {
         match self {
             DnnLayer::Conv2d {
                 out_channels: n,
