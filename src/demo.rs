@@ -109,7 +109,8 @@ pub fn run(
         let record = sim
             .run(image, &mut ())
             .expect("demo images are valid input");
-        let report = audit::audit(&graph, &record, 1e-9);
+        let report =
+            audit::audit(&graph, image, &record, 1e-9).expect("the record is of this graph");
         summary.neurons += report.neurons();
         summary.exact += report.layers.iter().map(|l| l.exact).sum::<u64>();
         summary.ties += report.ties();

@@ -227,7 +227,7 @@ fn evaluate_image(
     let record = sim
         .run(x, &mut ())
         .expect("data set images are valid input");
-    let report = audit::audit(graph, &record, window);
+    let report = audit::audit(graph, x, &record, window).expect("the record is of this graph");
     let reference = reference_forward(dnn_g, x, leak).expect("data set images are valid input");
     let near_edge = reference_tie(dnn_g, &reference, leak);
     let logit_tie = top_two_close(&reference.logits);

@@ -22,7 +22,7 @@
 //! let input = [0.2, 0.9, 0.4];
 //! let record = Simulator::new(&graph, TickMode::ClosedForm).run(&input, &mut ())?;
 //! // Every spike lands where equation (10) says, and the class is the reference DNN's.
-//! assert!(audit::audit(&graph, &record, 1e-9).passed(1e-9));
+//! assert!(audit::audit(&graph, &input, &record, 1e-9)?.passed(1e-9));
 //! assert_eq!(record.output.class, reference_forward(&dnn, &input, 5.0)?.class);
 //! # Ok(()) }
 //! ```

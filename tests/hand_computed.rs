@@ -25,11 +25,19 @@ fn relative_spike(r: &Record) -> u32 {
 #[test]
 fn negative_and_zero_activations_fire_at_release() {
     for mode in MODES {
-        // A = w * G(0) + b = 1 - 3 < 0, and A = 1 - 1 = 0.
-        for (w, b) in [(1.0, -3.0), (1.0, -1.0)] {
-            let r = one_neuron(0.0, w, b, mode);
-            assert_eq!(relative_spike(&r), 0, "w={w} b={b} {mode:?}");
-        }
+        // A = w * G(0) + b = 1 - 3 < 0.
+        let r = one_neuron(0.0, 1.0, -3.0, mode);
+        assert_eq!(relative_spike(&r), 0, "A < 0, {mode:?}");
+        // A = 0 exactly: two silent inputs (G(0) = 1) with DNN weights 1 and -1, no bias.
+        let graph = GraphBuilder::new(Shape::flat(2), L)
+            .dense(1, vec![-1.0, 1.0], None)
+            .output(1, vec![1.0], None)
+            .build()
+            .unwrap();
+        let r = Simulator::new(&graph, mode)
+            .run(&[0.0, 0.0], &mut ())
+            .unwrap();
+        assert_eq!(relative_spike(&r), 0, "A = 0, {mode:?}");
     }
 }
 
@@ -244,6 +252,46 @@ fn operation_counts_of_the_two_layer_example() {
         assert_eq!(
             (o.synaptic_adds, o.tick_adds, o.leak_mults, o.spikes),
             (4, 0, 2, 0)
+        );
+    }
+}
+
+#[test]
+fn an_inhibition_time_beyond_600_l_is_an_error_not_an_underflow() {
+    // Fixed: rejected when the graph is built (w_tick = e^{-T_il/L} would underflow).
+    let err = GraphBuilder::new(Shape::flat(1), L)
+        .dense(1, vec![-1.0], None)
+        .output(1, vec![1.0], None)
+        .til(TilPolicy::Fixed(3001))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::TilTooLong {
+                layer: None,
+                t_il: 3001,
+                max: 3000
+            }
+        ),
+        "{err}"
+    );
+    // Dynamic: a chain of 1 -> 1 dense layers with DNN weight 3e38, L = 1, input f32::MAX
+    // (spike at T = 89). Each layer adds about 88 to the next spike time: the releases are
+    // at 89, 177, 265, 353, 441, 529 steps after their origins, and the output layer's
+    // would be about 620 > 600.
+    let mut b = GraphBuilder::new(Shape::flat(1), 1.0);
+    for _ in 0..6 {
+        b = b.dense(1, vec![-3e38], None);
+    }
+    let graph = b.output(1, vec![1.0], None).build().unwrap();
+    for mode in MODES {
+        let err = Simulator::new(&graph, mode)
+            .run(&[f32::MAX], &mut ())
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::TilTooLong { layer: Some(6), t_il, max: 600 } if *t_il > 600),
+            "{mode:?}: {err}"
         );
     }
 }

@@ -13,7 +13,7 @@ use common::{case, Case};
 use proptest::prelude::{prop_assert, prop_assert_eq};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tdsnn_converter::reference_forward;
-use tdsnn_engine::{audit, Record, Simulator, TickMode, TilPolicy};
+use tdsnn_engine::{audit, ErrorKind, Params, Record, Simulator, TickMode, TilPolicy};
 
 const WINDOW: f64 = 1e-9;
 const LOGIT_TOLERANCE: f64 = 1e-9;
@@ -53,7 +53,8 @@ fn every_spike_lands_where_equation_10_says() {
         .run(&case(), |case| {
             for mode in [TickMode::Explicit, TickMode::ClosedForm] {
                 for (til, record) in runs(&case, mode) {
-                    let report = audit::audit(&case.graph(til), &record, WINDOW);
+                    let report =
+                        audit::audit(&case.graph(til), &case.input, &record, WINDOW).unwrap();
                     prop_assert!(
                         report.passed(LOGIT_TOLERANCE),
                         "{mode:?} {til:?}: {report:#?}"
@@ -80,7 +81,23 @@ fn every_spike_lands_where_equation_10_says() {
 #[test]
 fn tick_modes_give_identical_records() {
     runner()
-        .run(&case(), |case| {
+        .run(&(case(), -1e-3f64..=0.0), |(case, threshold)| {
+            // Another firing threshold (SPEC's is 0): the modes must still agree.
+            let graph = case.graph(TilPolicy::Dynamic);
+            let graph = graph
+                .clone()
+                .with_params(Params {
+                    threshold,
+                    ..*graph.params()
+                })
+                .unwrap();
+            let e = Simulator::new(&graph, TickMode::Explicit)
+                .run(&case.input, &mut ())
+                .unwrap();
+            let c = Simulator::new(&graph, TickMode::ClosedForm)
+                .run(&case.input, &mut ())
+                .unwrap();
+            prop_assert_eq!(e.digest(), c.digest(), "threshold {}", threshold);
             let explicit = runs(&case, TickMode::Explicit);
             let closed = runs(&case, TickMode::ClosedForm);
             for ((til, e), (_, c)) in explicit.iter().zip(&closed) {
@@ -109,6 +126,40 @@ fn tick_modes_give_identical_records() {
 }
 
 #[test]
+fn a_fixed_t_il_shorter_than_needed_is_a_late_spike_error() {
+    runner()
+        .run(&case(), |case| {
+            let graph = case.graph(TilPolicy::Dynamic);
+            let dynamic = Simulator::new(&graph, TickMode::ClosedForm)
+                .run(&case.input, &mut ())
+                .unwrap();
+            let longest = dynamic
+                .layers
+                .iter()
+                .filter_map(|l| l.t_il())
+                .max()
+                .unwrap();
+            if longest == 0 {
+                return Ok(());
+            }
+            let short = case.graph(TilPolicy::Fixed(longest - 1));
+            for mode in [TickMode::Explicit, TickMode::ClosedForm] {
+                let err = Simulator::new(&short, mode)
+                    .run(&case.input, &mut ())
+                    .unwrap_err();
+                prop_assert!(
+                    matches!(err.kind(), ErrorKind::LateSpike { .. }),
+                    "{:?}: {}",
+                    mode,
+                    err
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
 fn output_class_matches_the_reference_dnn() {
     let (agree, tied) = (Cell::new(0u32), Cell::new(0u32));
     runner()
@@ -116,7 +167,7 @@ fn output_class_matches_the_reference_dnn() {
             let reference = reference_forward(&case.dnn, &case.input, case.leak)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             for (til, record) in runs(&case, TickMode::ClosedForm) {
-                let report = audit::audit(&case.graph(til), &record, WINDOW);
+                let report = audit::audit(&case.graph(til), &case.input, &record, WINDOW).unwrap();
                 let tie_upstream = report.layers.iter().any(|l| l.tie_differences > 0);
                 if record.output.class == reference.class {
                     agree.set(agree.get() + 1);

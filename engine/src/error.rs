@@ -25,6 +25,20 @@ pub enum ErrorKind {
         /// The rejected value.
         threshold: f64,
     },
+    /// An inhibition time so long that `w_tick = (1 - e^{-1/L}) e^{-T_il/L}` would leave the
+    /// range of normal f64 numbers (`T_il > 600 L`): potentials would underflow to zero.
+    #[error(
+        "{}T_il = {t_il} exceeds {max} = 600 L: w_tick = exp(-T_il/L) would underflow f64",
+        layer.map_or(String::new(), |k| format!("layer {k}: "))
+    )]
+    TilTooLong {
+        /// The layer whose release it was, or `None` for a fixed policy.
+        layer: Option<usize>,
+        /// The inhibition time.
+        t_il: u32,
+        /// The largest accepted, `floor(600 L)`.
+        max: u32,
+    },
     /// A layer's geometry or payload size does not fit its input.
     #[error("layer {layer} ({kind}): {what}")]
     Shape {

@@ -30,6 +30,18 @@ pub const MAX_LEAK: f64 = 1000.0;
 /// gigabytes of state.
 pub const MAX_LAYER_NEURONS: u64 = 1 << 27;
 
+/// The most neurons a whole graph may hold (2^28, about 4 GiB of simulation state).
+pub const MAX_GRAPH_NEURONS: u64 = 1 << 28;
+
+/// The longest inhibition time, in units of `L`: beyond `600 L`, `w_tick` and the potentials
+/// at release (`~ e^{-T_il/L}`) leave the normal f64 range.
+pub const MAX_T_IL_PER_LEAK: f64 = 600.0;
+
+/// The longest inhibition time for leak constant `leak`: `floor(600 L)`.
+pub fn max_t_il(leak: f64) -> u32 {
+    (MAX_T_IL_PER_LEAK * leak).floor() as u32
+}
+
 /// When a synapse-based layer ends its inhibitory period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TilPolicy {
@@ -225,6 +237,7 @@ impl Graph {
         }
         let mut shapes = Vec::with_capacity(layers.len());
         let mut shape = input;
+        let mut total = input.len();
         for (index, layer) in layers.iter().enumerate() {
             shape = out_shape(index, layer, shape)?;
             if shape.is_empty() || shape.len() > MAX_LAYER_NEURONS {
@@ -232,6 +245,14 @@ impl Graph {
                     index,
                     layer,
                     format!("output shape {shape} must hold 1 to {MAX_LAYER_NEURONS} neurons"),
+                ));
+            }
+            total += shape.len();
+            if total > MAX_GRAPH_NEURONS {
+                return Err(shape_error(
+                    index,
+                    layer,
+                    format!("the graph holds more than {MAX_GRAPH_NEURONS} neurons up to here"),
                 ));
             }
             check_finite(index, layer)?;
@@ -296,7 +317,15 @@ fn validate_params(params: &Params) -> Result<()> {
         }
         .into());
     }
-    Ok(())
+    match params.til {
+        TilPolicy::Fixed(t_il) if t_il > max_t_il(params.leak) => Err(ErrorKind::TilTooLong {
+            layer: None,
+            t_il,
+            max: max_t_il(params.leak),
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 fn shape_error(layer: usize, l: &Layer, what: String) -> crate::Error {

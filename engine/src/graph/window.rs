@@ -117,7 +117,8 @@ impl Window {
     }
 
     /// Output positions along `axis` that input position `pos` reaches, each with its kernel
-    /// offset: pairs `(out, k)` with `out * stride - padding + k = pos`, `out < out_extent`.
+    /// offset: pairs `(out, k)` with `out * stride - padding + k = pos`, `out < out_extent`,
+    /// in ascending `k`. Costs one step per pair, not per kernel offset.
     pub fn reach(
         &self,
         axis: usize,
@@ -126,11 +127,19 @@ impl Window {
     ) -> impl Iterator<Item = (u32, u32)> {
         let stride = u64::from(self.stride[axis]);
         let shifted = u64::from(pos) + u64::from(self.padding[axis]);
-        (0..self.kernel[axis]).filter_map(move |k| {
-            let num = shifted.checked_sub(u64::from(k))?;
-            let out = num / stride;
-            // `out < out_extent`, a u32, so the cast is lossless.
-            (num % stride == 0 && out < u64::from(out_extent)).then_some((out as u32, k))
+        // k = shifted - out * stride, with 0 <= out < out_extent and 0 <= k < kernel.
+        let lowest = shifted.saturating_sub(stride * u64::from(out_extent.max(1) - 1));
+        let first = lowest + (shifted - lowest) % stride;
+        let last = shifted.min(u64::from(self.kernel[axis]).saturating_sub(1));
+        let count = if out_extent == 0 || first > last {
+            0
+        } else {
+            (last - first) / stride + 1
+        };
+        // `out <= out_extent` and `k < kernel`, both u32, so the casts are lossless.
+        (0..count).map(move |i| {
+            let k = first + i * stride;
+            (((shifted - k) / stride) as u32, k as u32)
         })
     }
 
@@ -140,5 +149,45 @@ impl Window {
         let start = i64::from(out) * i64::from(self.stride[axis]) - i64::from(self.padding[axis]);
         let end = start + i64::from(self.kernel[axis]);
         (end.min(i64::from(input)) - start.max(0)).max(0) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `reach` against its definition, by brute force over kernel offsets.
+    #[test]
+    fn reach_is_every_solution_in_ascending_k() {
+        for kernel in 1..=5u32 {
+            for stride in 1..=4u32 {
+                for padding in 0..=3u32 {
+                    let w = Window {
+                        kernel: [kernel, 1],
+                        stride: [stride, 1],
+                        padding: [padding, 0],
+                    };
+                    for input in 1..=9u32 {
+                        let Some(out) = w.out_extent(0, input) else {
+                            continue;
+                        };
+                        for pos in 0..input {
+                            let expected: Vec<(u32, u32)> = (0..kernel)
+                                .filter_map(|k| {
+                                    let num = (pos + padding).checked_sub(k)?;
+                                    (num % stride == 0 && num / stride < out)
+                                        .then_some((num / stride, k))
+                                })
+                                .collect();
+                            assert_eq!(
+                                w.reach(0, pos, out).collect::<Vec<_>>(),
+                                expected,
+                                "{w:?} pos {pos}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -38,7 +38,7 @@ use self::ticking::TickSchedule;
 use crate::coding;
 use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{Graph, Layer, TilPolicy};
+use crate::graph::{self, Graph, Layer, TilPolicy};
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, OutputRecord, Record, NOT_FIRED};
 
@@ -422,6 +422,15 @@ impl<'g> Simulator<'g> {
         let st = &mut self.layers[k];
         st.release = Some(t);
         let t_il = t - st.origin;
+        let max = graph::max_t_il(params.leak);
+        if t_il > max {
+            return Err(ErrorKind::TilTooLong {
+                layer: Some(k),
+                t_il,
+                max,
+            }
+            .into());
+        }
         self.leak.ensure(t_il);
         let n = st.pot.v.len();
         for j in 0..n {
