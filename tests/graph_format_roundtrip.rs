@@ -129,7 +129,8 @@ fn every_layer_kind_dynamic_til() -> TestResult {
 fn every_layer_kind_fixed_til() -> TestResult {
     round_trip(&every_kind(TilPolicy::Fixed(37), -0.75, 2.5)?)?;
     round_trip(&every_kind(TilPolicy::Fixed(0), -0.0, 1000.0)?)?;
-    round_trip(&every_kind(TilPolicy::Fixed(u32::MAX), -1e300, 1e-300)?)
+    // The longest fixed T_il a graph admits: 600 L.
+    round_trip(&every_kind(TilPolicy::Fixed(600_000), -1e300, 1000.0)?)
 }
 
 #[test]
@@ -379,7 +380,10 @@ impl Recipe {
         let mut shape = Shape::new(c, h, w);
         let mut b = GraphBuilder::new(shape, self.leak).threshold(self.threshold);
         if let Some(t) = self.til {
-            b = b.til(TilPolicy::Fixed(t));
+            // Within the admitted range, 600 L.
+            b = b.til(TilPolicy::Fixed(
+                t % (tdsnn_engine::graph::max_t_il(self.leak) + 1),
+            ));
         }
         for (stage, geometry) in &self.stages {
             let [kh, kw, sh, sw, ph, pw] = *geometry;
