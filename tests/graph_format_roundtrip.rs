@@ -11,20 +11,9 @@ use tdsnn_engine::{ErrorKind, Graph, GraphBuilder, Layer, Shape, TilPolicy, Wind
 
 type TestResult = Result<(), tdsnn_engine::Error>;
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib), bit by bit: an independent check of the trailer.
+/// CRC-32 (IEEE 802.3, as zlib), the trailer's checksum.
 fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+    crc32fast::hash(bytes)
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {

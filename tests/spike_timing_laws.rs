@@ -26,18 +26,19 @@ fn runner() -> TestRunner {
     })
 }
 
-/// Runs `case` under the dynamic policy, then under a fixed `T_il` that covers every layer.
-fn runs(case: &Case, mode: TickMode) -> Vec<(TilPolicy, Record)> {
+/// The dynamic-policy run of `case`, and its longest `T_il`.
+fn dynamic_run(case: &Case, mode: TickMode) -> (Record, u32) {
     let graph = case.graph(TilPolicy::Dynamic);
-    let dynamic = Simulator::new(&graph, mode)
+    let record = Simulator::new(&graph, mode)
         .run(&case.input, &mut ())
         .unwrap();
-    let longest = dynamic
-        .layers
-        .iter()
-        .filter_map(|l| l.t_il())
-        .max()
-        .unwrap();
+    let longest = record.layers.iter().filter_map(|l| l.t_il()).max().unwrap();
+    (record, longest)
+}
+
+/// Runs `case` under the dynamic policy, then under a fixed `T_il` that covers every layer.
+fn runs(case: &Case, mode: TickMode) -> Vec<(TilPolicy, Record)> {
+    let (dynamic, longest) = dynamic_run(case, mode);
     let fixed = TilPolicy::Fixed(longest + case.fixed_slack);
     let graph = case.graph(fixed);
     let record = Simulator::new(&graph, mode)
@@ -129,16 +130,7 @@ fn tick_modes_give_identical_records() {
 fn a_fixed_t_il_shorter_than_needed_is_a_late_spike_error() {
     runner()
         .run(&case(), |case| {
-            let graph = case.graph(TilPolicy::Dynamic);
-            let dynamic = Simulator::new(&graph, TickMode::ClosedForm)
-                .run(&case.input, &mut ())
-                .unwrap();
-            let longest = dynamic
-                .layers
-                .iter()
-                .filter_map(|l| l.t_il())
-                .max()
-                .unwrap();
+            let (_, longest) = dynamic_run(&case, TickMode::ClosedForm);
             if longest == 0 {
                 return Ok(());
             }
