@@ -11,7 +11,7 @@
 //! (equation (10)).
 //!
 //! - [`graph`]: the connection graph the engine consumes, validated on construction.
-//! - [`format`]: the graph file format (little-endian, checksummed, read in place).
+//! - [`format`](mod@format): the graph file format (little-endian, checksummed, read in place).
 //! - [`kernel`]: the simulator, [`Simulator`].
 //! - [`record`], [`counters`]: what a run produced and what it cost.
 //! - [`audit`]: the teacher-forced check of every spike time against equation (10).

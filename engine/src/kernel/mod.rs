@@ -3,7 +3,7 @@
 //! One run presents one input. Input neuron `i` spikes at `T(x_i)`. Each synapse-based layer
 //! `k` (Algorithm 1 of the paper) then:
 //! 1. integrates the negated weights of arriving spikes, with the lazy leak
-//!    `V <- V * exp(-(t - t_last)/L) + w` ([`delivery`]);
+//!    `V <- V * exp(-(t - t_last)/L) + w` (`delivery.rs`);
 //! 2. receives its bias neuron's spike at `R_{k-1} + T(1)`;
 //! 3. releases at `R_k`: the last pre-synaptic spike (dynamic `T_il`) or `R_{k-1} + T_il`
 //!    (fixed; a later spike is [`ErrorKind::LateSpike`]); every potential is brought to `R_k`
@@ -11,7 +11,7 @@
 //! 4. ticks: the ticking neuron adds `w_tick` (equation (9)) each step to every neuron not yet
 //!    fired, which fires when it crosses threshold ([`TickMode::Explicit`]), or each firing
 //!    step is found in closed form, with the same result bit for bit
-//!    ([`TickMode::ClosedForm`], see [`ticking`]).
+//!    ([`TickMode::ClosedForm`], see `ticking.rs`).
 //!
 //! Max-pool units fire when the last input of their window fires; the output layer
 //! accumulates until its release and reads out `argmax V_j(R_out)`.
