@@ -213,6 +213,16 @@ impl Evaluation {
     }
 }
 
+/// An image the engine could not simulate (for instance a spike later than a fixed `T_il`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("image {image}: {error}")]
+pub struct EvalError {
+    /// Index of the image in the data set (the first that failed).
+    pub image: usize,
+    /// The engine's error.
+    pub error: tdsnn_engine::Error,
+}
+
 /// Everything one image needs computed.
 fn evaluate_image(
     sim: &mut Simulator,
@@ -221,14 +231,13 @@ fn evaluate_image(
     x: &[f32],
     label: usize,
     window: f64,
-) -> ImageResult {
+) -> Result<ImageResult, tdsnn_engine::Error> {
     let graph = sim.graph();
     let leak = graph.params().leak;
-    let record = sim
-        .run(x, &mut ())
-        .expect("data set images are valid input");
+    let record = sim.run(x, &mut ())?;
     let report = audit::audit(graph, x, &record, window).expect("the record is of this graph");
-    let reference = reference_forward(dnn_g, x, leak).expect("data set images are valid input");
+    // The engine accepted the input, so it has the right length and finite values.
+    let reference = reference_forward(dnn_g, x, leak).expect("an input the engine accepts");
     let near_edge = reference_tie(dnn_g, &reference, leak);
     let logit_tie = top_two_close(&reference.logits);
     let (mut exact, mut ties, mut differing) = (0, 0, 0);
@@ -237,7 +246,7 @@ fn evaluate_image(
         ties += l.ties;
         differing += l.tie_differences;
     }
-    ImageResult {
+    Ok(ImageResult {
         label,
         snn: record.output.class,
         dnn_g: reference.class,
@@ -248,7 +257,7 @@ fn evaluate_image(
         mismatches: report.mismatches.len() as u64,
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
         layers: samples(graph, &record),
-    }
+    })
 }
 
 fn top_two_close(logits: &[f64]) -> bool {
@@ -277,6 +286,8 @@ fn samples(graph: &Graph, record: &Record) -> Vec<LayerSample> {
 
 /// Evaluates `graph` (converted from `dnn_g`) on every image of `data`; `relu` is the plain
 /// ReLU network to compare with, if any. Calls `progress` with the number of images done.
+///
+/// Errors with the first image (by index, whatever the thread count) the engine rejects.
 pub fn evaluate(
     graph: &Graph,
     dnn_g: &Dnn,
@@ -284,11 +295,12 @@ pub fn evaluate(
     data: &Dataset,
     config: &EvalConfig,
     progress: impl Fn(usize) + Sync,
-) -> Evaluation {
+) -> Result<Evaluation, EvalError> {
     let n = data.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<ImageResult>>> = Mutex::new(vec![None; n]);
+    type Outcome = Result<ImageResult, tdsnn_engine::Error>;
+    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; n]);
     crossbeam::scope(|scope| {
         for _ in 0..config.threads.max(1) {
             scope.spawn(|_| {
@@ -314,12 +326,16 @@ pub fn evaluate(
         }
     })
     .expect("evaluation workers do not panic");
-    let images: Vec<ImageResult> = results
+    let images = results
         .into_inner()
         .expect("no worker panics")
         .into_iter()
-        .map(|r| r.expect("every image evaluated"))
-        .collect();
+        .enumerate()
+        .map(|(image, r)| {
+            r.expect("every image evaluated")
+                .map_err(|error| EvalError { image, error })
+        })
+        .collect::<Result<Vec<ImageResult>, EvalError>>()?;
     let layers = graph
         .layers()
         .iter()
@@ -351,10 +367,10 @@ pub fn evaluate(
             stats
         })
         .collect();
-    Evaluation {
+    Ok(Evaluation {
         leak: graph.params().leak,
         images,
         layers,
         dnn_ops: dnn_g.op_counts(),
-    }
+    })
 }

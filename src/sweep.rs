@@ -63,7 +63,7 @@ pub fn sweep(
             test_set,
             config,
             |done| progress(SweepEvent::Simulate(leak, done, n)),
-        );
+        )?;
         let setup = Setup {
             model: format!("LeNet-5 fine-tuned with G, L = {leak}"),
             relu_model: None,

@@ -78,6 +78,9 @@ pub enum TrainingError {
     /// The trained network does not convert.
     #[error(transparent)]
     Convert(#[from] tdsnn_converter::ConvertError),
+    /// The engine rejected an image (sweep).
+    #[error(transparent)]
+    Eval(#[from] crate::evaluate::EvalError),
 }
 
 /// All images of a data set as `f32` pixels in `[0, 1]`, concatenated.

@@ -33,7 +33,7 @@ fn shipped_lenet_matches_its_reference_on_test_images() {
         threads: 1,
         ..EvalConfig::default()
     };
-    let eval = evaluate(&graph, &model.dnn, Some(&relu.dnn), &data, &one, |_| {});
+    let eval = evaluate(&graph, &model.dnn, Some(&relu.dnn), &data, &one, |_| {}).unwrap();
     let (neurons, exact, ties, mismatches) = eval.neuron_totals();
     assert_eq!(mismatches, 0, "spikes off T(A)");
     assert_eq!(
@@ -58,7 +58,7 @@ fn shipped_lenet_matches_its_reference_on_test_images() {
     // Bit-identical evaluation on two threads, and in explicit tick mode.
     let two = EvalConfig { threads: 2, ..one };
     assert_eq!(
-        evaluate(&graph, &model.dnn, Some(&relu.dnn), &data, &two, |_| {}),
+        evaluate(&graph, &model.dnn, Some(&relu.dnn), &data, &two, |_| {}).unwrap(),
         eval
     );
     let explicit = EvalConfig {
@@ -72,7 +72,8 @@ fn shipped_lenet_matches_its_reference_on_test_images() {
         &data,
         &explicit,
         |_| {},
-    );
+    )
+    .unwrap();
     for (a, b) in e.images.iter().zip(&eval.images) {
         assert_eq!((a.snn, a.exact, a.ties), (b.snn, b.exact, b.ties));
         for (la, lb) in a.layers.iter().zip(&b.layers) {
@@ -83,6 +84,30 @@ fn shipped_lenet_matches_its_reference_on_test_images() {
             assert_eq!(la.ops.paper, lb.ops.paper);
         }
     }
+}
+
+#[test]
+fn an_image_the_engine_rejects_is_an_error_naming_it() {
+    let model = read_model(fixtures::lenet_g()).unwrap();
+    // A fixed T_il of 3 is shorter than T(1) = 4, when the first layer's bias spikes.
+    let graph = convert(&model.dnn, 5.0, TilPolicy::Fixed(3)).unwrap();
+    let data = first_test_images(4);
+    let two = EvalConfig {
+        threads: 2,
+        ..EvalConfig::default()
+    };
+    let err = evaluate(&graph, &model.dnn, None, &data, &two, |_| {}).unwrap_err();
+    assert_eq!(
+        err.image, 0,
+        "the first failing image by index, whatever the thread count"
+    );
+    assert!(
+        matches!(
+            err.error.kind(),
+            tdsnn::engine::ErrorKind::LateSpike { layer: 0, .. }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -97,7 +122,8 @@ fn json_report_has_the_documented_keys() {
         &data,
         &EvalConfig::default(),
         |_| {},
-    );
+    )
+    .unwrap();
     let setup = Setup {
         model: "lenet".into(),
         relu_model: None,

@@ -186,7 +186,7 @@ pub enum ConvertError {
     #[error("the network has no synapse-based layer; its last one must be dense")]
     NoSynapticLayer,
     /// The engine rejected the graph (for instance an invalid leak constant).
-    #[error("engine: {0}")]
+    #[error(transparent)]
     Engine(#[from] tdsnn_engine::Error),
 }
 

@@ -277,12 +277,12 @@ pub struct ModelInfo {
 #[non_exhaustive]
 pub enum ModelFileError {
     /// Reading or writing the file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid safetensors.
     #[error("{path}: not a safetensors file: {message}")]
@@ -313,12 +313,12 @@ pub enum ModelFileError {
         message: String,
     },
     /// The weights do not form a valid network.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Model {
         /// The file.
         path: String,
         /// The model error, naming the layer.
-        source: ModelError,
+        error: ModelError,
     },
 }
 
@@ -401,7 +401,7 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
         (n.clone(), view)
     });
     safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(source) => ModelFileError::Io { path: name, source },
+        safetensors::SafeTensorError::IoError(error) => ModelFileError::Io { path: name, error },
         other => ModelFileError::Safetensors {
             path: name,
             message: other.to_string(),
@@ -414,9 +414,9 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
 pub fn read_model(path: impl AsRef<Path>) -> Result<Model, ModelFileError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ModelFileError::Io {
+    let bytes = std::fs::read(path).map_err(|error| ModelFileError::Io {
         path: name.clone(),
-        source,
+        error,
     })?;
     model_from_bytes(&bytes, &name)
 }
@@ -473,9 +473,9 @@ pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileErro
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect())
         })?
-        .map_err(|source| ModelFileError::Model {
+        .map_err(|error| ModelFileError::Model {
             path: name.to_string(),
-            source,
+            error,
         })?;
     Ok(Model { dnn, info })
 }

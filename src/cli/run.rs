@@ -151,6 +151,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();
+    let eval = eval?;
     let report = Report::new(
         &eval,
         Setup {

@@ -115,10 +115,10 @@ pub enum TrainError {
     #[error("samples: {0}")]
     Samples(String),
     /// The trained weights do not form a valid network (for instance they diverged to NaN).
-    #[error("trained network: {0}")]
+    #[error(transparent)]
     Model(#[from] ModelError),
     /// candle failed.
-    #[error("candle: {0}")]
+    #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
 
