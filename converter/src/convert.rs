@@ -613,7 +613,7 @@ mod tests {
                 matches!(e.kind(), tdsnn_engine::ErrorKind::InvalidLeak { .. }),
                 "{e}"
             );
-            assert!(err.to_string().starts_with("engine: leak constant"));
+            assert!(err.to_string().starts_with("leak constant"), "{err}");
         }
     }
 }
