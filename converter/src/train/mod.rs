@@ -8,7 +8,7 @@
 //! [`init`] from a seed (candle's own CPU initialisation is not seeded), so a run is
 //! reproducible.
 //!
-//! Cost per epoch: one forward and one backward pass over the data (about 7-12 s for LeNet-5
+//! Cost per epoch: one forward and one backward pass over the data (about 12-20 s for LeNet-5
 //! on 8,000 MNIST digits on one 2-core machine).
 
 mod net;
