@@ -1,8 +1,8 @@
 //! The built-in demo: a small LeNet-shaped network with seeded random weights, converted and
 //! simulated on seeded random images, every spike checked against equation (10).
 //!
-//! It stands in for the trained LeNet until the converter's training lands: the spike-timing
-//! law it demonstrates does not depend on the weights being trained.
+//! It needs no fixture and no training: the spike-timing law it demonstrates does not depend
+//! on the weights being trained.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -85,10 +85,27 @@ pub struct Summary {
     pub ties: u64,
     /// Neurons off `T(A)` outside the tie window (must be 0).
     pub mismatches: u64,
+    /// Images whose audit failed as a whole: spikes, frames, logits or class (must be 0).
+    pub audit_failures: usize,
     /// Images whose SNN class equals the reference DNN's.
     pub class_agreements: usize,
     /// The last image's record, for the per-layer table.
     pub last: Option<Record>,
+}
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The network does not convert (for instance an invalid leak constant).
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// The engine rejected an image.
+    #[error(transparent)]
+    Engine(#[from] tdsnn_engine::Error),
+    /// The reference DNN rejected an image.
+    #[error(transparent)]
+    Reference(#[from] tdsnn_converter::ReferenceError),
 }
 
 /// Converts the demo network with leak `leak` and runs `images` through it.
@@ -98,7 +115,7 @@ pub fn run(
     mode: TickMode,
     images: &[Vec<f32>],
     mut progress: impl FnMut(usize),
-) -> Result<(Graph, Summary), ConvertError> {
+) -> Result<(Graph, Summary), DemoError> {
     let graph = convert(dnn, leak, TilPolicy::Dynamic)?;
     let mut sim = Simulator::new(&graph, mode);
     let mut summary = Summary {
@@ -106,16 +123,15 @@ pub fn run(
         ..Summary::default()
     };
     for (i, image) in images.iter().enumerate() {
-        let record = sim
-            .run(image, &mut ())
-            .expect("demo images are valid input");
+        let record = sim.run(image, &mut ())?;
         let report =
             audit::audit(&graph, image, &record, 1e-9).expect("the record is of this graph");
         summary.neurons += report.neurons();
         summary.exact += report.layers.iter().map(|l| l.exact).sum::<u64>();
         summary.ties += report.ties();
         summary.mismatches += report.mismatches.len() as u64;
-        let reference = reference_forward(dnn, image, leak).expect("demo images are valid input");
+        summary.audit_failures += usize::from(!report.passed(1e-9));
+        let reference = reference_forward(dnn, image, leak)?;
         summary.class_agreements += usize::from(reference.class == record.output.class);
         summary.last = Some(record);
         progress(i + 1);

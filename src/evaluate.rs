@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn, DnnLayer, OpCounts};
 use tdsnn_engine::counters::LayerOps;
-use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
+use tdsnn_engine::{audit, coding, Graph, Record, Shape, Simulator, TickMode};
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
 /// weights are the reference's rounded to `f32`, may put its spike on the other step.
@@ -43,6 +43,9 @@ fn reference_tie(dnn: &Dnn, reference: &tdsnn_converter::Reference, leak: f64) -
         })
     })
 }
+
+/// Relative tolerance of the rescaled logits against the f64 pre-activations in the audit.
+pub const LOGIT_TOLERANCE: f64 = 1e-9;
 
 /// How to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,6 +88,9 @@ pub struct ImageResult {
     pub ties: u64,
     /// Neurons off `T(A)` outside the tie window (must be 0).
     pub mismatches: u64,
+    /// Whether the audit passed as a whole: spike times, frame origins and releases, logits
+    /// (to [`LOGIT_TOLERANCE`]) and the recorded class.
+    pub audit_passed: bool,
     /// Whether the image has a tie that can change its class: a tie in the audit whose spike
     /// landed on the other step, a reference neuron within `f32` rounding of a step edge, or
     /// a near tie between the reference's two largest logits.
@@ -201,6 +207,11 @@ impl Evaluation {
         })
     }
 
+    /// Images whose audit failed (spike times, frames, logits or class; must be 0).
+    pub fn audit_failures(&self) -> usize {
+        self.images.iter().filter(|r| !r.audit_passed).count()
+    }
+
     /// Fraction of neurons outside ties whose spike time equals `T(A)`.
     pub fn spike_time_agreement(&self) -> f64 {
         let (n, exact, ties, _) = self.neuron_totals();
@@ -213,14 +224,58 @@ impl Evaluation {
     }
 }
 
-/// An image the engine could not simulate (for instance a spike later than a fixed `T_il`).
+/// Why a data set could not be evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("image {image}: {error}")]
-pub struct EvalError {
-    /// Index of the image in the data set (the first that failed).
-    pub image: usize,
-    /// The engine's error.
-    pub error: tdsnn_engine::Error,
+#[non_exhaustive]
+pub enum EvalError {
+    /// The engine rejected an image (for instance a spike later than a fixed `T_il`).
+    #[error("image {image}: {error}")]
+    Image {
+        /// Index of the image in the data set (the first that failed, whatever the thread
+        /// count).
+        image: usize,
+        /// The engine's error.
+        error: tdsnn_engine::Error,
+    },
+    /// The networks or the data do not fit together.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Errors unless the graph, the networks and the data fit together.
+fn check_fit(
+    graph: &Graph,
+    dnn_g: &Dnn,
+    relu: Option<&Dnn>,
+    data: &Dataset,
+) -> Result<(), EvalError> {
+    let input = graph.input_shape();
+    let classes = graph.output_shape(graph.layers().len() - 1);
+    let fits = |dnn: &Dnn| dnn.input_shape() == input && dnn.final_shape() == classes;
+    if !fits(dnn_g) {
+        return Err(EvalError::Mismatch(format!(
+            "the DNN(G) takes {} to {}, the graph {input} to {classes}",
+            dnn_g.input_shape(),
+            dnn_g.final_shape()
+        )));
+    }
+    if let Some(r) = relu.filter(|r| !fits(r)) {
+        return Err(EvalError::Mismatch(format!(
+            "the ReLU network takes {} to {}, the graph {input} to {classes}",
+            r.input_shape(),
+            r.final_shape()
+        )));
+    }
+    if data.is_empty() {
+        return Err(EvalError::Mismatch("the data set holds no image".into()));
+    }
+    if Shape::new(1, data.rows, data.cols) != input {
+        return Err(EvalError::Mismatch(format!(
+            "the images are 1x{}x{}, the network takes {input}",
+            data.rows, data.cols
+        )));
+    }
+    Ok(())
 }
 
 /// Everything one image needs computed.
@@ -255,6 +310,7 @@ fn evaluate_image(
         exact,
         ties,
         mismatches: report.mismatches.len() as u64,
+        audit_passed: report.passed(LOGIT_TOLERANCE),
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
         layers: samples(graph, &record),
     })
@@ -287,7 +343,9 @@ fn samples(graph: &Graph, record: &Record) -> Vec<LayerSample> {
 /// Evaluates `graph` (converted from `dnn_g`) on every image of `data`; `relu` is the plain
 /// ReLU network to compare with, if any. Calls `progress` with the number of images done.
 ///
-/// Errors with the first image (by index, whatever the thread count) the engine rejects.
+/// Errors if the networks, the graph and the images do not fit together (the images must be
+/// single-channel, `rows x cols` as the graph's input), if there is no image, or with the
+/// first image (by index, whatever the thread count) the engine rejects.
 pub fn evaluate(
     graph: &Graph,
     dnn_g: &Dnn,
@@ -296,6 +354,7 @@ pub fn evaluate(
     config: &EvalConfig,
     progress: impl Fn(usize) + Sync,
 ) -> Result<Evaluation, EvalError> {
+    check_fit(graph, dnn_g, relu, data)?;
     let n = data.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -333,7 +392,7 @@ pub fn evaluate(
         .enumerate()
         .map(|(image, r)| {
             r.expect("every image evaluated")
-                .map_err(|error| EvalError { image, error })
+                .map_err(|error| EvalError::Image { image, error })
         })
         .collect::<Result<Vec<ImageResult>, EvalError>>()?;
     let layers = graph

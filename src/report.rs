@@ -83,6 +83,9 @@ pub struct SpikeTimes {
     pub exact: u64,
     /// Off `T(A)` outside the tie window (must be 0).
     pub mismatches: u64,
+    /// Images whose audit failed as a whole: spike times, frame origins and releases,
+    /// logits, class (must be 0).
+    pub audit_failures: usize,
     /// `exact / (neurons - ties)`.
     pub agreement: f64,
 }
@@ -228,6 +231,7 @@ impl Report {
                 neurons,
                 exact,
                 mismatches,
+                audit_failures: eval.audit_failures(),
                 agreement: eval.spike_time_agreement(),
             },
             layers: eval
@@ -296,6 +300,10 @@ impl Report {
             self.spike_times.neurons,
             self.ties.neurons,
             self.spike_times.mismatches
+        );
+        s += &format!(
+            "  images failing the audit         {:>9}     (frames, releases, logits, class)\n",
+            self.spike_times.audit_failures
         );
         s += &format!(
             "  images with a tie                {:>9}\n\n",

@@ -69,6 +69,13 @@ pub enum TrainingError {
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The leak constant is not one the engine accepts.
+    #[error(
+        "leak constant L = {0} must be finite and in [{min}, {max}]",
+        min = tdsnn_engine::graph::MIN_LEAK,
+        max = tdsnn_engine::graph::MAX_LEAK
+    )]
+    Leak(f64),
     /// The network cannot be folded into a DNN(G) (padded conv or average pool).
     #[error(transparent)]
     Fold(#[from] tdsnn_converter::FoldError),
@@ -113,6 +120,15 @@ pub fn train_models(
     recipe: &Recipe,
     mut progress: impl FnMut(Phase, TrainEvent),
 ) -> Result<Trained, TrainingError> {
+    // Fail before training, not after: the leak constant, and whether G(x) - 1 will fold.
+    if !tdsnn_engine::graph::valid_leak(recipe.leak) {
+        return Err(TrainingError::Leak(recipe.leak));
+    }
+    let skeleton = match &start {
+        Some(dnn) => dnn.clone(),
+        None => train::init(arch, recipe.seed)?,
+    };
+    fold_staircase(&skeleton)?;
     let images = pixels(train_set);
     let samples = Samples {
         images: &images,
@@ -133,8 +149,7 @@ pub fn train_models(
                 "ReLU: {config:?}, initial weights from seed {}",
                 recipe.seed
             ));
-            let init = train::init(arch, recipe.seed)?;
-            train::train(&init, samples, &config, |e| progress(Phase::Relu, e))?
+            train::train(&skeleton, samples, &config, |e| progress(Phase::Relu, e))?
         }
     };
     let config = TrainConfig {

@@ -6,7 +6,7 @@
 use tdsnn::converter::convert;
 use tdsnn::converter::model_file::read_model;
 use tdsnn::engine::{TickMode, TilPolicy};
-use tdsnn::evaluate::{evaluate, EvalConfig};
+use tdsnn::evaluate::{evaluate, EvalConfig, EvalError};
 use tdsnn::fixtures::{self, Split};
 use tdsnn::report::{Report, Setup};
 
@@ -97,17 +97,46 @@ fn an_image_the_engine_rejects_is_an_error_naming_it() {
         ..EvalConfig::default()
     };
     let err = evaluate(&graph, &model.dnn, None, &data, &two, |_| {}).unwrap_err();
-    assert_eq!(
-        err.image, 0,
-        "the first failing image by index, whatever the thread count"
-    );
+    // The first failing image by index, whatever the thread count.
+    let EvalError::Image { image: 0, error } = &err else {
+        panic!("{err}")
+    };
     assert!(
         matches!(
-            err.error.kind(),
+            error.kind(),
             tdsnn::engine::ErrorKind::LateSpike { layer: 0, .. }
         ),
         "{err}"
     );
+}
+
+#[test]
+fn networks_and_data_that_do_not_fit_are_errors() {
+    let model = read_model(fixtures::lenet_g()).unwrap();
+    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let config = EvalConfig::default();
+    // No image.
+    let empty = first_test_images(0);
+    let err = evaluate(&graph, &model.dnn, None, &empty, &config, |_| {}).unwrap_err();
+    assert!(matches!(err, EvalError::Mismatch(_)), "{err}");
+    // A ReLU network of another input shape.
+    let other = tdsnn::converter::Dnn::new(
+        tdsnn::engine::Shape::flat(10),
+        vec![tdsnn::converter::DnnLayer::Dense {
+            outputs: 10,
+            weights: vec![0.0; 100],
+            bias: None,
+        }],
+    )
+    .unwrap();
+    let data = first_test_images(2);
+    let err = evaluate(&graph, &model.dnn, Some(&other), &data, &config, |_| {}).unwrap_err();
+    assert!(matches!(err, EvalError::Mismatch(_)), "{err}");
+    // Images of another shape, even with as many pixels (784 = 1x14x56).
+    let mut wide = first_test_images(2);
+    (wide.rows, wide.cols) = (14, 56);
+    let err = evaluate(&graph, &model.dnn, None, &wide, &config, |_| {}).unwrap_err();
+    assert!(matches!(err, EvalError::Mismatch(_)), "{err}");
 }
 
 #[test]

@@ -32,7 +32,7 @@ use crate::model::{Dnn, DnnLayer};
 ///
 /// Errors: [`ConvertError::Unsupported`] listing every layer that cannot be converted,
 /// [`ConvertError::NoSynapticLayer`], or [`ConvertError::Engine`] if the engine rejects the
-/// graph (for instance a leak constant outside `(0, MAX_LEAK]`).
+/// graph (for instance a leak constant outside `[MIN_LEAK, MAX_LEAK]`).
 ///
 /// Graph layer indices differ from DNN layer indices because ReLU layers are dropped; see
 /// [`layer_map`].

@@ -20,6 +20,14 @@ pub enum ModelError {
     /// The network has no layers at all.
     #[error("the network has no layers")]
     NoLayers,
+    /// The network has more layers than the engine accepts.
+    #[error("the network has {count} layers; at most {max} are accepted")]
+    TooManyLayers {
+        /// Layers given.
+        count: usize,
+        /// The most accepted ([`tdsnn_engine::graph::MAX_LAYERS`]).
+        max: usize,
+    },
     /// The input shape is empty or too large.
     #[error("input shape {shape} must hold 1 to {max} values")]
     InputShape {
@@ -105,11 +113,13 @@ pub enum ReferenceError {
         /// The offending value.
         value: f32,
     },
-    /// The leak constant is not a finite number in `(0, MAX_LEAK]`.
-    #[error("leak constant L = {leak} must be finite, > 0 and <= {max}")]
+    /// The leak constant is not a finite number in `[MIN_LEAK, MAX_LEAK]`.
+    #[error("leak constant L = {leak} must be finite and in [{min}, {max}]")]
     InvalidLeak {
         /// The rejected value.
         leak: f64,
+        /// The smallest accepted value ([`tdsnn_engine::graph::MIN_LEAK`]).
+        min: f64,
         /// The largest accepted value ([`tdsnn_engine::graph::MAX_LEAK`]).
         max: f64,
     },

@@ -160,6 +160,12 @@ impl Dnn {
         if layers.is_empty() {
             return Err(ModelError::NoLayers);
         }
+        if layers.len() > tdsnn_engine::graph::MAX_LAYERS {
+            return Err(ModelError::TooManyLayers {
+                count: layers.len(),
+                max: tdsnn_engine::graph::MAX_LAYERS,
+            });
+        }
         let mut shapes = Vec::with_capacity(layers.len());
         let mut shape = input;
         for (index, layer) in layers.iter().enumerate() {

@@ -49,22 +49,30 @@ pub struct OpCounts {
 impl OpCounts {
     /// Total multiplications.
     pub fn multiplications(&self) -> u64 {
-        self.layers.iter().map(|l| l.multiplications).sum()
+        self.layers
+            .iter()
+            .fold(0u64, |t, l| t.saturating_add(l.multiplications))
     }
 
     /// Total additions, max-pool comparisons included, bias additions excluded.
     pub fn additions(&self) -> u64 {
-        self.layers.iter().map(|l| l.additions).sum()
+        self.layers
+            .iter()
+            .fold(0u64, |t, l| t.saturating_add(l.additions))
     }
 
     /// Total bias additions.
     pub fn bias_additions(&self) -> u64 {
-        self.layers.iter().map(|l| l.bias_additions).sum()
+        self.layers
+            .iter()
+            .fold(0u64, |t, l| t.saturating_add(l.bias_additions))
     }
 
     /// Every operation: multiplications, additions and bias additions.
     pub fn total(&self) -> u64 {
-        self.multiplications() + self.additions() + self.bias_additions()
+        self.multiplications()
+            .saturating_add(self.additions())
+            .saturating_add(self.bias_additions())
     }
 }
 
@@ -91,22 +99,24 @@ impl Dnn {
             let from = self.input_shape_of(k);
             let n = self.output_shape(k).len();
             let area = |w: &tdsnn_engine::Window| u64::from(w.kernel[0]) * u64::from(w.kernel[1]);
+            // Counts saturate at u64::MAX (only absurd geometries get there).
+            let times = |a: u64, b: u64| a.saturating_mul(b);
             let (m, mults, adds, bias) = match layer {
                 DnnLayer::Conv2d { window, bias, .. } => {
-                    let m = u64::from(from.c) * area(window);
-                    (m, m * n, (m - 1) * n, bias.is_some())
+                    let m = times(u64::from(from.c), area(window));
+                    (m, times(m, n), times(m - 1, n), bias.is_some())
                 }
                 DnnLayer::Dense { bias, .. } => {
                     let m = from.len();
-                    (m, m * n, (m - 1) * n, bias.is_some())
+                    (m, times(m, n), times(m - 1, n), bias.is_some())
                 }
                 DnnLayer::AvgPool { window } => {
                     let m = area(window);
-                    (m, m * n, (m - 1) * n, false)
+                    (m, times(m, n), times(m - 1, n), false)
                 }
                 DnnLayer::MaxPool { window } => {
                     let m = area(window);
-                    (m, 0, (m - 1) * n, false)
+                    (m, 0, times(m - 1, n), false)
                 }
                 DnnLayer::Flatten | DnnLayer::Relu => continue,
             };

@@ -19,7 +19,7 @@
 use std::ops::Range;
 
 use tdsnn_engine::coding::activation;
-use tdsnn_engine::graph::MAX_LEAK;
+use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
 use tdsnn_engine::{Shape, Window};
 
 use crate::error::ReferenceError;
@@ -72,7 +72,7 @@ pub struct Forward {
 /// `C * H * W` values, typically pixels in `[0, 1]`.
 ///
 /// Errors if the input has the wrong length or a non-finite value, or if `leak` is not a
-/// finite number in `(0, MAX_LEAK]`.
+/// finite number in `[MIN_LEAK, MAX_LEAK]`.
 ///
 /// # Example
 /// ```
@@ -166,11 +166,12 @@ pub(crate) fn argmax(values: &[f64]) -> usize {
 }
 
 fn check_leak(leak: f64) -> Result<(), ReferenceError> {
-    if leak.is_finite() && leak > 0.0 && leak <= MAX_LEAK {
+    if valid_leak(leak) {
         Ok(())
     } else {
         Err(ReferenceError::InvalidLeak {
             leak,
+            min: MIN_LEAK,
             max: MAX_LEAK,
         })
     }
@@ -336,15 +337,19 @@ fn pool(
     init: f64,
     fold: impl Fn(f64, f64) -> f64,
 ) -> Vec<f64> {
-    let [kh, kw] = window.kernel;
     let (hi, wi) = (from.h as usize, from.w as usize);
     let (ho, wo) = (to.h as usize, to.w as usize);
     let mut out = vec![init; to.len() as usize];
+    // Only the kernel offsets that reach a real input for some output: from the last
+    // output's first real tap to the first output's last (at most the input's extent).
+    let span = |axis: usize, input: u32, out: u32| {
+        window.taps(axis, out - 1, input).start..window.taps(axis, 0, input).end
+    };
     for (c, plane) in out.chunks_exact_mut(ho * wo).enumerate() {
         let channel = &x[c * hi * wi..(c + 1) * hi * wi];
-        for ky in 0..kh {
+        for ky in span(0, from.h, to.h) {
             let rows = valid(window, 0, ky, from.h, to.h);
-            for kx in 0..kw {
+            for kx in span(1, from.w, to.w) {
                 let cols = valid(window, 1, kx, from.w, to.w);
                 for oy in rows.clone() {
                     let row = &channel[pos(window, 0, oy, ky) * wi..][..wi];

@@ -309,19 +309,15 @@ fn for_window(
     ox: u32,
     mut f: impl FnMut(u32, u32, u32, u32),
 ) {
-    for ky in 0..window.kernel[0] {
-        let y = i64::from(oy) * i64::from(window.stride[0]) - i64::from(window.padding[0])
-            + i64::from(ky);
-        if y < 0 || y >= i64::from(inp.h) {
-            continue;
-        }
-        for kx in 0..window.kernel[1] {
-            let x = i64::from(ox) * i64::from(window.stride[1]) - i64::from(window.padding[1])
-                + i64::from(kx);
-            if x < 0 || x >= i64::from(inp.w) {
-                continue;
-            }
-            f(y as u32, x as u32, ky, kx);
+    // Modulo 2^32, exact once a real tap is added.
+    let origin = |axis: usize, o: u32| {
+        o.wrapping_mul(window.stride[axis])
+            .wrapping_sub(window.padding[axis])
+    };
+    for ky in window.taps(0, oy, inp.h) {
+        let y = origin(0, oy).wrapping_add(ky);
+        for kx in window.taps(1, ox, inp.w) {
+            f(y, origin(1, ox).wrapping_add(kx), ky, kx);
         }
     }
 }

@@ -10,11 +10,13 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The leak constant is not a finite number in `(0, MAX_LEAK]`.
-    #[error("leak constant L = {leak} must be finite, > 0 and <= {max}")]
+    /// The leak constant is not a finite number in `[MIN_LEAK, MAX_LEAK]`.
+    #[error("leak constant L = {leak} must be finite and in [{min}, {max}]")]
     InvalidLeak {
         /// The rejected value.
         leak: f64,
+        /// The smallest accepted value.
+        min: f64,
         /// The largest accepted value.
         max: f64,
     },

@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::converter::model_file::read_model;
 use tdsnn::converter::{convert, Dataset};
-use tdsnn::engine::{Simulator, TilPolicy};
+use tdsnn::engine::{Shape, Simulator, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::fixtures::{self, Split};
 use tdsnn::plot;
@@ -51,11 +51,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Mode::ClosedForm)]
     mode: Mode,
     /// Worker threads (default: every core). Results are identical for any count.
-    #[arg(long)]
-    threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
     /// Evaluate only the first N images.
-    #[arg(long)]
-    limit: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -93,7 +93,8 @@ fn load_data(args: &RunArgs) -> Result<(Dataset, PathBuf)> {
     };
     let mut data = Dataset::read(&images, &labels)?;
     if let Some(n) = args.limit {
-        let per = (data.rows * data.cols) as usize;
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        let per = (u64::from(data.rows) * u64::from(data.cols)) as usize;
         let n = n.min(data.len());
         data.images.truncate(n * per);
         data.labels.truncate(n);
@@ -127,9 +128,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let (data, images_path) = load_data(&args)?;
     let input = model.dnn.input_shape();
-    if u64::from(data.rows) * u64::from(data.cols) != input.len() {
+    if Shape::new(1, data.rows, data.cols) != input {
         bail!(
-            "{}: images are {}x{}, the model takes {input}",
+            "{}: images are 1x{}x{}, the model takes {input}",
             images_path.display(),
             data.rows,
             data.cols
@@ -138,7 +139,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     let graph = convert(&model.dnn, leak, args.til)?;
     let threads = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |t| t as usize,
+        )
+        .min(data.len());
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,
@@ -183,8 +188,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         plot::raster(&graph, &record, &title, path)?;
         println!("raster of image {i} written to {}", path.display());
     }
-    if report.spike_times.mismatches > 0 || report.ties.unexplained_disagreements > 0 {
-        bail!("spikes off equation (10) or classes off the reference without a tie: see above");
+    if report.spike_times.mismatches > 0
+        || report.spike_times.audit_failures > 0
+        || report.ties.unexplained_disagreements > 0
+    {
+        bail!("spikes, frames or logits off SPEC, or classes off the reference without a tie: see above");
     }
     Ok(())
 }

@@ -39,8 +39,8 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = Recipe::default().seed)]
     seed: u64,
     /// Worker threads for the simulation (default: every core).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
     /// Where to write sweep.csv and sweep.svg.
     #[arg(long, default_value = "sweep")]
     out_dir: PathBuf,
@@ -58,9 +58,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
         seed: args.seed,
         ..Recipe::default()
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |t| t as usize,
+    );
     let config = EvalConfig {
         threads,
         ..EvalConfig::default()

@@ -26,6 +26,18 @@ use crate::error::{ErrorKind, Result};
 /// The largest leak constant accepted: beyond it spike times grow past any useful range.
 pub const MAX_LEAK: f64 = 1000.0;
 
+/// The smallest leak constant accepted: below it even one step exceeds the longest
+/// inhibition time, `600 L` steps.
+pub const MIN_LEAK: f64 = 0.01;
+
+/// Whether `leak` is a leak constant the engine accepts: finite, in `[MIN_LEAK, MAX_LEAK]`.
+pub fn valid_leak(leak: f64) -> bool {
+    leak.is_finite() && (MIN_LEAK..=MAX_LEAK).contains(&leak)
+}
+
+/// The most layers a graph may have (a hostile file cannot ask for millions).
+pub const MAX_LAYERS: usize = 4096;
+
 /// The most neurons one layer may hold (2^27): keeps a hostile graph from asking for
 /// gigabytes of state.
 pub const MAX_LAYER_NEURONS: u64 = 1 << 27;
@@ -216,6 +228,15 @@ impl Graph {
             }
             .into());
         }
+        if layers.len() > MAX_LAYERS {
+            return Err(ErrorKind::Structure {
+                what: format!(
+                    "{} layers; a graph may have at most {MAX_LAYERS}",
+                    layers.len()
+                ),
+            }
+            .into());
+        }
         match layers.iter().position(|l| matches!(l, Layer::Output(_))) {
             Some(p) if p + 1 == layers.len() => {}
             Some(p) => {
@@ -304,9 +325,10 @@ impl Graph {
 }
 
 fn validate_params(params: &Params) -> Result<()> {
-    if !(params.leak.is_finite() && params.leak > 0.0 && params.leak <= MAX_LEAK) {
+    if !valid_leak(params.leak) {
         return Err(ErrorKind::InvalidLeak {
             leak: params.leak,
+            min: MIN_LEAK,
             max: MAX_LEAK,
         }
         .into());

@@ -4,6 +4,8 @@
 //! implicit: a pre-synaptic position `y` reaches output rows `oy` with
 //! `oy * stride - padding + ky = y` for some kernel row `ky`; nothing is expanded.
 
+use std::ops::Range;
+
 /// A tensor shape in channel-major order (C, H, W).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shape {
@@ -143,18 +145,65 @@ impl Window {
         })
     }
 
+    /// The kernel offsets along `axis` at which the window at output `out` covers a real
+    /// (non-padding) input position, for an input extent `input`: a range whose length is at
+    /// most `input`, however large the kernel.
+    pub fn taps(&self, axis: usize, out: u32, input: u32) -> Range<u32> {
+        // Input position of offset k: out * stride - padding + k, real when in [0, input).
+        let start = i64::from(out) * i64::from(self.stride[axis]) - i64::from(self.padding[axis]);
+        let kernel = i64::from(self.kernel[axis]);
+        let first = (-start).clamp(0, kernel);
+        let end = (i64::from(input) - start).clamp(first, kernel);
+        // Both lie in [0, kernel], a u32.
+        first as u32..end as u32
+    }
+
     /// How many real (non-padding) input positions along `axis` the window at output `out`
     /// covers, for an input extent `input`.
     pub fn covered(&self, axis: usize, out: u32, input: u32) -> u32 {
-        let start = i64::from(out) * i64::from(self.stride[axis]) - i64::from(self.padding[axis]);
-        let end = start + i64::from(self.kernel[axis]);
-        (end.min(i64::from(input)) - start.max(0)).max(0) as u32
+        self.taps(axis, out, input).len() as u32
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `taps` against its definition, by brute force; and it stays short for a huge kernel.
+    #[test]
+    fn taps_are_the_real_positions() {
+        for (kernel, stride, padding) in [(1, 1, 0), (3, 1, 1), (3, 2, 1), (4, 3, 2), (5, 1, 2)] {
+            let w = Window {
+                kernel: [kernel, 1],
+                stride: [stride, 1],
+                padding: [padding, 0],
+            };
+            for input in 1..=7u32 {
+                let Some(out) = w.out_extent(0, input) else {
+                    continue;
+                };
+                for o in 0..out {
+                    let expected: Vec<u32> = (0..kernel)
+                        .filter(|&k| {
+                            (0..i64::from(input))
+                                .contains(&(i64::from(o * stride + k) - i64::from(padding)))
+                        })
+                        .collect();
+                    assert_eq!(
+                        w.taps(0, o, input).collect::<Vec<_>>(),
+                        expected,
+                        "{w:?} o {o}"
+                    );
+                }
+            }
+        }
+        let huge = Window {
+            kernel: [u32::MAX, 1],
+            stride: [1, 1],
+            padding: [u32::MAX / 2, 0],
+        };
+        assert_eq!(huge.taps(0, 0, 1), u32::MAX / 2..u32::MAX / 2 + 1);
+    }
 
     /// `reach` against its definition, by brute force over kernel offsets.
     #[test]
