@@ -14,44 +14,93 @@ use crate::graph::{Conv2d, Dense, Shape, Window};
 pub(crate) const EMPTY: u32 = u32::MAX;
 
 /// Membrane potentials of one layer, with the time of each neuron's last event.
+///
+/// A conv layer keeps its potentials channels-last, one *group* of `out_channels` slots per
+/// output position: every channel at a position sees the same input spikes at the same
+/// times, so the group shares one last-event time, one leak check, and a spike adds one
+/// contiguous weight run to one contiguous run of potentials. Every other layer has groups
+/// of one, in neuron order. Each neuron still gets exactly the operations of the plain
+/// scheme (`v *= exp(-dt/L)` at a new event time, then `v += w`), so spike times are the
+/// same bit for bit.
 #[derive(Debug, Default)]
 pub(crate) struct Potentials {
+    /// Potentials in slot order.
     pub(crate) v: Vec<f64>,
-    pub(crate) last: Vec<u32>,
+    /// Time of each group's last event ([`EMPTY`] before the first).
+    last: Vec<u32>,
+    /// Slots per group.
+    group: usize,
+    /// Positions per channel (conv layers), to map channel-major neuron indices to slots.
+    plane: usize,
 }
 
 impl Potentials {
-    pub(crate) fn reset(&mut self, n: usize) {
+    /// `n` neurons at rest, in groups of `group` (a conv's channels; else 1) over `plane`
+    /// positions per channel.
+    pub(crate) fn reset(&mut self, n: usize, group: usize, plane: usize) {
         self.v.clear();
         self.v.resize(n, 0.0);
         self.last.clear();
-        self.last.resize(n, EMPTY);
+        self.last.resize(n / group, EMPTY);
+        (self.group, self.plane) = (group, plane);
     }
 
-    /// Brings neuron `j` to time `t` with the lazy leak; returns the multiplications done.
+    /// The slot of channel-major neuron `j`.
     #[inline]
-    pub(crate) fn advance(&mut self, j: usize, t: u32, leak: &LeakTable) -> u64 {
-        let last = self.last[j];
+    pub(crate) fn slot(&self, j: usize) -> usize {
+        if self.group == 1 {
+            j
+        } else {
+            (j % self.plane) * self.group + j / self.plane
+        }
+    }
+
+    /// Number of groups.
+    pub(crate) fn groups(&self) -> usize {
+        self.last.len()
+    }
+
+    /// Brings group `p` to time `t` with the lazy leak; returns the multiplications done.
+    #[inline]
+    pub(crate) fn advance(&mut self, p: usize, t: u32, leak: &LeakTable) -> u64 {
+        let last = self.last[p];
         if last == t {
             return 0;
         }
-        self.last[j] = t;
+        self.last[p] = t;
         if last == EMPTY {
             return 0;
         }
         debug_assert!(
             last < t,
-            "neuron {j}: event at t = {t} before its last at {last}"
+            "group {p}: event at t = {t} before its last at {last}"
         );
-        self.v[j] *= leak.factor(t - last);
-        1
+        let factor = leak.factor(t - last);
+        let g = self.group;
+        self.v[p * g..(p + 1) * g]
+            .iter_mut()
+            .for_each(|v| *v *= factor);
+        g as u64
     }
 
-    /// Delivers weight `w` to neuron `j` at time `t`; returns the multiplications done.
+    /// Delivers weight `w` to neuron (slot) `j` of a layer of groups of one, at time `t`;
+    /// returns the multiplications done.
     #[inline]
     fn add(&mut self, j: usize, w: f32, t: u32, leak: &LeakTable) -> u64 {
         let m = self.advance(j, t, leak);
         self.v[j] += f64::from(w);
+        m
+    }
+
+    /// Delivers the weight run `w` to the group at position `p` at time `t`; returns the
+    /// multiplications done.
+    #[inline]
+    fn add_run(&mut self, p: usize, w: &[f32], t: u32, leak: &LeakTable) -> u64 {
+        let m = self.advance(p, t, leak);
+        let g = self.group;
+        for (v, &w) in self.v[p * g..(p + 1) * g].iter_mut().zip(w) {
+            *v += f64::from(w);
+        }
         m
     }
 }
@@ -114,15 +163,12 @@ pub(crate) fn conv(
     let (rows, cols) = reach(&c.window, y, x, out);
     let [kh, kw] = c.window.kernel.map(|k| k as usize);
     let cout = c.out_channels as usize;
-    let plane = (out.h * out.w) as usize;
     let mut mults = 0;
     for &(oy, ky) in &rows {
         for &(ox, kx) in &cols {
             let base = ((ci as usize * kh + ky as usize) * kw + kx as usize) * cout;
             let pos = (oy * out.w + ox) as usize;
-            for (co, &w) in c.weights[base..base + cout].iter().enumerate() {
-                mults += pot.add(co * plane + pos, w, t, leak);
-            }
+            mults += pot.add_run(pos, &c.weights[base..base + cout], t, leak);
         }
     }
     count(ops, (rows.len() * cols.len() * cout) as u64, mults);
@@ -164,10 +210,10 @@ pub(crate) fn bias(
 ) {
     let plane = (out.h * out.w) as usize;
     let mut mults = 0;
-    for (c, &w) in bias.iter().enumerate() {
-        for j in c * plane..(c + 1) * plane {
-            mults += pot.add(j, w, t, leak);
-        }
+    for j in 0..out.len() as usize {
+        let slot = pot.slot(j);
+        mults += pot.advance(slot / pot.group, t, leak);
+        pot.v[slot] += f64::from(bias[j / plane]);
     }
     count(ops, out.len(), mults);
 }

@@ -231,8 +231,13 @@ impl<'g> Simulator<'g> {
             }
         }
         for (k, st) in self.layers.iter_mut().enumerate() {
-            let n = self.graph.output_shape(k).len() as usize;
-            st.pot.reset(n);
+            let shape = self.graph.output_shape(k);
+            let n = shape.len() as usize;
+            let group = match &self.graph.layers()[k] {
+                Layer::Conv2d(c) => c.out_channels as usize,
+                _ => 1,
+            };
+            st.pot.reset(n, group, (shape.h * shape.w) as usize);
             st.spikes.clear();
             st.spikes.resize(n, NOT_FIRED);
             st.counts.clear();
@@ -433,8 +438,8 @@ impl<'g> Simulator<'g> {
         }
         self.leak.ensure(t_il);
         let n = st.pot.v.len();
-        for j in 0..n {
-            st.ops.engine.leak_mults += st.pot.advance(j, t, &self.leak);
+        for p in 0..st.pot.groups() {
+            st.ops.engine.leak_mults += st.pot.advance(p, t, &self.leak);
         }
         observer.release(k, t, t_il);
         if let Layer::Output(_) = self.graph.layers()[k] {
@@ -460,7 +465,7 @@ impl<'g> Simulator<'g> {
         });
         let stage = k as u32 + 1;
         for j in 0..n {
-            let v = st.pot.v[j];
+            let v = st.pot.v[st.pot.slot(j)];
             match self.mode {
                 TickMode::ClosedForm => {
                     let s = schedule.firing_step(v);
@@ -512,9 +517,10 @@ impl<'g> Simulator<'g> {
         let mut fired = false;
         st.waiting.retain(|&j| {
             let j = j as usize;
-            pot.v[j] = schedule.step(pot.v[j]);
-            pot.last[j] = t;
-            let fires = pot.v[j] >= threshold;
+            // After the release only ticks reach a neuron: no last-event time to keep.
+            let slot = pot.slot(j);
+            pot.v[slot] = schedule.step(pot.v[slot]);
+            let fires = pot.v[slot] >= threshold;
             if fires {
                 due.push(t, j as u32);
                 fired = true;
