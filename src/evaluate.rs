@@ -312,7 +312,7 @@ fn evaluate_image(
         mismatches: report.mismatches.len() as u64,
         audit_passed: report.passed(LOGIT_TOLERANCE),
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
-        layers: samples(graph, &record),
+        layers: samples(&record),
     })
 }
 
@@ -322,12 +322,11 @@ fn top_two_close(logits: &[f64]) -> bool {
     sorted.len() > 1 && (sorted[0] - sorted[1]).abs() <= 1e-6 * (1.0 + sorted[0].abs())
 }
 
-fn samples(graph: &Graph, record: &Record) -> Vec<LayerSample> {
-    graph
-        .layers()
+fn samples(record: &Record) -> Vec<LayerSample> {
+    record
+        .layers
         .iter()
-        .zip(&record.layers)
-        .map(|(_, l)| {
+        .map(|l| {
             let base = l.release.unwrap_or(l.frame_origin);
             LayerSample {
                 t_il: l.t_il(),

@@ -124,33 +124,33 @@ pub fn train_models(
     if !tdsnn_engine::graph::valid_leak(recipe.leak) {
         return Err(TrainingError::Leak(recipe.leak));
     }
-    let skeleton = match &start {
-        Some(dnn) => dnn.clone(),
-        None => train::init(arch, recipe.seed)?,
+    // The ReLU network to fine-tune: given, or still to train from a seeded start.
+    let (first, trained) = match start {
+        Some(dnn) => (dnn, true),
+        None => (train::init(arch, recipe.seed)?, false),
     };
-    fold_staircase(&skeleton)?;
+    fold_staircase(&first)?;
     let images = pixels(train_set);
     let samples = Samples {
         images: &images,
         labels: &train_set.labels,
     };
     let mut notes = Vec::new();
-    let relu = match start {
-        Some(dnn) => dnn,
-        None => {
-            let config = TrainConfig {
-                epochs: recipe.relu_epochs,
-                batch_size: recipe.batch_size,
-                learning_rate: recipe.relu_lr,
-                seed: recipe.seed,
-                activation: Activation::Relu,
-            };
-            notes.push(format!(
-                "ReLU: {config:?}, initial weights from seed {}",
-                recipe.seed
-            ));
-            train::train(&skeleton, samples, &config, |e| progress(Phase::Relu, e))?
-        }
+    let relu = if trained {
+        first
+    } else {
+        let config = TrainConfig {
+            epochs: recipe.relu_epochs,
+            batch_size: recipe.batch_size,
+            learning_rate: recipe.relu_lr,
+            seed: recipe.seed,
+            activation: Activation::Relu,
+        };
+        notes.push(format!(
+            "ReLU: {config:?}, initial weights from seed {}",
+            recipe.seed
+        ));
+        train::train(&first, samples, &config, |e| progress(Phase::Relu, e))?
     };
     let config = TrainConfig {
         epochs: recipe.g_epochs,

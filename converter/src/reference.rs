@@ -20,6 +20,7 @@ use std::ops::Range;
 
 use tdsnn_engine::coding::activation;
 use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
+use tdsnn_engine::record::argmax;
 use tdsnn_engine::{Shape, Window};
 
 use crate::error::ReferenceError;
@@ -152,17 +153,6 @@ pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward,
         class: argmax(&logits),
         logits,
     })
-}
-
-/// The index of the largest value, the first one on exact equality (0 for an empty slice).
-pub(crate) fn argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 fn check_leak(leak: f64) -> Result<(), ReferenceError> {

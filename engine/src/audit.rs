@@ -187,7 +187,7 @@ pub fn audit(graph: &Graph, input: &[f32], record: &Record, window: f64) -> Resu
                         la.exact += u64::from(err <= window);
                     }
                     let logits: Vec<f64> = sums.iter().map(|s| s.0).collect();
-                    report.class = crate::kernel::argmax(&logits);
+                    report.class = crate::record::argmax(&logits);
                     report.class_tie = logits.iter().enumerate().any(|(j, &l)| {
                         j != report.class
                             && (logits[report.class] - l).abs()

@@ -5,6 +5,23 @@ use crate::counters::LayerOps;
 /// Spike time of a neuron that has not fired (never present in a finished [`Record`]).
 pub const NOT_FIRED: u32 = u32::MAX;
 
+/// The readout rule: the index of the largest value, the first one among equal maxima (0 for
+/// an empty slice). The engine's class, the audit's and the reference DNN's all use it.
+///
+/// # Example
+/// ```
+/// assert_eq!(tdsnn_engine::record::argmax(&[1.0, 3.0, 3.0, 2.0]), 1);
+/// ```
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
 /// The record of one graph layer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LayerRecord {

@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::converter::model_file::read_model;
 use tdsnn::converter::{convert, Dataset};
-use tdsnn::engine::{Shape, Simulator, TilPolicy};
+use tdsnn::engine::{Simulator, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::fixtures::{self, Split};
 use tdsnn::plot;
@@ -127,15 +127,6 @@ pub fn run(args: RunArgs) -> Result<()> {
         ),
     };
     let (data, images_path) = load_data(&args)?;
-    let input = model.dnn.input_shape();
-    if Shape::new(1, data.rows, data.cols) != input {
-        bail!(
-            "{}: images are 1x{}x{}, the model takes {input}",
-            images_path.display(),
-            data.rows,
-            data.cols
-        );
-    }
     let graph = convert(&model.dnn, leak, args.til)?;
     let threads = args
         .threads
@@ -156,7 +147,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();
-    let eval = eval?;
+    let eval = eval.with_context(|| format!("evaluating on {}", images_path.display()))?;
     let report = Report::new(
         &eval,
         Setup {

@@ -40,7 +40,7 @@ use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
 use crate::graph::{self, Graph, Layer, TilPolicy};
 use crate::observer::SpikeObserver;
-use crate::record::{LayerRecord, OutputRecord, Record, NOT_FIRED};
+use crate::record::{self, LayerRecord, OutputRecord, Record, NOT_FIRED};
 
 /// How the active period after a release is simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -447,7 +447,7 @@ impl<'g> Simulator<'g> {
             let gain = coding::time_gain(t_il, params.leak);
             let potentials = st.pot.v.clone();
             let logits = potentials.iter().map(|v| v * gain).collect();
-            let class = argmax(&potentials);
+            let class = record::argmax(&potentials);
             self.output = OutputRecord {
                 potentials,
                 logits,
@@ -621,15 +621,4 @@ fn add_time(t: u32, dt: u32, layer: usize) -> Result<u32> {
         }
         .into()
     })
-}
-
-/// The first index of the maximum (NaN never occurs: potentials are finite).
-pub(crate) fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (j, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = j;
-        }
-    }
-    best
 }
