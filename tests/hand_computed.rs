@@ -2,7 +2,9 @@
 //! function, a bias-only layer, a late spike under a fixed `T_il`, and exact operation counts.
 
 use tdsnn_engine::coding::{activation, decay, spike_time, tick_weight};
-use tdsnn_engine::{ErrorKind, GraphBuilder, Record, Shape, Simulator, TickMode, TilPolicy};
+use tdsnn_engine::{
+    ErrorKind, EventByEvent, GraphBuilder, Record, Shape, Simulator, TickMode, TilPolicy,
+};
 
 const L: f64 = 5.0;
 const MODES: [TickMode; 2] = [TickMode::Explicit, TickMode::ClosedForm];
@@ -234,19 +236,32 @@ fn operation_counts_of_the_two_layer_example() {
             (4, 0, 0, 16)
         );
     }
-    // The engine's own work. Hidden neuron: events at t = 0 (first: no multiplication) and at
-    // t = 4 (one), release at 4 (none); then one multiplication per explicit tick.
+    // The engine's own work. Hidden neuron: input 0 spikes at 4 (delivered), input 1 at the
+    // frame origin (worth exactly zero beyond the row sum: the fast path skips it, the
+    // event-by-event path delivers it), the bias at 4; one multiplication at the release,
+    // then one per explicit tick.
     let e = explicit.layers[0].ops.engine;
     assert_eq!(
         (e.synaptic_adds, e.tick_adds, e.leak_mults, e.spikes),
-        (3, 8, 9, 1)
+        (2, 8, 9, 1)
     );
     let c = closed.layers[0].ops.engine;
     assert_eq!(
         (c.synaptic_adds, c.tick_adds, c.leak_mults, c.spikes),
-        (3, 0, 1, 1)
+        (2, 0, 1, 1)
     );
-    // Output neurons: bias at 8 (first event), spike at 12 (one multiplication each).
+    for mode in MODES {
+        let r = EventByEvent::new(&two_layer(), mode)
+            .run(&[1.0, 0.0], &mut ())
+            .unwrap();
+        assert_eq!(r.layers[0].ops.engine.synaptic_adds, 3, "{mode:?}");
+        assert_eq!(
+            r.layers[0].ops.paper, closed.layers[0].ops.paper,
+            "{mode:?}"
+        );
+    }
+    // Output neurons: the spike at 12 and the bias at 8, then one multiplication each at the
+    // release.
     for r in [&explicit, &closed] {
         let o = r.layers[1].ops.engine;
         assert_eq!(

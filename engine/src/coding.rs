@@ -44,6 +44,20 @@ pub fn time_gain(t: u32, leak: f64) -> f64 {
     libm::exp(f64::from(t) / leak)
 }
 
+/// `exp(t / L) - 1`, computed as `expm1` (exact near 0, and exactly 0 at `t = 0`): what a
+/// spike at relative time `t` is worth beyond a spike at the frame origin. The kernel
+/// accumulates potentials as row sums plus these excesses (see `kernel`).
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::coding::{time_gain, time_gain_excess};
+/// assert_eq!(time_gain_excess(0, 5.0), 0.0);
+/// assert!((time_gain_excess(3, 5.0) - (time_gain(3, 5.0) - 1.0)).abs() < 1e-15);
+/// ```
+pub fn time_gain_excess(t: u32, leak: f64) -> f64 {
+    libm::expm1(f64::from(t) / leak)
+}
+
 /// The leak factor `exp(-dt / L)` applied lazily when an event reaches a neuron `dt` steps
 /// after its previous one (equation (3)).
 pub fn decay(dt: u32, leak: f64) -> f64 {

@@ -12,7 +12,8 @@
 //!
 //! - [`graph`]: the connection graph the engine consumes, validated on construction.
 //! - [`format`](mod@format): the graph file format (little-endian, checksummed, read in place).
-//! - [`kernel`]: the simulator, [`Simulator`].
+//! - [`kernel`]: the simulator, [`Simulator`], and the straightforward event-by-event path it
+//!   is tested against, [`EventByEvent`].
 //! - [`record`], [`counters`]: what a run produced and what it cost.
 //! - [`audit`]: the teacher-forced check of every spike time against equation (10).
 //! - [`coding`]: `T(x)`, `G(x)`, `w_tick` and the leak factors.
@@ -51,6 +52,6 @@ pub use graph::{
     AvgPool, Conv2d, Dense, Graph, GraphBuilder, Layer, MaxPool, Params, Shape, TilPolicy, Weights,
     Window,
 };
-pub use kernel::{Simulator, TickMode};
+pub use kernel::{EventByEvent, Simulator, TickMode};
 pub use observer::SpikeObserver;
 pub use record::Record;

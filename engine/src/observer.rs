@@ -25,6 +25,12 @@
 /// # Ok(()) }
 /// ```
 pub trait SpikeObserver {
+    /// Whether this observer wants the spike and release callbacks at all; the no-op `()`
+    /// says no, which spares the simulator from ordering spikes for it.
+    fn wants_events(&self) -> bool {
+        true
+    }
+
     /// An input neuron fired at `time`.
     fn input_spike(&mut self, neuron: u32, time: u32) {
         let _ = (neuron, time);
@@ -42,4 +48,8 @@ pub trait SpikeObserver {
     }
 }
 
-impl SpikeObserver for () {}
+impl SpikeObserver for () {
+    fn wants_events(&self) -> bool {
+        false
+    }
+}

@@ -1,16 +1,17 @@
-//! The lazy leak: `exp(-dt / L)` for integer `dt`, computed once per `dt` and cached.
+//! Per-step exponentials, computed once per integer step and cached: the leak factor
+//! `exp(-dt / L)` and a spike's excess worth `expm1(tau / L) = exp(tau / L) - 1`.
 //!
-//! Every leak factor the kernel applies comes from this table, and every entry from
-//! [`coding::decay`], so the explicit and closed-form tick modes multiply by the very same
-//! bits.
+//! Every factor the kernel applies comes from this table, and every entry from [`coding`], so
+//! both paths of the engine and both tick modes multiply by the very same bits.
 
 use crate::coding;
 
-/// Cached leak factors `exp(-dt / L)`, `dt = 0, 1, 2, ...`.
+/// Cached `exp(-dt / L)` and `expm1(dt / L)`, `dt = 0, 1, 2, ...`.
 #[derive(Debug, Clone)]
 pub(crate) struct LeakTable {
     leak: f64,
     factors: Vec<f64>,
+    excess: Vec<f64>,
 }
 
 impl LeakTable {
@@ -18,17 +19,19 @@ impl LeakTable {
         let mut t = LeakTable {
             leak,
             factors: Vec::new(),
+            excess: Vec::new(),
         };
         t.ensure(64);
         t
     }
 
-    /// Makes `factor(dt)` available for every `dt <= max_dt`.
+    /// Makes every entry with `dt <= max_dt` available.
     pub(crate) fn ensure(&mut self, max_dt: u32) {
         let want = max_dt as usize + 1;
         while self.factors.len() < want {
             let dt = self.factors.len() as u32;
             self.factors.push(coding::decay(dt, self.leak));
+            self.excess.push(coding::time_gain_excess(dt, self.leak));
         }
     }
 
@@ -36,5 +39,13 @@ impl LeakTable {
     #[inline]
     pub(crate) fn factor(&self, dt: u32) -> f64 {
         self.factors[dt as usize]
+    }
+
+    /// `expm1(tau / L)`, what a spike `tau` steps after the frame origin adds per unit weight
+    /// beyond the row sum; exactly 0 at `tau = 0`. `tau` must be covered by
+    /// [`LeakTable::ensure`].
+    #[inline]
+    pub(crate) fn excess(&self, tau: u32) -> f64 {
+        self.excess[tau as usize]
     }
 }

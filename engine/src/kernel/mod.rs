@@ -1,46 +1,40 @@
-//! The simulator: an event-queue kernel that follows SPEC event by event.
+//! The simulator, in two paths that give the same records bit for bit.
 //!
-//! One run presents one input. Input neuron `i` spikes at `T(x_i)`. Each synapse-based layer
-//! `k` (Algorithm 1 of the paper) then:
-//! 1. integrates the negated weights of arriving spikes, with the lazy leak
-//!    `V <- V * exp(-(t - t_last)/L) + w` (`delivery.rs`);
-//! 2. receives its bias neuron's spike at `R_{k-1} + T(1)`;
-//! 3. releases at `R_k`: the last pre-synaptic spike (dynamic `T_il`) or `R_{k-1} + T_il`
-//!    (fixed; a later spike is [`ErrorKind::LateSpike`]); every potential is brought to `R_k`
-//!    and neurons with `V >= theta` fire at once;
-//! 4. ticks: the ticking neuron adds `w_tick` (equation (9)) each step to every neuron not yet
-//!    fired, which fires when it crosses threshold ([`TickMode::Explicit`]), or each firing
-//!    step is found in closed form, with the same result bit for bit
-//!    ([`TickMode::ClosedForm`], see `ticking.rs`).
+//! - [`Simulator`] (`fast/`): the engine for real work. Layer by layer, each layer's spikes
+//!   sorted into integer-time buckets, only spikes later than their frame origin delivered
+//!   (a spike at the frame origin is worth exactly zero beyond the row sum, `row_sums.rs`),
+//!   conv delivery as contiguous channels-last weight runs, no `exp` per event, flat state
+//!   reused across runs, the hot loops compiled for the best SIMD level the CPU has.
+//! - [`EventByEvent`] (`event/`): the straightforward path, SPEC in code: one global queue
+//!   of (time, layer, phase) slots, every spike delivered synapse by synapse, frame-origin
+//!   spikes included.
 //!
-//! Max-pool units fire when the last input of their window fires; the output layer
-//! accumulates until its release and reads out `argmax V_j(R_out)`.
-//!
-//! Events run in (time, layer, phase) order, phases deliver, release, tick, fire; spikes
-//! fired at `t` reach the next layer at `t`. Cost: one queue operation per (time, layer,
-//! phase) slot, one addition per synaptic event, one leak multiplication per neuron per
-//! distinct event time, and in explicit mode one multiply-add per not-yet-fired neuron per
-//! tick.
+//! Both keep potentials in frame-origin units, `U_j = V_j * exp((t - o) / L)`: a spike `tau`
+//! steps after the frame origin `o` adds `W_ji * expm1(tau / L)` to `U_j`, which starts at the
+//! row sum `S_j`; the leak of every event since `o` is the one factor `exp(-(t - o)/L)`,
+//! applied when the potential is read at the release: `V_j(R) = U_j * exp(-T_il / L)`. For a
+//! hidden layer (negated weights) `U_j = -A_j`, for the output layer `U_j = A_j`, its logit.
+//! Each target's additions happen in the same order in both paths (time, then pre-synaptic
+//! neuron, the bias last in its step), so they round identically.
 
-mod buckets;
-mod delivery;
+mod event;
+mod fast;
 mod leak;
-mod queue;
+mod plan;
+mod row_sums;
 mod ticking;
 
 use hashbrown::HashMap;
 
-use self::buckets::Buckets;
-use self::delivery::Potentials;
 use self::leak::LeakTable;
-use self::queue::{EventQueue, Phase, Slot};
 use self::ticking::TickSchedule;
 use crate::coding;
-use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{self, Graph, Layer, TilPolicy};
-use crate::observer::SpikeObserver;
-use crate::record::{self, LayerRecord, OutputRecord, Record, NOT_FIRED};
+use crate::graph::{self, Graph, Params};
+use crate::record::{self, OutputRecord};
+
+pub use self::event::EventByEvent;
+pub use self::fast::Simulator;
 
 /// How the active period after a release is simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,566 +47,36 @@ pub enum TickMode {
     ClosedForm,
 }
 
-/// Per-layer run state, kept across runs so its buffers are reused.
-#[derive(Debug, Default)]
-struct LayerState {
-    pot: Potentials,
-    /// Spike time of every neuron ([`NOT_FIRED`] until it fires).
-    spikes: Vec<u32>,
-    /// Max-pool: inputs seen per output unit.
-    counts: Vec<u32>,
-    /// Explicit ticks: neurons still waiting to fire, ascending.
-    waiting: Vec<u32>,
-    /// Source neurons arriving at each time.
-    inbox: Buckets,
-    /// This layer's neurons that fire at each time.
-    due: Buckets,
-    origin: u32,
-    release: Option<u32>,
-    /// Dynamic `T_il`: pre-synaptic spikes (bias included) still to arrive.
-    remaining: u64,
-    bias_time: Option<u32>,
-    ops: LayerOps,
+/// Checks an input against the graph and writes each input neuron's spike time `T(x_i)`.
+fn input_times(graph: &Graph, input: &[f32], times: &mut Vec<u32>) -> Result<()> {
+    let shape = graph.input_shape();
+    if input.len() as u64 != shape.len() {
+        return Err(ErrorKind::Input {
+            what: format!(
+                "{} values given, the input layer {shape} takes {}",
+                input.len(),
+                shape.len()
+            ),
+        }
+        .into());
+    }
+    if let Some(i) = input.iter().position(|x| !x.is_finite()) {
+        return Err(ErrorKind::Input {
+            what: format!("value {} at index {i} is not finite", input[i]),
+        }
+        .into());
+    }
+    let leak = graph.params().leak;
+    times.clear();
+    times.extend(
+        input
+            .iter()
+            .map(|&x| coding::spike_time(f64::from(x), leak)),
+    );
+    Ok(())
 }
 
-/// Graph facts the kernel looks up per event, computed once.
-#[derive(Debug)]
-struct Plan {
-    /// For layer k, the next synapse-based layer after it (whose frame starts at `R_k`).
-    next_synaptic: Vec<Option<usize>>,
-    first_synaptic: Option<usize>,
-    /// `T(1)`: the bias neuron's spike time after the frame origin.
-    bias_delay: u32,
-    /// Max-pool: number of real inputs in each output position's window (per plane).
-    pool_needs: Vec<Vec<u32>>,
-}
-
-/// Simulates a [`Graph`], one input at a time, reusing its buffers across runs.
-///
-/// # Example
-/// ```
-/// use tdsnn_engine::{GraphBuilder, Shape, Simulator, TickMode};
-/// # fn main() -> Result<(), tdsnn_engine::Error> {
-/// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
-///     .dense(2, vec![-1.0, 0.5, -0.25, -0.5, 1.0, 0.0], Some(vec![-0.1, 0.2]))
-///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
-///     .build()?;
-/// let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
-/// let record = sim.run(&[0.1, 0.5, 0.9], &mut ())?;
-/// let hidden = &record.layers[0];
-/// println!("T_il = {:?}, spikes at {:?}", hidden.t_il(), hidden.spikes);
-/// assert_eq!(record.output.logits.len(), 2);
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct Simulator<'g> {
-    graph: &'g Graph,
-    mode: TickMode,
-    plan: Plan,
-    layers: Vec<LayerState>,
-    input_spikes: Vec<u32>,
-    input_due: Buckets,
-    queue: EventQueue,
-    leak: LeakTable,
-    /// Firing thresholds of the active period, one table per `T_il` value.
-    schedules: HashMap<u32, TickSchedule>,
-    output: OutputRecord,
-}
-
-impl<'g> Simulator<'g> {
-    /// A simulator for `graph` in the given tick mode.
-    pub fn new(graph: &'g Graph, mode: TickMode) -> Self {
-        let layers = graph.layers();
-        let mut next_synaptic = vec![None; layers.len()];
-        let mut next = None;
-        for k in (0..layers.len()).rev() {
-            next_synaptic[k] = next;
-            if layers[k].is_synaptic() {
-                next = Some(k);
-            }
-        }
-        let pool_needs = (0..layers.len())
-            .map(|k| match &layers[k] {
-                Layer::MaxPool(p) => {
-                    let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-                    (0..out.h)
-                        .flat_map(|oy| {
-                            (0..out.w).map(move |ox| {
-                                p.window.covered(0, oy, inp.h) * p.window.covered(1, ox, inp.w)
-                            })
-                        })
-                        .collect()
-                }
-                _ => Vec::new(),
-            })
-            .collect();
-        let leak = graph.params().leak;
-        Simulator {
-            graph,
-            mode,
-            plan: Plan {
-                next_synaptic,
-                first_synaptic: next,
-                bias_delay: coding::spike_time(1.0, leak),
-                pool_needs,
-            },
-            layers: layers.iter().map(|_| LayerState::default()).collect(),
-            input_spikes: Vec::new(),
-            input_due: Buckets::default(),
-            queue: EventQueue::default(),
-            leak: LeakTable::new(leak),
-            schedules: HashMap::new(),
-            output: OutputRecord::default(),
-        }
-    }
-
-    /// The graph being simulated.
-    pub fn graph(&self) -> &'g Graph {
-        self.graph
-    }
-
-    /// The tick mode.
-    pub fn mode(&self) -> TickMode {
-        self.mode
-    }
-
-    /// Presents one input (channel-major values, `C * H * W` of them, finite) and runs every
-    /// event to completion. Calls `observer` for each spike and release in event order.
-    pub fn run(&mut self, input: &[f32], observer: &mut impl SpikeObserver) -> Result<Record> {
-        self.start(input)?;
-        while let Some(slot) = self.queue.pop() {
-            let t = slot.time;
-            if slot.stage == 0 {
-                self.fire_input(t, observer);
-                continue;
-            }
-            let k = slot.stage as usize - 1;
-            match slot.phase {
-                Phase::Deliver => self.deliver(k, t)?,
-                Phase::Release => self.release(k, t, observer)?,
-                Phase::Tick => self.tick(k, t)?,
-                Phase::Fire => self.fire(k, t, observer),
-            }
-        }
-        self.finish()
-    }
-
-    fn start(&mut self, input: &[f32]) -> Result<()> {
-        let shape = self.graph.input_shape();
-        if input.len() as u64 != shape.len() {
-            return Err(ErrorKind::Input {
-                what: format!(
-                    "{} values given, the input layer {shape} takes {}",
-                    input.len(),
-                    shape.len()
-                ),
-            }
-            .into());
-        }
-        if let Some(i) = input.iter().position(|x| !x.is_finite()) {
-            return Err(ErrorKind::Input {
-                what: format!("value {} at index {i} is not finite", input[i]),
-            }
-            .into());
-        }
-        self.queue.clear();
-        self.input_due.clear();
-        let leak = self.graph.params().leak;
-        self.input_spikes.clear();
-        self.input_spikes.resize(input.len(), NOT_FIRED);
-        for (i, &x) in input.iter().enumerate() {
-            let t = coding::spike_time(f64::from(x), leak);
-            if self.input_due.push(t, i as u32) {
-                self.queue.push(Slot {
-                    time: t,
-                    stage: 0,
-                    phase: Phase::Fire,
-                });
-            }
-        }
-        for (k, st) in self.layers.iter_mut().enumerate() {
-            let shape = self.graph.output_shape(k);
-            let n = shape.len() as usize;
-            let group = match &self.graph.layers()[k] {
-                Layer::Conv2d(c) => c.out_channels as usize,
-                _ => 1,
-            };
-            st.pot.reset(n, group, (shape.h * shape.w) as usize);
-            st.spikes.clear();
-            st.spikes.resize(n, NOT_FIRED);
-            st.counts.clear();
-            if matches!(self.graph.layers()[k], Layer::MaxPool(_)) {
-                st.counts.resize(n, 0);
-            }
-            st.waiting.clear();
-            st.inbox.clear();
-            st.due.clear();
-            st.origin = 0;
-            st.release = None;
-            st.remaining = 0;
-            st.bias_time = None;
-            st.ops = LayerOps::default();
-        }
-        self.output = OutputRecord::default();
-        if let Some(k) = self.plan.first_synaptic {
-            self.begin_frame(k, 0)?;
-        }
-        Ok(())
-    }
-
-    /// Layer `k`'s inhibitory period starts at `origin`: schedule its bias spike and, for a
-    /// fixed `T_il`, its release.
-    fn begin_frame(&mut self, k: usize, origin: u32) -> Result<()> {
-        let layer = &self.graph.layers()[k];
-        let st = &mut self.layers[k];
-        st.origin = origin;
-        st.remaining = self.graph.input_shape_of(k).len();
-        if layer.bias().is_some() {
-            let t = add_time(origin, self.plan.bias_delay, k)?;
-            st.bias_time = Some(t);
-            st.remaining += 1;
-            self.queue.push(Slot {
-                time: t,
-                stage: k as u32 + 1,
-                phase: Phase::Deliver,
-            });
-        }
-        if let TilPolicy::Fixed(t_il) = self.graph.params().til {
-            let t = add_time(origin, t_il, k)?;
-            self.queue.push(Slot {
-                time: t,
-                stage: k as u32 + 1,
-                phase: Phase::Release,
-            });
-        }
-        Ok(())
-    }
-
-    fn fire_input(&mut self, t: u32, observer: &mut impl SpikeObserver) {
-        let fired = self.input_due.take(t);
-        for &i in &fired {
-            self.input_spikes[i as usize] = t;
-            observer.input_spike(i, t);
-        }
-        self.send(0, t, fired);
-    }
-
-    /// Hands the spikes fired at `t` by stage `stage` to the next layer.
-    fn send(&mut self, stage: usize, t: u32, fired: Vec<u32>) {
-        match self.layers.get_mut(stage) {
-            Some(next) if !fired.is_empty() => {
-                next.inbox.put(t, fired);
-                self.queue.push(Slot {
-                    time: t,
-                    stage: stage as u32 + 1,
-                    phase: Phase::Deliver,
-                });
-            }
-            Some(next) => next.inbox.recycle(fired),
-            None => self.input_due.recycle(fired),
-        }
-    }
-
-    fn deliver(&mut self, k: usize, t: u32) -> Result<()> {
-        let graph = self.graph;
-        let layer = &graph.layers()[k];
-        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-        let st = &mut self.layers[k];
-        let sources = st.inbox.take(t);
-        let synaptic = layer.is_synaptic();
-        if synaptic {
-            if let Some(release) = st.release {
-                let origin = match sources.first() {
-                    Some(&i) if k == 0 => format!("input neuron {i}"),
-                    Some(&i) => format!("neuron {i} of layer {}", k - 1),
-                    None => "the bias neuron".to_string(),
-                };
-                return Err(ErrorKind::LateSpike {
-                    layer: k,
-                    origin,
-                    time: t,
-                    release,
-                    t_il: release - st.origin,
-                }
-                .into());
-            }
-            self.leak.ensure(t - st.origin);
-        }
-        let leak = &self.leak;
-        match layer {
-            Layer::Dense(d) | Layer::Output(d) => {
-                for &i in &sources {
-                    delivery::dense(d, i, t, &mut st.pot, leak, &mut st.ops);
-                }
-            }
-            Layer::Conv2d(c) => {
-                for &i in &sources {
-                    delivery::conv(c, inp, out, i, t, &mut st.pot, leak, &mut st.ops);
-                }
-            }
-            Layer::AvgPool(p) => {
-                for &i in &sources {
-                    delivery::avg_pool(
-                        &p.window,
-                        p.weight,
-                        inp,
-                        out,
-                        i,
-                        t,
-                        &mut st.pot,
-                        leak,
-                        &mut st.ops,
-                    );
-                }
-            }
-            Layer::MaxPool(p) => {
-                let needs = &self.plan.pool_needs[k];
-                let mut inputs = 0;
-                for &i in &sources {
-                    let (c, y, x) = delivery::coords(inp, i);
-                    let (rows, cols) = delivery::reach(&p.window, y, x, out);
-                    for &(oy, _) in &rows {
-                        for &(ox, _) in &cols {
-                            let pos = (oy * out.w + ox) as usize;
-                            let j = out.index(c, oy, ox);
-                            st.counts[j] += 1;
-                            inputs += 1;
-                            if st.counts[j] == needs[pos] {
-                                st.due.push(t, j as u32);
-                            }
-                        }
-                    }
-                }
-                st.ops.paper.pool_comparisons += inputs;
-                st.ops.engine.pool_comparisons += inputs;
-            }
-            Layer::Flatten => {
-                st.due.put(t, sources);
-                self.queue.push(Slot {
-                    time: t,
-                    stage: k as u32 + 1,
-                    phase: Phase::Fire,
-                });
-                return Ok(());
-            }
-        }
-        if synaptic {
-            st.remaining -= sources.len() as u64;
-            if st.bias_time == Some(t) {
-                let b = layer.bias().expect("a bias time implies a bias");
-                delivery::bias(b, out, t, &mut st.pot, leak, &mut st.ops);
-                st.remaining -= 1;
-            }
-            if st.remaining == 0 && self.graph.params().til == TilPolicy::Dynamic {
-                self.queue.push(Slot {
-                    time: t,
-                    stage: k as u32 + 1,
-                    phase: Phase::Release,
-                });
-            }
-        } else {
-            // Max-pool: units whose window completed now fire now.
-            self.queue.push(Slot {
-                time: t,
-                stage: k as u32 + 1,
-                phase: Phase::Fire,
-            });
-        }
-        st.inbox.recycle(sources);
-        Ok(())
-    }
-
-    fn release(&mut self, k: usize, t: u32, observer: &mut impl SpikeObserver) -> Result<()> {
-        let params = *self.graph.params();
-        let st = &mut self.layers[k];
-        st.release = Some(t);
-        let t_il = t - st.origin;
-        let max = graph::max_t_il(params.leak);
-        if t_il > max {
-            return Err(ErrorKind::TilTooLong {
-                layer: Some(k),
-                t_il,
-                max,
-            }
-            .into());
-        }
-        self.leak.ensure(t_il);
-        let n = st.pot.v.len();
-        for p in 0..st.pot.groups() {
-            st.ops.engine.leak_mults += st.pot.advance(p, t, &self.leak);
-        }
-        observer.release(k, t, t_il);
-        if let Layer::Output(_) = self.graph.layers()[k] {
-            st.ops.paper.leak_mults += n as u64 * u64::from(t_il);
-            let gain = coding::time_gain(t_il, params.leak);
-            let potentials = st.pot.v.clone();
-            let logits = potentials.iter().map(|v| v * gain).collect();
-            let class = record::argmax(&potentials);
-            self.output = OutputRecord {
-                potentials,
-                logits,
-                class,
-            };
-            return Ok(());
-        }
-        let leak = &self.leak;
-        let schedule = self.schedules.entry(t_il).or_insert_with(|| {
-            TickSchedule::new(
-                leak.factor(1),
-                coding::tick_weight(t_il, params.leak),
-                params.threshold,
-            )
-        });
-        let stage = k as u32 + 1;
-        for j in 0..n {
-            let v = st.pot.v[st.pot.slot(j)];
-            match self.mode {
-                TickMode::ClosedForm => {
-                    let s = schedule.firing_step(v);
-                    st.ops.paper.tick_adds += u64::from(s);
-                    let at = add_time(t, s, k)?;
-                    if st.due.push(at, j as u32) {
-                        self.queue.push(Slot {
-                            time: at,
-                            stage,
-                            phase: Phase::Fire,
-                        });
-                    }
-                }
-                TickMode::Explicit if v >= params.threshold => {
-                    if st.due.push(t, j as u32) {
-                        self.queue.push(Slot {
-                            time: t,
-                            stage,
-                            phase: Phase::Fire,
-                        });
-                    }
-                }
-                TickMode::Explicit => st.waiting.push(j as u32),
-            }
-        }
-        if !st.waiting.is_empty() {
-            self.queue.push(Slot {
-                time: add_time(t, 1, k)?,
-                stage,
-                phase: Phase::Tick,
-            });
-        }
-        if let Some(next) = self.plan.next_synaptic[k] {
-            self.begin_frame(next, t)?;
-        }
-        Ok(())
-    }
-
-    fn tick(&mut self, k: usize, t: u32) -> Result<()> {
-        let threshold = self.graph.params().threshold;
-        let st = &mut self.layers[k];
-        let release = st.release.expect("ticks follow the release");
-        let schedule = &self.schedules[&(release - st.origin)];
-        let waiting = st.waiting.len() as u64;
-        st.ops.paper.tick_adds += waiting;
-        st.ops.engine.tick_adds += waiting;
-        st.ops.engine.leak_mults += waiting;
-        let (pot, due) = (&mut st.pot, &mut st.due);
-        let mut fired = false;
-        st.waiting.retain(|&j| {
-            let j = j as usize;
-            // After the release only ticks reach a neuron: no last-event time to keep.
-            let slot = pot.slot(j);
-            pot.v[slot] = schedule.step(pot.v[slot]);
-            let fires = pot.v[slot] >= threshold;
-            if fires {
-                due.push(t, j as u32);
-                fired = true;
-            }
-            !fires
-        });
-        let stage = k as u32 + 1;
-        if fired {
-            self.queue.push(Slot {
-                time: t,
-                stage,
-                phase: Phase::Fire,
-            });
-        }
-        if !st.waiting.is_empty() {
-            self.queue.push(Slot {
-                time: add_time(t, 1, k)?,
-                stage,
-                phase: Phase::Tick,
-            });
-        }
-        Ok(())
-    }
-
-    fn fire(&mut self, k: usize, t: u32, observer: &mut impl SpikeObserver) {
-        let synaptic = self.graph.layers()[k].is_synaptic();
-        let st = &mut self.layers[k];
-        let fired = st.due.take(t);
-        for &j in &fired {
-            debug_assert_eq!(
-                st.spikes[j as usize], NOT_FIRED,
-                "layer {k} neuron {j} fired twice"
-            );
-            st.spikes[j as usize] = t;
-            observer.spike(k, j, t);
-        }
-        st.ops.engine.spikes += fired.len() as u64;
-        if synaptic {
-            st.ops.paper.leak_mults += fired.len() as u64 * u64::from(t - st.origin);
-        }
-        self.send(k + 1, t, fired);
-    }
-
-    fn finish(&mut self) -> Result<Record> {
-        let graph = self.graph;
-        let mut frame = 0;
-        let mut layers = Vec::with_capacity(self.layers.len());
-        for (k, st) in self.layers.iter_mut().enumerate() {
-            let is_output = matches!(graph.layers()[k], Layer::Output(_));
-            if let Some(j) = st
-                .spikes
-                .iter()
-                .position(|&t| t == NOT_FIRED)
-                .filter(|_| !is_output)
-            {
-                return Err(ErrorKind::Structure {
-                    what: format!("internal: layer {k} neuron {j} never fired"),
-                }
-                .into());
-            }
-            if graph.layers()[k].is_synaptic() {
-                if st.release.is_none() {
-                    return Err(ErrorKind::Structure {
-                        what: format!("internal: layer {k} was never released"),
-                    }
-                    .into());
-                }
-                frame = st.origin;
-            }
-            layers.push(LayerRecord {
-                spikes: if is_output {
-                    Vec::new()
-                } else {
-                    st.spikes.clone()
-                },
-                // A max-pool or flatten layer's spikes stay in the frame of the layer that fed it.
-                frame_origin: frame,
-                release: st.release,
-                ops: st.ops,
-            });
-            if let Some(r) = st.release {
-                frame = r;
-            }
-        }
-        Ok(Record {
-            input: self.input_spikes.clone(),
-            layers,
-            output: std::mem::take(&mut self.output),
-        })
-    }
-}
-
+/// `t + dt`, or [`ErrorKind::ClockOverflow`] at `layer`.
 fn add_time(t: u32, dt: u32, layer: usize) -> Result<u32> {
     t.checked_add(dt).ok_or_else(|| {
         ErrorKind::ClockOverflow {
@@ -620,5 +84,46 @@ fn add_time(t: u32, dt: u32, layer: usize) -> Result<u32> {
             time: u64::from(t) + u64::from(dt),
         }
         .into()
+    })
+}
+
+/// [`ErrorKind::TilTooLong`] when layer `k`'s inhibition time exceeds what `L` allows.
+fn check_til(k: usize, t_il: u32, leak: f64) -> Result<()> {
+    let max = graph::max_t_il(leak);
+    if t_il > max {
+        return Err(ErrorKind::TilTooLong {
+            layer: Some(k),
+            t_il,
+            max,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The readout from the output layer's frame-origin potentials `u` (its logits) and the leak
+/// factor `scale = exp(-T_il / L)` of its release.
+fn output_record(u: &[f64], scale: f64) -> OutputRecord {
+    OutputRecord {
+        potentials: u.iter().map(|u| u * scale).collect(),
+        logits: u.to_vec(),
+        class: record::argmax(u),
+    }
+}
+
+/// The firing thresholds of the active period after a release with inhibition time `t_il`,
+/// cached per `t_il` across runs.
+fn tick_schedule<'s>(
+    schedules: &'s mut HashMap<u32, TickSchedule>,
+    leak: &LeakTable,
+    params: &Params,
+    t_il: u32,
+) -> &'s mut TickSchedule {
+    schedules.entry(t_il).or_insert_with(|| {
+        TickSchedule::new(
+            leak.factor(1),
+            coding::tick_weight(t_il, params.leak),
+            params.threshold,
+        )
     })
 }

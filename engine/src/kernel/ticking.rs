@@ -49,13 +49,45 @@ impl TickSchedule {
 
     /// The step (0 = at release) at which a neuron with potential `v` at release fires.
     pub(crate) fn firing_step(&mut self, v: f64) -> u32 {
+        self.cover(v);
+        self.covered_step(v)
+    }
+
+    /// Makes [`TickSchedule::covered_step`] valid for every potential `>= v`.
+    #[inline]
+    pub(crate) fn cover(&mut self, v: f64) {
         debug_assert!(v.is_finite(), "potential {v} at release is not finite");
+        if *self.bound.last().expect("bound starts with theta") > v {
+            self.extend(v);
+        }
+    }
+
+    /// The firing step of potential `v`, covered by an earlier [`TickSchedule::cover`]: the
+    /// number of thresholds `M_s > v` (non-increasing, the last one `<= v`).
+    #[inline]
+    pub(crate) fn covered_step(&self, v: f64) -> u32 {
+        debug_assert!(
+            *self.bound.last().expect("non-empty") <= v,
+            "{v} not covered"
+        );
+        self.bound.partition_point(|&m| m > v) as u32
+    }
+
+    /// The thresholds `M_0, M_1, ...` computed so far (after [`TickSchedule::cover`]`(v)`,
+    /// the last is `<= v`): the firing step of `v` is the number of them above `v`.
+    pub(crate) fn bounds(&self) -> &[f64] {
+        &self.bound
+    }
+
+    /// Computes thresholds until the last is at most `v`.
+    #[cold]
+    #[inline(never)]
+    fn extend(&mut self, v: f64) {
         while *self.bound.last().expect("bound starts with theta") > v {
             self.last = self.preimage(self.last);
             let m = self.bound[self.bound.len() - 1].min(self.last);
             self.bound.push(m);
         }
-        self.bound.partition_point(|&m| m > v) as u32
     }
 
     /// `min {V : step(V) >= c}`: `-inf` when every finite `V` qualifies.

@@ -1,0 +1,91 @@
+//! Synaptic delivery, one synapse at a time: a pre-synaptic spike `tau` steps after the
+//! frame origin adds `W_ji * expm1(tau / L)` to the frame-origin potential `U_j` of each of
+//! its targets (see `row_sums.rs`), a spike at the frame origin adding exactly zero.
+//! Potentials are channel-major; conv connectivity is found from the geometry.
+
+use smallvec::SmallVec;
+
+use crate::graph::{Conv2d, Dense, Shape, Window};
+
+/// (C, H, W) coordinates of channel-major index `i`.
+#[inline]
+pub(crate) fn coords(shape: Shape, i: u32) -> (u32, u32, u32) {
+    let plane = shape.h * shape.w;
+    (i / plane, (i % plane) / shape.w, i % shape.w)
+}
+
+type Reach = SmallVec<[(u32, u32); 8]>;
+
+/// Output rows and columns (with kernel offsets) that input position (y, x) reaches.
+#[inline]
+pub(crate) fn reach(window: &Window, y: u32, x: u32, out: Shape) -> (Reach, Reach) {
+    (
+        window.reach(0, y, out.h).collect(),
+        window.reach(1, x, out.w).collect(),
+    )
+}
+
+/// A spike of input `src`, worth `excess`, into a dense layer; returns the synapses used.
+pub(crate) fn dense(d: &Dense, src: u32, excess: f64, u: &mut [f64]) -> u64 {
+    let n = d.outputs as usize;
+    let row = &d.weights[src as usize * n..(src as usize + 1) * n];
+    for (j, &w) in row.iter().enumerate() {
+        u[j] += f64::from(w) * excess;
+    }
+    n as u64
+}
+
+/// A spike of input `src` (channel-major in `inp`) into a conv layer with output `out`.
+pub(crate) fn conv(
+    c: &Conv2d,
+    inp: Shape,
+    out: Shape,
+    src: u32,
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    let (ci, y, x) = coords(inp, src);
+    let (rows, cols) = reach(&c.window, y, x, out);
+    let [kh, kw] = c.window.kernel.map(|k| k as usize);
+    let cout = c.out_channels;
+    for &(oy, ky) in &rows {
+        for &(ox, kx) in &cols {
+            let base = ((ci as usize * kh + ky as usize) * kw + kx as usize) * cout as usize;
+            for co in 0..cout {
+                let w = c.weights[base + co as usize];
+                u[out.index(co, oy, ox)] += f64::from(w) * excess;
+            }
+        }
+    }
+    (rows.len() * cols.len()) as u64 * u64::from(cout)
+}
+
+/// A spike of input `src` into an average-pool layer: the same weight on every synapse.
+pub(crate) fn avg_pool(
+    window: &Window,
+    weight: f32,
+    inp: Shape,
+    out: Shape,
+    src: u32,
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    let (c, y, x) = coords(inp, src);
+    let (rows, cols) = reach(window, y, x, out);
+    for &(oy, _) in &rows {
+        for &(ox, _) in &cols {
+            u[out.index(c, oy, ox)] += f64::from(weight) * excess;
+        }
+    }
+    (rows.len() * cols.len()) as u64
+}
+
+/// The bias neuron's spike: `bias[channel]` onto every neuron of each channel (a dense
+/// layer's channels are its neurons).
+pub(crate) fn bias(bias: &[f32], out: Shape, excess: f64, u: &mut [f64]) -> u64 {
+    let plane = (out.h * out.w) as usize;
+    for (j, u) in u.iter_mut().enumerate() {
+        *u += f64::from(bias[j / plane]) * excess;
+    }
+    out.len()
+}

@@ -1,0 +1,530 @@
+//! The straightforward path: a global event queue, every spike delivered synapse by
+//! synapse, the executable form of SPEC that the fast [`Simulator`](super::Simulator) must
+//! match record for record.
+//!
+//! One run presents one input. Input neuron `i` spikes at `T(x_i)`. Each synapse-based layer
+//! `k` (Algorithm 1 of the paper) then:
+//! 1. integrates arriving spikes: a spike `tau` steps after the frame origin adds
+//!    `W_ji * expm1(tau / L)` to the frame-origin potential `U_j`, which starts at the row sum
+//!    `S_j` (`row_sums.rs`); the membrane potential is `V_j(t) = exp(-(t - o)/L) * U_j`, the
+//!    lazy leak of every event since the frame origin `o` in one factor;
+//! 2. receives its bias neuron's spike at `R_{k-1} + T(1)`;
+//! 3. releases at `R_k`: the last pre-synaptic spike (dynamic `T_il`) or `R_{k-1} + T_il`
+//!    (fixed; a later spike is [`ErrorKind::LateSpike`]); `V_j(R_k) = U_j * exp(-T_il/L)`
+//!    and neurons with `V >= theta` fire at once;
+//! 4. ticks: the ticking neuron adds `w_tick` (equation (9)) each step to every neuron not yet
+//!    fired, which fires when it crosses threshold ([`TickMode::Explicit`]), or each firing
+//!    step is found in closed form, with the same result bit for bit
+//!    ([`TickMode::ClosedForm`], see `ticking.rs`).
+//!
+//! Max-pool units fire when the last input of their window fires; the output layer
+//! accumulates until its release, its logits are `U_j` and its class `argmax U_j`.
+//!
+//! Events run in (time, layer, phase) order, phases deliver, release, tick, fire; spikes
+//! fired at `t` reach the next layer at `t`, in ascending neuron order. Cost: one queue
+//! operation per (time, layer, phase) slot, one multiply-add per synapse of every spike, one
+//! multiplication per neuron at release, and in explicit mode one multiply-add per
+//! not-yet-fired neuron per tick.
+
+mod buckets;
+mod delivery;
+mod queue;
+
+use hashbrown::HashMap;
+
+use self::buckets::Buckets;
+use self::queue::{EventQueue, Phase, Slot};
+use super::leak::LeakTable;
+use super::plan::Plan;
+use super::ticking::TickSchedule;
+use super::{add_time, check_til, input_times, output_record, tick_schedule, TickMode};
+use crate::counters::LayerOps;
+use crate::error::{ErrorKind, Result};
+use crate::graph::{Graph, Layer, TilPolicy};
+use crate::observer::SpikeObserver;
+use crate::record::{LayerRecord, OutputRecord, Record, NOT_FIRED};
+
+/// Per-layer run state, kept across runs so its buffers are reused.
+#[derive(Debug, Default)]
+struct LayerState {
+    /// Frame-origin potentials `U_j`, channel-major; after the release, `V_j`.
+    u: Vec<f64>,
+    /// Spike time of every neuron ([`NOT_FIRED`] until it fires).
+    spikes: Vec<u32>,
+    /// Max-pool: inputs seen per output unit.
+    counts: Vec<u32>,
+    /// Explicit ticks: neurons still waiting to fire, ascending.
+    waiting: Vec<u32>,
+    /// Source neurons arriving at each time.
+    inbox: Buckets,
+    /// This layer's neurons that fire at each time.
+    due: Buckets,
+    origin: u32,
+    release: Option<u32>,
+    /// Dynamic `T_il`: pre-synaptic spikes (bias included) still to arrive.
+    remaining: u64,
+    bias_time: Option<u32>,
+    ops: LayerOps,
+}
+
+/// Simulates a [`Graph`] event by event, one input at a time: the reference path.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{EventByEvent, GraphBuilder, Shape, Simulator, TickMode};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
+///     .dense(2, vec![-1.0, 0.5, -0.25, -0.5, 1.0, 0.0], Some(vec![-0.1, 0.2]))
+///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
+///     .build()?;
+/// let input = [0.1, 0.5, 0.9];
+/// let record = EventByEvent::new(&graph, TickMode::Explicit).run(&input, &mut ())?;
+/// let hidden = &record.layers[0];
+/// println!("T_il = {:?}, spikes at {:?}", hidden.t_il(), hidden.spikes);
+/// // The fast path gives the same record.
+/// let fast = Simulator::new(&graph, TickMode::ClosedForm).run(&input, &mut ())?;
+/// assert_eq!(fast.layers[0].spikes, hidden.spikes);
+/// assert_eq!(fast.output, record.output);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct EventByEvent<'g> {
+    graph: &'g Graph,
+    mode: TickMode,
+    plan: Plan,
+    layers: Vec<LayerState>,
+    input_spikes: Vec<u32>,
+    input_due: Buckets,
+    queue: EventQueue,
+    leak: LeakTable,
+    /// Firing thresholds of the active period, one table per `T_il` value.
+    schedules: HashMap<u32, TickSchedule>,
+    output: OutputRecord,
+}
+
+impl<'g> EventByEvent<'g> {
+    /// A simulator for `graph` in the given tick mode.
+    pub fn new(graph: &'g Graph, mode: TickMode) -> Self {
+        EventByEvent {
+            graph,
+            mode,
+            plan: Plan::new(graph),
+            layers: graph
+                .layers()
+                .iter()
+                .map(|_| LayerState::default())
+                .collect(),
+            input_spikes: Vec::new(),
+            input_due: Buckets::default(),
+            queue: EventQueue::default(),
+            leak: LeakTable::new(graph.params().leak),
+            schedules: HashMap::new(),
+            output: OutputRecord::default(),
+        }
+    }
+
+    /// The graph being simulated.
+    pub fn graph(&self) -> &'g Graph {
+        self.graph
+    }
+
+    /// The tick mode.
+    pub fn mode(&self) -> TickMode {
+        self.mode
+    }
+
+    /// Presents one input (channel-major values, `C * H * W` of them, finite) and runs every
+    /// event to completion. Calls `observer` for each spike and release in event order.
+    pub fn run(&mut self, input: &[f32], observer: &mut impl SpikeObserver) -> Result<Record> {
+        self.start(input)?;
+        while let Some(slot) = self.queue.pop() {
+            let t = slot.time;
+            if slot.stage == 0 {
+                self.fire_input(t, observer);
+                continue;
+            }
+            let k = slot.stage as usize - 1;
+            match slot.phase {
+                Phase::Deliver => self.deliver(k, t)?,
+                Phase::Release => self.release(k, t, observer)?,
+                Phase::Tick => self.tick(k, t)?,
+                Phase::Fire => self.fire(k, t, observer),
+            }
+        }
+        self.finish()
+    }
+
+    fn start(&mut self, input: &[f32]) -> Result<()> {
+        input_times(self.graph, input, &mut self.input_spikes)?;
+        self.queue.clear();
+        self.input_due.clear();
+        for (i, &t) in self.input_spikes.iter().enumerate() {
+            if self.input_due.push(t, i as u32) {
+                self.queue.push(Slot {
+                    time: t,
+                    stage: 0,
+                    phase: Phase::Fire,
+                });
+            }
+        }
+        for (k, st) in self.layers.iter_mut().enumerate() {
+            let shape = self.graph.output_shape(k);
+            let n = shape.len() as usize;
+            st.u.clear();
+            if self.graph.layers()[k].is_synaptic() {
+                let sums = &self.plan.row_sums[k];
+                st.u.extend((0..n).map(|j| sums.of_neuron(j, shape)));
+            }
+            st.spikes.clear();
+            st.spikes.resize(n, NOT_FIRED);
+            st.counts.clear();
+            if matches!(self.graph.layers()[k], Layer::MaxPool(_)) {
+                st.counts.resize(n, 0);
+            }
+            st.waiting.clear();
+            st.inbox.clear();
+            st.due.clear();
+            st.origin = 0;
+            st.release = None;
+            st.remaining = 0;
+            st.bias_time = None;
+            st.ops = LayerOps::default();
+        }
+        self.output = OutputRecord::default();
+        if let Some(k) = self.plan.first_synaptic {
+            self.begin_frame(k, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Layer `k`'s inhibitory period starts at `origin`: schedule its bias spike and, for a
+    /// fixed `T_il`, its release.
+    fn begin_frame(&mut self, k: usize, origin: u32) -> Result<()> {
+        let layer = &self.graph.layers()[k];
+        let st = &mut self.layers[k];
+        st.origin = origin;
+        st.remaining = self.graph.input_shape_of(k).len();
+        if layer.bias().is_some() {
+            let t = add_time(origin, self.plan.bias_delay, k)?;
+            st.bias_time = Some(t);
+            st.remaining += 1;
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Deliver,
+            });
+        }
+        if let TilPolicy::Fixed(t_il) = self.graph.params().til {
+            let t = add_time(origin, t_il, k)?;
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Release,
+            });
+        }
+        Ok(())
+    }
+
+    fn fire_input(&mut self, t: u32, observer: &mut impl SpikeObserver) {
+        let fired = self.input_due.take(t);
+        for &i in &fired {
+            observer.input_spike(i, t);
+        }
+        self.send(0, t, fired);
+    }
+
+    /// Hands the spikes fired at `t` by stage `stage` to the next layer.
+    fn send(&mut self, stage: usize, t: u32, fired: Vec<u32>) {
+        match self.layers.get_mut(stage) {
+            Some(next) if !fired.is_empty() => {
+                next.inbox.put(t, fired);
+                self.queue.push(Slot {
+                    time: t,
+                    stage: stage as u32 + 1,
+                    phase: Phase::Deliver,
+                });
+            }
+            Some(next) => next.inbox.recycle(fired),
+            None => self.input_due.recycle(fired),
+        }
+    }
+
+    fn deliver(&mut self, k: usize, t: u32) -> Result<()> {
+        let graph = self.graph;
+        let layer = &graph.layers()[k];
+        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
+        let st = &mut self.layers[k];
+        let sources = st.inbox.take(t);
+        let synaptic = layer.is_synaptic();
+        if synaptic {
+            if let Some(release) = st.release {
+                let origin = match sources.first() {
+                    Some(&i) if k == 0 => format!("input neuron {i}"),
+                    Some(&i) => format!("neuron {i} of layer {}", k - 1),
+                    None => "the bias neuron".to_string(),
+                };
+                return Err(ErrorKind::LateSpike {
+                    layer: k,
+                    origin,
+                    time: t,
+                    release,
+                    t_il: release - st.origin,
+                }
+                .into());
+            }
+            self.leak.ensure(t - st.origin);
+        }
+        let mut sources = sources;
+        // The spikes of one time step are added in one fixed order, the same in every path of
+        // the engine (max-pool units may complete in any order): ascending position, then
+        // channel.
+        // Channels-last (position, then channel) within a spatial layer's input.
+        let plane = u64::from(inp.h) * u64::from(inp.w);
+        sources.sort_unstable_by_key(|&i| (u64::from(i) % plane, i));
+        let excess = if synaptic {
+            self.leak.excess(t - st.origin)
+        } else {
+            0.0
+        };
+        let u = &mut st.u;
+        let mut synapses = 0;
+        match layer {
+            Layer::Dense(d) | Layer::Output(d) => {
+                for &i in &sources {
+                    synapses += delivery::dense(d, i, excess, u);
+                }
+            }
+            Layer::Conv2d(c) => {
+                for &i in &sources {
+                    synapses += delivery::conv(c, inp, out, i, excess, u);
+                }
+            }
+            Layer::AvgPool(p) => {
+                for &i in &sources {
+                    synapses += delivery::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                }
+            }
+            Layer::MaxPool(p) => {
+                let needs = &self.plan.pool_needs[k];
+                let mut inputs = 0;
+                for &i in &sources {
+                    let (c, y, x) = delivery::coords(inp, i);
+                    let (rows, cols) = delivery::reach(&p.window, y, x, out);
+                    for &(oy, _) in &rows {
+                        for &(ox, _) in &cols {
+                            let pos = (oy * out.w + ox) as usize;
+                            let j = out.index(c, oy, ox);
+                            st.counts[j] += 1;
+                            inputs += 1;
+                            if st.counts[j] == needs[pos] {
+                                st.due.push(t, j as u32);
+                            }
+                        }
+                    }
+                }
+                st.ops.paper.pool_comparisons += inputs;
+                st.ops.engine.pool_comparisons += inputs;
+            }
+            Layer::Flatten => {
+                st.due.put(t, sources);
+                self.queue.push(Slot {
+                    time: t,
+                    stage: k as u32 + 1,
+                    phase: Phase::Fire,
+                });
+                return Ok(());
+            }
+        }
+        if synaptic {
+            st.remaining -= sources.len() as u64;
+            if st.bias_time == Some(t) {
+                let b = layer.bias().expect("a bias time implies a bias");
+                synapses += delivery::bias(b, out, excess, &mut st.u);
+                st.remaining -= 1;
+            }
+            st.ops.paper.synaptic_adds += synapses;
+            st.ops.engine.synaptic_adds += synapses;
+            if st.remaining == 0 && self.graph.params().til == TilPolicy::Dynamic {
+                self.queue.push(Slot {
+                    time: t,
+                    stage: k as u32 + 1,
+                    phase: Phase::Release,
+                });
+            }
+        } else {
+            // Max-pool: units whose window completed now fire now.
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Fire,
+            });
+        }
+        st.inbox.recycle(sources);
+        Ok(())
+    }
+
+    fn release(&mut self, k: usize, t: u32, observer: &mut impl SpikeObserver) -> Result<()> {
+        let params = *self.graph.params();
+        let st = &mut self.layers[k];
+        st.release = Some(t);
+        let t_il = t - st.origin;
+        check_til(k, t_il, params.leak)?;
+        self.leak.ensure(t_il);
+        let scale = self.leak.factor(t_il);
+        let n = st.u.len();
+        st.ops.engine.leak_mults += n as u64;
+        observer.release(k, t, t_il);
+        if let Layer::Output(_) = self.graph.layers()[k] {
+            st.ops.paper.leak_mults += n as u64 * u64::from(t_il);
+            self.output = output_record(&st.u, scale);
+            return Ok(());
+        }
+        st.u.iter_mut().for_each(|u| *u *= scale);
+        let schedule = tick_schedule(&mut self.schedules, &self.leak, &params, t_il);
+        let stage = k as u32 + 1;
+        for j in 0..n {
+            let v = st.u[j];
+            match self.mode {
+                TickMode::ClosedForm => {
+                    let s = schedule.firing_step(v);
+                    st.ops.paper.tick_adds += u64::from(s);
+                    let at = add_time(t, s, k)?;
+                    if st.due.push(at, j as u32) {
+                        self.queue.push(Slot {
+                            time: at,
+                            stage,
+                            phase: Phase::Fire,
+                        });
+                    }
+                }
+                TickMode::Explicit if v >= params.threshold => {
+                    if st.due.push(t, j as u32) {
+                        self.queue.push(Slot {
+                            time: t,
+                            stage,
+                            phase: Phase::Fire,
+                        });
+                    }
+                }
+                TickMode::Explicit => st.waiting.push(j as u32),
+            }
+        }
+        if !st.waiting.is_empty() {
+            self.queue.push(Slot {
+                time: add_time(t, 1, k)?,
+                stage,
+                phase: Phase::Tick,
+            });
+        }
+        if let Some(next) = self.plan.next_synaptic[k] {
+            self.begin_frame(next, t)?;
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, k: usize, t: u32) -> Result<()> {
+        let threshold = self.graph.params().threshold;
+        let st = &mut self.layers[k];
+        let release = st.release.expect("ticks follow the release");
+        let schedule = &self.schedules[&(release - st.origin)];
+        let waiting = st.waiting.len() as u64;
+        st.ops.paper.tick_adds += waiting;
+        st.ops.engine.tick_adds += waiting;
+        st.ops.engine.leak_mults += waiting;
+        let (v, due) = (&mut st.u, &mut st.due);
+        let mut fired = false;
+        st.waiting.retain(|&j| {
+            let j = j as usize;
+            v[j] = schedule.step(v[j]);
+            let fires = v[j] >= threshold;
+            if fires {
+                due.push(t, j as u32);
+                fired = true;
+            }
+            !fires
+        });
+        let stage = k as u32 + 1;
+        if fired {
+            self.queue.push(Slot {
+                time: t,
+                stage,
+                phase: Phase::Fire,
+            });
+        }
+        if !st.waiting.is_empty() {
+            self.queue.push(Slot {
+                time: add_time(t, 1, k)?,
+                stage,
+                phase: Phase::Tick,
+            });
+        }
+        Ok(())
+    }
+
+    fn fire(&mut self, k: usize, t: u32, observer: &mut impl SpikeObserver) {
+        let synaptic = self.graph.layers()[k].is_synaptic();
+        let st = &mut self.layers[k];
+        let fired = st.due.take(t);
+        for &j in &fired {
+            debug_assert_eq!(
+                st.spikes[j as usize], NOT_FIRED,
+                "layer {k} neuron {j} fired twice"
+            );
+            st.spikes[j as usize] = t;
+            observer.spike(k, j, t);
+        }
+        st.ops.engine.spikes += fired.len() as u64;
+        if synaptic {
+            st.ops.paper.leak_mults += fired.len() as u64 * u64::from(t - st.origin);
+        }
+        self.send(k + 1, t, fired);
+    }
+
+    fn finish(&mut self) -> Result<Record> {
+        let graph = self.graph;
+        let mut frame = 0;
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (k, st) in self.layers.iter_mut().enumerate() {
+            let is_output = matches!(graph.layers()[k], Layer::Output(_));
+            if let Some(j) = st
+                .spikes
+                .iter()
+                .position(|&t| t == NOT_FIRED)
+                .filter(|_| !is_output)
+            {
+                return Err(ErrorKind::Structure {
+                    what: format!("internal: layer {k} neuron {j} never fired"),
+                }
+                .into());
+            }
+            if graph.layers()[k].is_synaptic() {
+                if st.release.is_none() {
+                    return Err(ErrorKind::Structure {
+                        what: format!("internal: layer {k} was never released"),
+                    }
+                    .into());
+                }
+                frame = st.origin;
+            }
+            layers.push(LayerRecord {
+                spikes: if is_output {
+                    Vec::new()
+                } else {
+                    st.spikes.clone()
+                },
+                // A max-pool or flatten layer's spikes stay in the frame of the layer that fed it.
+                frame_origin: frame,
+                release: st.release,
+                ops: st.ops,
+            });
+            if let Some(r) = st.release {
+                frame = r;
+            }
+        }
+        Ok(Record {
+            input: self.input_spikes.clone(),
+            layers,
+            output: std::mem::take(&mut self.output),
+        })
+    }
+}

@@ -1,0 +1,207 @@
+//! Delivery of one layer's inhibitory period: every spike later than the frame origin adds
+//! `W_ji * expm1(tau / L)` to the frame-origin potentials of its targets.
+//!
+//! A spike reads contiguous weight runs: dense rows `[in][out]` onto all outputs, conv runs
+//! `[c_in][kh][kw][c_out]` onto the channels-last group of one output position. The loops are
+//! plain slices zipped, which the compiler vectorises; the caller runs them under
+//! [`pulp::Arch::dispatch`], so they are compiled for the best SIMD level the CPU has. Each
+//! potential gets exactly the operations of the event-by-event path, in the same order.
+
+use smallvec::SmallVec;
+
+use crate::graph::{Conv2d, Dense, Shape, Window};
+
+/// `u += w * excess`, element by element (a multiplication then an addition, never fused).
+#[inline(always)]
+fn axpy(u: &mut [f64], w: &[f32], excess: f64) {
+    for (u, &w) in u.iter_mut().zip(w) {
+        *u += f64::from(w) * excess;
+    }
+}
+
+/// A spike of input `src` into a dense layer; returns the synapses used.
+#[inline(always)]
+pub(crate) fn dense(d: &Dense, src: u32, excess: f64, u: &mut [f64]) -> u64 {
+    let n = d.outputs as usize;
+    axpy(
+        u,
+        &d.weights[src as usize * n..(src as usize + 1) * n],
+        excess,
+    );
+    n as u64
+}
+
+/// The output positions, with kernel offsets, that input position (`y`, `x`) reaches.
+#[inline(always)]
+fn reach(window: &Window, y: u32, x: u32, out: Shape) -> [SmallVec<[(u32, u32); 8]>; 2] {
+    [
+        window.reach(0, y, out.h).collect(),
+        window.reach(1, x, out.w).collect(),
+    ]
+}
+
+/// A spike of input `src` (channel-major in `inp`) into a conv layer whose potentials are
+/// channels-last (`u[pos * c_out + co]`).
+#[inline(always)]
+pub(crate) fn conv(
+    c: &Conv2d,
+    inp: Shape,
+    out: Shape,
+    src: u32,
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    let plane = inp.h * inp.w;
+    let (ci, y, x) = (src / plane, (src % plane) / inp.w, src % inp.w);
+    let [rows, cols] = reach(&c.window, y, x, out);
+    let [kh, kw] = c.window.kernel.map(|k| k as usize);
+    let cout = c.out_channels as usize;
+    for &(oy, ky) in &rows {
+        for &(ox, kx) in &cols {
+            let base = ((ci as usize * kh + ky as usize) * kw + kx as usize) * cout;
+            let pos = (oy * out.w + ox) as usize * cout;
+            axpy(
+                &mut u[pos..pos + cout],
+                &c.weights[base..base + cout],
+                excess,
+            );
+        }
+    }
+    (rows.len() * cols.len() * cout) as u64
+}
+
+/// Output lanes accumulated in registers at once by [`conv_rows`]: one vector, and four.
+const LANES: usize = 8;
+const WIDE: usize = 4 * LANES;
+
+/// `targets[l] += w[row + offset + l] * excess` for each weight row start in `rows`, in order,
+/// `N` potentials at a time held in registers.
+#[inline(always)]
+fn accumulate<const N: usize>(
+    targets: &mut [f64],
+    weights: &[f32],
+    rows: &[usize],
+    offset: usize,
+    excess: f64,
+) {
+    for (l, chunk) in targets.chunks_exact_mut(N).enumerate() {
+        let mut acc: [f64; N] = chunk.try_into().expect("a chunk of N");
+        let start = offset + l * N;
+        for &row in rows {
+            let w: &[f32; N] = weights[row + start..row + start + N]
+                .try_into()
+                .expect("N weights");
+            for (a, &w) in acc.iter_mut().zip(w) {
+                *a += f64::from(w) * excess;
+            }
+        }
+        chunk.copy_from_slice(&acc);
+    }
+}
+
+/// The spikes `group` (neurons at one input position, ascending channels, one time step) into
+/// a conv layer of column stride 1, with `flipped` its weights with the kernel columns
+/// reversed (`plan.rs`). Along each kernel row the position reaches consecutive output
+/// columns, whose channels-last potentials are one contiguous run, as are the matching
+/// weights of every channel. Each potential is loaded once, gets the group's products added
+/// in channel order, and is stored once: the same additions, in the same order, as one spike
+/// at a time.
+#[inline(always)]
+pub(crate) fn conv_rows(
+    c: &Conv2d,
+    flipped: &[f32],
+    inp: Shape,
+    out: Shape,
+    group: &[u32],
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    let plane = inp.h * inp.w;
+    let (y, x) = ((group[0] % plane) / inp.w, group[0] % inp.w);
+    let [kh, kw] = c.window.kernel.map(i64::from);
+    let cout = c.out_channels as usize;
+    let (stride, [pad_y, pad_x]) = (
+        i64::from(c.window.stride[0]),
+        c.window.padding.map(i64::from),
+    );
+    // Output column of reversed offset m: ox0 + m, with ox0 = x + pad - (kw - 1).
+    let ox0 = i64::from(x) + pad_x - (kw - 1);
+    let (m0, m1) = ((-ox0).max(0), (i64::from(out.w) - ox0).min(kw));
+    if m0 >= m1 {
+        return 0;
+    }
+    let run = (m1 - m0) as usize * cout;
+    let mut synapses = 0;
+    let mut rows: SmallVec<[usize; 64]> = SmallVec::new();
+    for ky in 0..kh {
+        let shifted = i64::from(y) + pad_y - ky;
+        if shifted < 0 || shifted % stride != 0 || shifted / stride >= i64::from(out.h) {
+            continue;
+        }
+        let oy = shifted / stride;
+        let at = ((oy * i64::from(out.w) + ox0 + m0) as usize) * cout;
+        rows.clear();
+        rows.extend(
+            group
+                .iter()
+                .map(|&i| ((i64::from(i / plane) * kh + ky) * kw + m0) as usize * cout),
+        );
+        let targets = &mut u[at..at + run];
+        // Wide blocks keep four independent vector accumulators in flight, then narrow
+        // blocks, then single lanes.
+        let wide = run - run % WIDE;
+        accumulate::<WIDE>(&mut targets[..wide], flipped, &rows, 0, excess);
+        let narrow = run - run % LANES;
+        accumulate::<LANES>(&mut targets[wide..narrow], flipped, &rows, wide, excess);
+        accumulate::<1>(&mut targets[narrow..], flipped, &rows, narrow, excess);
+        synapses += (run * group.len()) as u64;
+    }
+    synapses
+}
+
+/// A spike of input `src` into an average-pool layer (channel-major potentials).
+#[inline(always)]
+pub(crate) fn avg_pool(
+    window: &Window,
+    weight: f32,
+    inp: Shape,
+    out: Shape,
+    src: u32,
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    let plane = inp.h * inp.w;
+    let (c, y, x) = (src / plane, (src % plane) / inp.w, src % inp.w);
+    let [rows, cols] = reach(window, y, x, out);
+    let add = f64::from(weight) * excess;
+    for &(oy, _) in &rows {
+        for &(ox, _) in &cols {
+            u[out.index(c, oy, ox)] += add;
+        }
+    }
+    (rows.len() * cols.len()) as u64
+}
+
+/// The bias neuron's spike onto every neuron: `bias[co]` onto channel `co`, in the layer's
+/// slot layout (`channels_last` for conv layers).
+#[inline(always)]
+pub(crate) fn bias(
+    bias: &[f32],
+    out: Shape,
+    channels_last: bool,
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    if channels_last {
+        for group in u.chunks_exact_mut(bias.len()) {
+            axpy(group, bias, excess);
+        }
+    } else {
+        let plane = (out.h * out.w) as usize;
+        for (run, &b) in u.chunks_exact_mut(plane).zip(bias) {
+            let add = f64::from(b) * excess;
+            run.iter_mut().for_each(|u| *u += add);
+        }
+    }
+    out.len()
+}

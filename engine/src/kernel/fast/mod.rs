@@ -1,0 +1,545 @@
+//! The fast path: the same records as [`EventByEvent`](super::EventByEvent), layer by layer.
+//!
+//! A layer's spikes depend only on the spikes of the layer before it, so the simulator runs
+//! each layer's whole inhibitory period, release and active period before the next: it sorts
+//! the incoming spikes into integer-time buckets (`order.rs`), delivers the buckets in time
+//! order (each target sees its additions in the same order as in the event-by-event path),
+//! releases, and fires. Spikes at the frame origin are not delivered: they are worth exactly
+//! zero beyond the row sums the potentials start from. In closed-form tick mode each neuron's
+//! firing step is one lookup in the exact threshold table (`ticking.rs`); in explicit mode
+//! the ticking neuron still visits every waiting neuron at every step.
+//!
+//! The observer sees the input spikes, then each layer's release and spikes, layer by layer,
+//! in time order within a layer.
+
+mod deliver;
+mod order;
+
+use hashbrown::HashMap;
+use smallvec::SmallVec;
+
+use self::order::TimeOrder;
+use super::leak::LeakTable;
+use super::plan::Plan;
+use super::ticking::TickSchedule;
+use super::{add_time, check_til, input_times, output_record, tick_schedule, TickMode};
+use crate::counters::LayerOps;
+use crate::error::{ErrorKind, Result};
+use crate::graph::{Graph, Layer, Shape, TilPolicy};
+use crate::observer::SpikeObserver;
+use crate::record::{LayerRecord, OutputRecord, Record};
+
+/// Per-layer state, kept across runs so its buffers are reused.
+#[derive(Debug, Default)]
+struct LayerState {
+    /// Absolute spike time of every neuron, channel-major.
+    spikes: Vec<u32>,
+    /// Frame-origin potentials, in slot order (channels-last for conv layers).
+    u: Vec<f64>,
+    /// Closed-form ticks: each neuron's firing step, in slot order.
+    steps: Vec<u32>,
+    origin: u32,
+    release: Option<u32>,
+    ops: LayerOps,
+}
+
+/// Simulates a [`Graph`], one input at a time, reusing its buffers across runs.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{GraphBuilder, Shape, Simulator, TickMode};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
+///     .dense(2, vec![-1.0, 0.5, -0.25, -0.5, 1.0, 0.0], Some(vec![-0.1, 0.2]))
+///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
+///     .build()?;
+/// let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+/// let record = sim.run(&[0.1, 0.5, 0.9], &mut ())?;
+/// let hidden = &record.layers[0];
+/// println!("T_il = {:?}, spikes at {:?}", hidden.t_il(), hidden.spikes);
+/// assert_eq!(record.output.logits.len(), 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Simulator<'g> {
+    graph: &'g Graph,
+    mode: TickMode,
+    plan: Plan,
+    arch: pulp::Arch,
+    leak: LeakTable,
+    /// Firing thresholds of the active period, one table per `T_il` value.
+    schedules: HashMap<u32, TickSchedule>,
+    input: Vec<u32>,
+    layers: Vec<LayerState>,
+    order: TimeOrder,
+    /// Explicit ticks: (neuron, potential) of the neurons still waiting to fire.
+    waiting: Vec<(u32, f64)>,
+    output: OutputRecord,
+}
+
+impl<'g> Simulator<'g> {
+    /// A simulator for `graph` in the given tick mode.
+    pub fn new(graph: &'g Graph, mode: TickMode) -> Self {
+        Simulator {
+            graph,
+            mode,
+            plan: Plan::new(graph),
+            arch: pulp::Arch::new(),
+            leak: LeakTable::new(graph.params().leak),
+            schedules: HashMap::new(),
+            input: Vec::new(),
+            layers: graph
+                .layers()
+                .iter()
+                .map(|_| LayerState::default())
+                .collect(),
+            order: TimeOrder::default(),
+            waiting: Vec::new(),
+            output: OutputRecord::default(),
+        }
+    }
+
+    /// The graph being simulated.
+    pub fn graph(&self) -> &'g Graph {
+        self.graph
+    }
+
+    /// The tick mode.
+    pub fn mode(&self) -> TickMode {
+        self.mode
+    }
+
+    /// Presents one input (channel-major values, `C * H * W` of them, finite) and runs every
+    /// event to completion. Calls `observer` for the input spikes, then for each layer's
+    /// release and spikes in time order, layer by layer.
+    pub fn run(&mut self, input: &[f32], observer: &mut impl SpikeObserver) -> Result<Record> {
+        input_times(self.graph, input, &mut self.input)?;
+        if observer.wants_events() {
+            self.order.sort(&self.input, 0, 1);
+            for &i in self.order.all() {
+                observer.input_spike(i, self.input[i as usize]);
+            }
+        }
+        let mut origin = 0;
+        for k in 0..self.layers.len() {
+            let (done, rest) = self.layers.split_at_mut(k);
+            let prev: &[u32] = match done.last() {
+                Some(p) => &p.spikes,
+                None => &self.input,
+            };
+            let st = &mut rest[0];
+            st.origin = origin;
+            st.release = None;
+            st.ops = LayerOps::default();
+            let graph = self.graph;
+            match &graph.layers()[k] {
+                Layer::MaxPool(p) => {
+                    max_pool(
+                        &p.window,
+                        graph.input_shape_of(k),
+                        graph.output_shape(k),
+                        prev,
+                        st,
+                    );
+                    st.ops.paper.pool_comparisons = self.plan.synapses[k];
+                    st.ops.engine.pool_comparisons = self.plan.synapses[k];
+                }
+                Layer::Flatten => {
+                    st.spikes.clear();
+                    st.spikes.extend_from_slice(prev);
+                }
+                _ => {
+                    let ctx = Layerwise {
+                        graph,
+                        plan: &self.plan,
+                        arch: self.arch,
+                        k,
+                    };
+                    let release = ctx.integrate(prev, st, &mut self.order, &mut self.leak)?;
+                    let t_il = release - origin;
+                    observer.release(k, release, t_il);
+                    let scale = self.leak.factor(t_il);
+                    st.ops.engine.leak_mults += st.u.len() as u64;
+                    if let Layer::Output(_) = graph.layers()[k] {
+                        st.ops.paper.leak_mults += st.u.len() as u64 * u64::from(t_il);
+                        self.output = output_record(&st.u, scale);
+                        st.spikes.clear();
+                        continue;
+                    }
+                    let schedule =
+                        tick_schedule(&mut self.schedules, &self.leak, graph.params(), t_il);
+                    match self.mode {
+                        TickMode::ClosedForm => ctx.fire_closed_form(st, scale, schedule)?,
+                        TickMode::Explicit => {
+                            ctx.fire_explicit(st, scale, schedule, &mut self.waiting)?
+                        }
+                    }
+                    st.ops.paper.leak_mults += st
+                        .spikes
+                        .iter()
+                        .map(|&t| u64::from(t - origin))
+                        .sum::<u64>();
+                    origin = release;
+                }
+            }
+            st.ops.engine.spikes += st.spikes.len() as u64;
+            if observer.wants_events() {
+                self.order.sort(&st.spikes, st.origin, 1);
+                for &j in self.order.all() {
+                    observer.spike(k, j, st.spikes[j as usize]);
+                }
+            }
+        }
+        Ok(self.record())
+    }
+
+    fn record(&mut self) -> Record {
+        let mut frame = 0;
+        let layers = self
+            .layers
+            .iter()
+            .zip(self.graph.layers())
+            .map(|(st, layer)| {
+                if layer.is_synaptic() {
+                    frame = st.origin;
+                }
+                let rec = LayerRecord {
+                    spikes: st.spikes.clone(),
+                    frame_origin: frame,
+                    release: st.release,
+                    ops: st.ops,
+                };
+                if let Some(r) = st.release {
+                    frame = r;
+                }
+                rec
+            })
+            .collect();
+        Record {
+            input: self.input.clone(),
+            layers,
+            output: std::mem::take(&mut self.output),
+        }
+    }
+}
+
+/// One synapse-based layer's inhibitory period and firing.
+struct Layerwise<'a> {
+    graph: &'a Graph,
+    plan: &'a Plan,
+    arch: pulp::Arch,
+    k: usize,
+}
+
+impl Layerwise<'_> {
+    /// Integrates the spikes `prev` of the layer before (and the bias neuron) into `st.u`;
+    /// returns the release time.
+    fn integrate(
+        &self,
+        prev: &[u32],
+        st: &mut LayerState,
+        order: &mut TimeOrder,
+        leak: &mut LeakTable,
+    ) -> Result<u32> {
+        let (graph, k, origin) = (self.graph, self.k, st.origin);
+        let layer = &graph.layers()[k];
+        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
+        let last = order.sort(prev, origin, inp.c as usize);
+        let bias_at = layer.bias().map(|_| self.plan.bias_delay);
+        let latest = last.max(bias_at.unwrap_or(0));
+        let t_il = match graph.params().til {
+            TilPolicy::Dynamic => latest,
+            TilPolicy::Fixed(t_il) => {
+                if latest > t_il {
+                    return Err(self.late(order, bias_at, origin, t_il));
+                }
+                t_il
+            }
+        };
+        let release = add_time(origin, t_il, k)?;
+        check_til(k, t_il, graph.params().leak)?;
+        leak.ensure(t_il);
+        self.reset(&mut st.u);
+        let leak = &*leak;
+        let delivered = self.arch.dispatch(Delivery {
+            layer,
+            flipped: self.plan.row_runs[k].as_deref(),
+            inp,
+            out,
+            order,
+            leak,
+            u: &mut st.u,
+            latest,
+            bias_at,
+        });
+        st.ops.engine.synaptic_adds += delivered;
+        st.ops.paper.synaptic_adds += self.plan.synapses[k];
+        st.release = Some(release);
+        Ok(release)
+    }
+
+    /// The potentials at the frame origin: the row sums, in slot order.
+    fn reset(&self, u: &mut Vec<f64>) {
+        let (graph, k) = (self.graph, self.k);
+        let out = graph.output_shape(k);
+        let sums = &self.plan.row_sums[k];
+        u.clear();
+        match &graph.layers()[k] {
+            Layer::Conv2d(_) => {
+                for oy in 0..out.h {
+                    for ox in 0..out.w {
+                        u.extend_from_slice(sums.at(oy, ox));
+                    }
+                }
+            }
+            _ => u.extend((0..out.len() as usize).map(|j| sums.of_neuron(j, out))),
+        }
+    }
+
+    /// The late-spike error for a fixed `T_il`: the first event after the release.
+    fn late(
+        &self,
+        order: &TimeOrder,
+        bias_at: Option<u32>,
+        origin: u32,
+        t_il: u32,
+    ) -> crate::Error {
+        let k = self.k;
+        let first_source =
+            (t_il + 1..).find(|&tau| !order.at(tau).is_empty() || Some(tau) == bias_at);
+        let tau = first_source.expect("a later event exists");
+        let what = match order.at(tau).first() {
+            Some(&i) if k == 0 => format!("input neuron {i}"),
+            Some(&i) => format!("neuron {i} of layer {}", k - 1),
+            None => "the bias neuron".to_string(),
+        };
+        ErrorKind::LateSpike {
+            layer: k,
+            origin: what,
+            time: origin + tau,
+            release: origin + t_il,
+            t_il,
+        }
+        .into()
+    }
+
+    /// Neuron `j`'s slot in `u`, visited in channel-major order by calling `f(j, slot)`.
+    fn for_each_slot(&self, mut f: impl FnMut(usize, usize)) {
+        let out = self.graph.output_shape(self.k);
+        let n = out.len() as usize;
+        match &self.graph.layers()[self.k] {
+            Layer::Conv2d(c) => {
+                let (plane, cout) = ((out.h * out.w) as usize, c.out_channels as usize);
+                for j in 0..n {
+                    f(j, (j % plane) * cout + j / plane);
+                }
+            }
+            _ => (0..n).for_each(|j| f(j, j)),
+        }
+    }
+
+    /// Closed-form ticks: each neuron's firing step from the threshold table.
+    fn fire_closed_form(
+        &self,
+        st: &mut LayerState,
+        scale: f64,
+        schedule: &mut TickSchedule,
+    ) -> Result<()> {
+        let release = st.release.expect("released");
+        // Potentials at the release, in place, then each neuron's step: the number of
+        // thresholds above its potential, counted level by level over all neurons at once.
+        st.u.iter_mut().for_each(|u| *u *= scale);
+        schedule.cover(st.u.iter().copied().fold(f64::INFINITY, f64::min));
+        let steps = &mut st.steps;
+        steps.clear();
+        steps.resize(st.u.len(), 0);
+        self.arch.dispatch(FiringSteps {
+            v: &st.u,
+            bounds: schedule.bounds(),
+            steps,
+        });
+        let latest = steps.iter().copied().max().unwrap_or(0);
+        st.ops.paper.tick_adds += steps.iter().map(|&s| u64::from(s)).sum::<u64>();
+        add_time(release, latest, self.k)?;
+        let spikes = &mut st.spikes;
+        spikes.clear();
+        match &self.graph.layers()[self.k] {
+            Layer::Conv2d(c) => {
+                let cout = c.out_channels as usize;
+                for co in 0..cout {
+                    spikes.extend(steps.iter().skip(co).step_by(cout).map(|&s| release + s));
+                }
+            }
+            _ => spikes.extend(steps.iter().map(|&s| release + s)),
+        }
+        Ok(())
+    }
+
+    /// Explicit ticks: the ticking neuron visits every waiting neuron at every step.
+    fn fire_explicit(
+        &self,
+        st: &mut LayerState,
+        scale: f64,
+        schedule: &TickSchedule,
+        waiting: &mut Vec<(u32, f64)>,
+    ) -> Result<()> {
+        let release = st.release.expect("released");
+        let threshold = self.graph.params().threshold;
+        let (u, spikes) = (&st.u, &mut st.spikes);
+        spikes.clear();
+        spikes.resize(u.len(), release);
+        waiting.clear();
+        self.for_each_slot(|j, slot| {
+            let v = u[slot] * scale;
+            if v < threshold {
+                waiting.push((j as u32, v));
+            }
+        });
+        let mut t = release;
+        while !waiting.is_empty() {
+            t = add_time(t, 1, self.k)?;
+            let n = waiting.len() as u64;
+            st.ops.paper.tick_adds += n;
+            st.ops.engine.tick_adds += n;
+            st.ops.engine.leak_mults += n;
+            waiting.retain_mut(|(j, v)| {
+                *v = schedule.step(*v);
+                let fires = *v >= threshold;
+                if fires {
+                    spikes[*j as usize] = t;
+                }
+                !fires
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One layer's deliveries, run under [`pulp::Arch::dispatch`]: everything it calls is
+/// inlined into the dispatched function, so the loops are compiled for the CPU's SIMD level.
+struct Delivery<'a> {
+    layer: &'a Layer,
+    /// Conv weights laid out for row runs (`plan.rs`), where the layer allows them.
+    flipped: Option<&'a [f32]>,
+    inp: Shape,
+    out: Shape,
+    order: &'a TimeOrder,
+    leak: &'a LeakTable,
+    u: &'a mut [f64],
+    latest: u32,
+    bias_at: Option<u32>,
+}
+
+impl pulp::WithSimd for Delivery<'_> {
+    type Output = u64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> u64 {
+        let Delivery {
+            layer,
+            flipped,
+            inp,
+            out,
+            order,
+            leak,
+            u,
+            latest,
+            bias_at,
+        } = self;
+        let mut synapses = 0;
+        for tau in 1..=latest {
+            let excess = leak.excess(tau);
+            let sources = order.at(tau);
+            match layer {
+                Layer::Dense(d) | Layer::Output(d) => {
+                    for &i in sources {
+                        synapses += deliver::dense(d, i, excess, u);
+                    }
+                }
+                Layer::Conv2d(c) => match flipped {
+                    Some(f) => {
+                        // Sources come position by position (channels-last): each position's
+                        // channels share their targets.
+                        let plane = inp.h * inp.w;
+                        for group in sources.chunk_by(|a, b| a % plane == b % plane) {
+                            synapses += deliver::conv_rows(c, f, inp, out, group, excess, u);
+                        }
+                    }
+                    None => {
+                        for &i in sources {
+                            synapses += deliver::conv(c, inp, out, i, excess, u);
+                        }
+                    }
+                },
+                Layer::AvgPool(p) => {
+                    for &i in sources {
+                        synapses += deliver::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                    }
+                }
+                Layer::MaxPool(_) | Layer::Flatten => {}
+            }
+            if let (Some(b), Some(at)) = (layer.bias(), bias_at) {
+                if at == tau {
+                    let channels_last = matches!(layer, Layer::Conv2d(_));
+                    synapses += deliver::bias(b, out, channels_last, excess, u);
+                }
+            }
+        }
+        synapses
+    }
+}
+
+/// Closed-form firing steps of a released layer, run under [`pulp::Arch::dispatch`]: for each
+/// threshold level, one vectorised comparison over every neuron.
+struct FiringSteps<'a> {
+    v: &'a [f64],
+    bounds: &'a [f64],
+    steps: &'a mut [u32],
+}
+
+impl pulp::WithSimd for FiringSteps<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for &m in self.bounds {
+            for (s, &v) in self.steps.iter_mut().zip(self.v) {
+                *s += u32::from(m > v);
+            }
+        }
+    }
+}
+
+/// Max-pool units: each fires with the last input of its window (real taps only).
+fn max_pool(
+    window: &crate::graph::Window,
+    inp: Shape,
+    out: Shape,
+    prev: &[u32],
+    st: &mut LayerState,
+) {
+    // Real input rows and columns of every output row and column, computed once.
+    let span = |axis: usize, o: u32, extent: u32| {
+        let taps = window.taps(axis, o, extent);
+        // Tap k sits at input position out * stride - padding + k, real here.
+        let first = o * window.stride[axis] + taps.start - window.padding[axis];
+        first as usize..(first + taps.len() as u32) as usize
+    };
+    let rows: SmallVec<[_; 64]> = (0..out.h).map(|oy| span(0, oy, inp.h)).collect();
+    let cols: SmallVec<[_; 64]> = (0..out.w).map(|ox| span(1, ox, inp.w)).collect();
+    let (plane, width) = ((inp.h * inp.w) as usize, inp.w as usize);
+    st.spikes.clear();
+    for channel in prev.chunks_exact(plane).take(out.c as usize) {
+        for ys in &rows {
+            for xs in &cols {
+                let mut latest = 0;
+                for y in ys.clone() {
+                    for &t in &channel[y * width + xs.start..y * width + xs.end] {
+                        latest = latest.max(t);
+                    }
+                }
+                st.spikes.push(latest);
+            }
+        }
+    }
+}
