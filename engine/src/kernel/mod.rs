@@ -18,6 +18,7 @@
 //! neuron, the bias last in its step), so they round identically.
 
 mod event;
+mod fanout;
 mod fast;
 mod leak;
 mod plan;

@@ -3,27 +3,8 @@
 //! its targets (see `row_sums.rs`), a spike at the frame origin adding exactly zero.
 //! Potentials are channel-major; conv connectivity is found from the geometry.
 
-use smallvec::SmallVec;
-
-use crate::graph::{Conv2d, Dense, Shape, Window};
-
-/// (C, H, W) coordinates of channel-major index `i`.
-#[inline]
-pub(crate) fn coords(shape: Shape, i: u32) -> (u32, u32, u32) {
-    let plane = shape.h * shape.w;
-    (i / plane, (i % plane) / shape.w, i % shape.w)
-}
-
-type Reach = SmallVec<[(u32, u32); 8]>;
-
-/// Output rows and columns (with kernel offsets) that input position (y, x) reaches.
-#[inline]
-pub(crate) fn reach(window: &Window, y: u32, x: u32, out: Shape) -> (Reach, Reach) {
-    (
-        window.reach(0, y, out.h).collect(),
-        window.reach(1, x, out.w).collect(),
-    )
-}
+use super::super::fanout::{coords, reach};
+use crate::graph::{Conv2d, Dense, Shape};
 
 /// A spike of input `src`, worth `excess`, into a dense layer; returns the synapses used.
 pub(crate) fn dense(d: &Dense, src: u32, excess: f64, u: &mut [f64]) -> u64 {
@@ -58,26 +39,6 @@ pub(crate) fn conv(
         }
     }
     (rows.len() * cols.len()) as u64 * u64::from(cout)
-}
-
-/// A spike of input `src` into an average-pool layer: the same weight on every synapse.
-pub(crate) fn avg_pool(
-    window: &Window,
-    weight: f32,
-    inp: Shape,
-    out: Shape,
-    src: u32,
-    excess: f64,
-    u: &mut [f64],
-) -> u64 {
-    let (c, y, x) = coords(inp, src);
-    let (rows, cols) = reach(window, y, x, out);
-    for &(oy, _) in &rows {
-        for &(ox, _) in &cols {
-            u[out.index(c, oy, ox)] += f64::from(weight) * excess;
-        }
-    }
-    (rows.len() * cols.len()) as u64
 }
 
 /// The bias neuron's spike: `bias[channel]` onto every neuron of each channel (a dense

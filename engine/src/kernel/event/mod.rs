@@ -34,6 +34,7 @@ use hashbrown::HashMap;
 
 use self::buckets::Buckets;
 use self::queue::{EventQueue, Phase, Slot};
+use super::fanout;
 use super::leak::LeakTable;
 use super::plan::Plan;
 use super::ticking::TickSchedule;
@@ -301,15 +302,15 @@ impl<'g> EventByEvent<'g> {
             }
             Layer::AvgPool(p) => {
                 for &i in &sources {
-                    synapses += delivery::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                    synapses += fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
                 }
             }
             Layer::MaxPool(p) => {
                 let needs = &self.plan.pool_needs[k];
                 let mut inputs = 0;
                 for &i in &sources {
-                    let (c, y, x) = delivery::coords(inp, i);
-                    let (rows, cols) = delivery::reach(&p.window, y, x, out);
+                    let (c, y, x) = fanout::coords(inp, i);
+                    let (rows, cols) = fanout::reach(&p.window, y, x, out);
                     for &(oy, _) in &rows {
                         for &(ox, _) in &cols {
                             let pos = (oy * out.w + ox) as usize;

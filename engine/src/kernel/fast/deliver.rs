@@ -9,7 +9,8 @@
 
 use smallvec::SmallVec;
 
-use crate::graph::{Conv2d, Dense, Shape, Window};
+use super::super::fanout::{coords, reach};
+use crate::graph::{Conv2d, Dense, Shape};
 
 /// `u += w * excess`, element by element (a multiplication then an addition, never fused).
 #[inline(always)]
@@ -31,15 +32,6 @@ pub(crate) fn dense(d: &Dense, src: u32, excess: f64, u: &mut [f64]) -> u64 {
     n as u64
 }
 
-/// The output positions, with kernel offsets, that input position (`y`, `x`) reaches.
-#[inline(always)]
-fn reach(window: &Window, y: u32, x: u32, out: Shape) -> [SmallVec<[(u32, u32); 8]>; 2] {
-    [
-        window.reach(0, y, out.h).collect(),
-        window.reach(1, x, out.w).collect(),
-    ]
-}
-
 /// A spike of input `src` (channel-major in `inp`) into a conv layer whose potentials are
 /// channels-last (`u[pos * c_out + co]`).
 #[inline(always)]
@@ -51,9 +43,8 @@ pub(crate) fn conv(
     excess: f64,
     u: &mut [f64],
 ) -> u64 {
-    let plane = inp.h * inp.w;
-    let (ci, y, x) = (src / plane, (src % plane) / inp.w, src % inp.w);
-    let [rows, cols] = reach(&c.window, y, x, out);
+    let (ci, y, x) = coords(inp, src);
+    let (rows, cols) = reach(&c.window, y, x, out);
     let [kh, kw] = c.window.kernel.map(|k| k as usize);
     let cout = c.out_channels as usize;
     for &(oy, ky) in &rows {
@@ -157,29 +148,6 @@ pub(crate) fn conv_rows(
         synapses += (run * group.len()) as u64;
     }
     synapses
-}
-
-/// A spike of input `src` into an average-pool layer (channel-major potentials).
-#[inline(always)]
-pub(crate) fn avg_pool(
-    window: &Window,
-    weight: f32,
-    inp: Shape,
-    out: Shape,
-    src: u32,
-    excess: f64,
-    u: &mut [f64],
-) -> u64 {
-    let plane = inp.h * inp.w;
-    let (c, y, x) = (src / plane, (src % plane) / inp.w, src % inp.w);
-    let [rows, cols] = reach(window, y, x, out);
-    let add = f64::from(weight) * excess;
-    for &(oy, _) in &rows {
-        for &(ox, _) in &cols {
-            u[out.index(c, oy, ox)] += add;
-        }
-    }
-    (rows.len() * cols.len()) as u64
 }
 
 /// The bias neuron's spike onto every neuron: `bias[co]` onto channel `co`, in the layer's

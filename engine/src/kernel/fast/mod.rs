@@ -473,7 +473,8 @@ impl pulp::WithSimd for Delivery<'_> {
                 },
                 Layer::AvgPool(p) => {
                     for &i in sources {
-                        synapses += deliver::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                        synapses +=
+                            super::fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
                     }
                 }
                 Layer::MaxPool(_) | Layer::Flatten => {}
