@@ -122,6 +122,11 @@ impl OnnxError {
     pub fn kind(&self) -> &OnnxErrorKind {
         &self.kind
     }
+
+    /// What is wrong, taken out of the error.
+    pub fn into_kind(self) -> OnnxErrorKind {
+        *self.kind
+    }
 }
 
 fn list(nodes: &[NodeRef]) -> String {
