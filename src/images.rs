@@ -87,7 +87,10 @@ impl Images {
             )));
         }
         let descr = file.dtype().descr();
-        let values: Vec<i64> = match descr.trim_start_matches(['<', '>', '|', '=']) {
+        let values: Vec<i64> = match descr
+            .trim_matches('\'')
+            .trim_start_matches(['<', '>', '|', '='])
+        {
             "i8" => file.into_vec::<i64>(),
             "i4" => file
                 .into_vec::<i32>()
