@@ -8,11 +8,11 @@
 //!
 //! | ONNX | becomes |
 //! |---|---|
-//! | `Conv` (strides, symmetric pads, dilation 1, group 1) | [`DnnLayer::Conv2d`] |
-//! | `Gemm` (`transA = 0`, `transB`, `alpha`, `beta`), `MatMul` (+ constant `Add`) | [`DnnLayer::Dense`] |
-//! | `Relu` | [`DnnLayer::Relu`] |
-//! | `MaxPool`, `AveragePool` (symmetric pads, `ceil_mode = 0`) | [`DnnLayer::MaxPool`], [`DnnLayer::AvgPool`] |
-//! | `Flatten` (axis 1), `Reshape` to `(batch, features)` | [`DnnLayer::Flatten`] |
+//! | `Conv` (strides, symmetric pads, dilation 1, group 1) | [`DnnLayer::Conv2d`](crate::DnnLayer::Conv2d) |
+//! | `Gemm` (`transA = 0`, `transB`, `alpha`, `beta`), `MatMul` (+ constant `Add`) | [`DnnLayer::Dense`](crate::DnnLayer::Dense) |
+//! | `Relu` | [`DnnLayer::Relu`](crate::DnnLayer::Relu) |
+//! | `MaxPool`, `AveragePool` (symmetric pads, `ceil_mode = 0`) | [`DnnLayer::MaxPool`](crate::DnnLayer::MaxPool), [`DnnLayer::AvgPool`](crate::DnnLayer::AvgPool) |
+//! | `Flatten` (axis 1), `Reshape` to `(batch, features)` | [`DnnLayer::Flatten`](crate::DnnLayer::Flatten) |
 //! | `BatchNormalization` (inference) | folded into the conv or dense layer before it |
 //! | `Dropout`, `Identity` | dropped |
 //!
