@@ -9,9 +9,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn, DnnLayer, OpCounts};
+use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts};
+
+use crate::images::Inputs;
 use tdsnn_engine::counters::LayerOps;
-use tdsnn_engine::{audit, coding, Graph, Record, Shape, Simulator, TickMode};
+use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
 /// weights are the reference's rounded to `f32`, may put its spike on the other step.
@@ -71,8 +73,8 @@ impl Default for EvalConfig {
 /// What one image gave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageResult {
-    /// The true label.
-    pub label: usize,
+    /// The true label, if the inputs are labelled.
+    pub label: Option<usize>,
     /// The SNN's class.
     pub snn: usize,
     /// The reference DNN(G)'s class.
@@ -159,20 +161,26 @@ impl Evaluation {
         self.images.iter().filter(|r| hit(r)).count() as f64 / self.len().max(1) as f64
     }
 
+    /// Whether every image is labelled (else the accuracies count unlabelled images as
+    /// wrong and mean nothing).
+    pub fn labelled(&self) -> bool {
+        self.images.iter().all(|r| r.label.is_some())
+    }
+
     /// Accuracy of the SNN.
     pub fn snn_accuracy(&self) -> f64 {
-        self.fraction(|r| r.snn == r.label)
+        self.fraction(|r| Some(r.snn) == r.label)
     }
 
     /// Accuracy of the reference DNN(G).
     pub fn dnn_g_accuracy(&self) -> f64 {
-        self.fraction(|r| r.dnn_g == r.label)
+        self.fraction(|r| Some(r.dnn_g) == r.label)
     }
 
     /// Accuracy of the ReLU network, if one was given.
     pub fn dnn_relu_accuracy(&self) -> Option<f64> {
         self.images.first()?.dnn_relu?;
-        Some(self.fraction(|r| r.dnn_relu == Some(r.label)))
+        Some(self.fraction(|r| r.dnn_relu.is_some() && r.dnn_relu == r.label))
     }
 
     /// Images whose SNN class equals the DNN(G)'s.
@@ -247,7 +255,7 @@ fn check_fit(
     graph: &Graph,
     dnn_g: &Dnn,
     relu: Option<&Dnn>,
-    data: &Dataset,
+    data: &impl Inputs,
 ) -> Result<(), EvalError> {
     let input = graph.input_shape();
     let classes = graph.output_shape(graph.layers().len() - 1);
@@ -266,13 +274,13 @@ fn check_fit(
             r.final_shape()
         )));
     }
-    if data.is_empty() {
+    if data.count() == 0 {
         return Err(EvalError::Mismatch("the data set holds no image".into()));
     }
-    if Shape::new(1, data.rows, data.cols) != input {
+    if data.shape() != input {
         return Err(EvalError::Mismatch(format!(
-            "the images are 1x{}x{}, the network takes {input}",
-            data.rows, data.cols
+            "the images are {}, the network takes {input}",
+            data.shape()
         )));
     }
     Ok(())
@@ -284,7 +292,7 @@ fn evaluate_image(
     dnn_g: &Dnn,
     relu: Option<&Dnn>,
     x: &[f32],
-    label: usize,
+    label: Option<usize>,
     window: f64,
 ) -> Result<ImageResult, tdsnn_engine::Error> {
     let graph = sim.graph();
@@ -343,18 +351,18 @@ fn samples(record: &Record) -> Vec<LayerSample> {
 /// ReLU network to compare with, if any. Calls `progress` with the number of images done.
 ///
 /// Errors if the networks, the graph and the images do not fit together (the images must be
-/// single-channel, `rows x cols` as the graph's input), if there is no image, or with the
+/// of the graph's input shape), if there is no image, or with the
 /// first image (by index, whatever the thread count) the engine rejects.
 pub fn evaluate(
     graph: &Graph,
     dnn_g: &Dnn,
     relu: Option<&Dnn>,
-    data: &Dataset,
+    data: &impl Inputs,
     config: &EvalConfig,
     progress: impl Fn(usize) + Sync,
 ) -> Result<Evaluation, EvalError> {
     check_fit(graph, dnn_g, relu, data)?;
-    let n = data.len();
+    let n = data.count();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     type Outcome = Result<ImageResult, tdsnn_engine::Error>;
@@ -368,12 +376,12 @@ pub fn evaluate(
                     if i >= n {
                         break;
                     }
-                    let label = usize::from(data.labels[i]);
+                    let label = data.label(i);
                     let r = evaluate_image(
                         &mut sim,
                         dnn_g,
                         relu,
-                        &data.pixels(i),
+                        &data.input(i),
                         label,
                         config.tie_window,
                     );

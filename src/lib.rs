@@ -30,8 +30,10 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+pub mod dump;
 pub mod evaluate;
 pub mod fixtures;
+pub mod images;
 pub mod plot;
 pub mod report;
 pub mod sweep;

@@ -147,6 +147,9 @@ pub struct Report {
     pub setup: Setup,
     /// Images evaluated.
     pub images: usize,
+    /// Whether the images are labelled (without labels the accuracies mean nothing and the
+    /// table leaves them out).
+    pub labelled: bool,
     /// Accuracy of the reference DNN(G), the network the SNN must equal.
     pub dnn_accuracy: f64,
     /// Accuracy of the plain ReLU network, if one was given.
@@ -214,6 +217,7 @@ impl Report {
         Report {
             setup,
             images: eval.len(),
+            labelled: eval.labelled(),
             dnn_accuracy: eval.dnn_g_accuracy(),
             dnn_relu_accuracy: eval.dnn_relu_accuracy(),
             snn_accuracy: eval.snn_accuracy(),
@@ -263,7 +267,14 @@ impl Report {
     pub fn table(&self) -> String {
         let mut s = String::new();
         let pct = |x: f64| format!("{:.2}%", 100.0 * x);
-        let err = |x: f64| format!("{:.2}%", 100.0 * (1.0 - x));
+        let labelled = self.labelled;
+        let err = |x: f64| {
+            if labelled {
+                format!("{:.2}%", 100.0 * (1.0 - x))
+            } else {
+                "no labels".into()
+            }
+        };
         let st = &self.setup;
         s += &format!(
             "TDSNN: {} on {} images of {}\nL = {}, T_il {}, {} ticks, {} thread(s)\n\n",

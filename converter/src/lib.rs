@@ -17,6 +17,7 @@
 //!   into a DNN(G).
 //! - [`model_file`]: trained models on disk (safetensors plus the architecture as JSON).
 //! - [`idx`]: labelled image data sets in the IDX format (MNIST's).
+//! - [`onnx`]: models trained elsewhere, read from the ONNX file `torch.onnx.export` writes.
 //!
 //! Depends on `tdsnn-engine` for shapes, the graph and the temporal code; never the reverse.
 //!
@@ -54,6 +55,7 @@ mod error;
 pub mod idx;
 pub mod model;
 pub mod model_file;
+pub mod onnx;
 pub mod ops;
 pub mod reference;
 pub mod staircase;

@@ -5,19 +5,25 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tdsnn::converter::convert;
-use tdsnn::converter::model_file::read_model;
+use tdsnn::converter::model_file::write_model;
 use tdsnn::engine::{format, TilPolicy};
 
 use super::inspect::print_graph;
+use super::load_model;
 use super::run::parse_til;
 
-/// Convert a trained model (safetensors with a tdsnn architecture) into the connection graph
-/// the engine runs: negated weights, bias neurons worth -b/G(1), max-pool units, L and the
-/// T_il policy. Writes the graph file and prints its layers.
+/// Convert a trained model (safetensors with a tdsnn architecture, or an ONNX file written by
+/// `torch.onnx.export`) into the connection graph the engine runs: negated weights, bias
+/// neurons worth -b/G(1), max-pool units, L and the T_il policy. Writes the graph file and
+/// prints its layers.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// The model file.
+    /// The model file: safetensors with a tdsnn architecture, or `.onnx`.
     model: PathBuf,
+    /// Also write the imported DNN as the project's model file (safetensors), e.g. to keep
+    /// an ONNX import (BatchNorm folded) with its L.
+    #[arg(long)]
+    save_model: Option<PathBuf>,
     /// The graph file to write (default: the model's path with extension .tdsnn).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -30,14 +36,18 @@ pub struct ConvertArgs {
 }
 
 pub fn run(args: ConvertArgs) -> Result<()> {
-    let model =
-        read_model(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let mut model = load_model(&args.model)?;
     let Some(leak) = args.leak.or(model.info.leak) else {
         bail!(
             "{} does not say which L it was trained for: give --leak",
             args.model.display()
         );
     };
+    if let Some(path) = &args.save_model {
+        model.info.leak = Some(leak);
+        write_model(&model, path).with_context(|| format!("writing {}", path.display()))?;
+        println!("model written to {}", path.display());
+    }
     let graph = convert(&model.dnn, leak, args.til)
         .with_context(|| format!("converting {}", args.model.display()))?;
     let output = args

@@ -7,7 +7,32 @@ pub mod run;
 pub mod sweep;
 pub mod train;
 
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use indicatif::ProgressStyle;
+use tdsnn::converter::model_file::{self, Model};
+use tdsnn::converter::onnx::read_onnx;
+
+/// Whether `path` names an ONNX file (extension `.onnx`).
+pub fn is_onnx(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// Reads a model file: ONNX (`.onnx`) or the project's safetensors model file.
+pub fn load_model(path: &Path) -> Result<Model> {
+    if is_onnx(path) {
+        Ok(read_onnx(path)?)
+    } else {
+        read_model(path)
+    }
+}
+
+/// Reads the project's safetensors model file.
+pub fn read_model(path: &Path) -> Result<Model> {
+    model_file::read_model(path).with_context(|| format!("loading {}", path.display()))
+}
 
 /// The progress bar style of every long command.
 pub fn bar_style() -> ProgressStyle {

@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use tdsnn::converter::model_file::read_model;
 use tdsnn::converter::{convert, Dataset};
+use tdsnn::dump::write_dump;
 use tdsnn::engine::{Simulator, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::fixtures::{self, Split};
+use tdsnn::images::{Images, Inputs};
 use tdsnn::plot;
 use tdsnn::report::{Report, Setup};
 
-use super::bar_style;
 use super::demo::Mode;
+use super::{bar_style, is_onnx, load_model};
 
 /// Convert a model trained with G, simulate every image of a labelled IDX data set in the
 /// engine, check every spike against equation (10) and every class against the f64 reference
@@ -22,7 +23,8 @@ use super::demo::Mode;
 /// the shipped MNIST test split (the main job).
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The model (safetensors with a tdsnn architecture; see README).
+    /// The model: safetensors with a tdsnn architecture, or an ONNX file (`.onnx`; give
+    /// --leak). See README.
     #[arg(long, default_value_os_t = fixtures::lenet_g())]
     model: PathBuf,
     /// A plain ReLU model to compare with (the DNN(ReLU) column). Defaults to the shipped
@@ -36,11 +38,21 @@ pub struct RunArgs {
     #[arg(long)]
     train_split: bool,
     /// An IDX images file (with --labels), instead of --data.
-    #[arg(long, requires = "labels")]
+    #[arg(long, requires = "labels", conflicts_with = "npy")]
     images: Option<PathBuf>,
     /// An IDX labels file (with --images).
     #[arg(long, requires = "images")]
     labels: Option<PathBuf>,
+    /// An NPY array of images, N x C x H x W float32 in [0, 1], instead of --data.
+    #[arg(long)]
+    npy: Option<PathBuf>,
+    /// An NPY array of N integer labels for --npy (without it, no accuracy is reported).
+    #[arg(long, requires = "npy")]
+    npy_labels: Option<PathBuf>,
+    /// Write every image's spike times, the reference pre-activations, logits and classes
+    /// to this NPZ file (see README, "The dump").
+    #[arg(long)]
+    dump: Option<PathBuf>,
     /// Leak constant L (default: the one the model was trained for).
     #[arg(long)]
     leak: Option<f64>,
@@ -79,43 +91,52 @@ pub fn parse_til(s: &str) -> Result<TilPolicy, String> {
     }
 }
 
-fn load_data(args: &RunArgs) -> Result<(Dataset, PathBuf)> {
-    let (images, labels) = match (&args.images, &args.labels) {
-        (Some(i), Some(l)) => (i.clone(), l.clone()),
-        _ => fixtures::split_files(
-            &args.data,
-            if args.train_split {
-                Split::Train
-            } else {
-                Split::Test
-            },
-        ),
+fn load_data(args: &RunArgs) -> Result<(Images, PathBuf)> {
+    let (mut data, path) = if let Some(npy) = &args.npy {
+        let mut images = Images::read_npy(npy)?;
+        if let Some(labels) = &args.npy_labels {
+            images.read_npy_labels(labels)?;
+        }
+        (images, npy.clone())
+    } else {
+        let (images, labels) = match (&args.images, &args.labels) {
+            (Some(i), Some(l)) => (i.clone(), l.clone()),
+            _ => fixtures::split_files(
+                &args.data,
+                if args.train_split {
+                    Split::Train
+                } else {
+                    Split::Test
+                },
+            ),
+        };
+        (
+            Images::from_dataset(&Dataset::read(&images, &labels)?),
+            images,
+        )
     };
-    let mut data = Dataset::read(&images, &labels)?;
     if let Some(n) = args.limit {
-        let n = usize::try_from(n).unwrap_or(usize::MAX);
-        let per = (u64::from(data.rows) * u64::from(data.cols)) as usize;
-        let n = n.min(data.len());
-        data.images.truncate(n * per);
-        data.labels.truncate(n);
+        let n = usize::try_from(n).unwrap_or(usize::MAX).min(data.count());
+        data.values.truncate(n * data.shape.len() as usize);
+        if let Some(labels) = &mut data.labels {
+            labels.truncate(n);
+        }
     }
-    Ok((data, images))
+    Ok((data, path))
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let model =
-        read_model(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let model = load_model(&args.model)?;
+    let onnx = is_onnx(&args.model);
     let relu_path = args.relu_model.clone().or_else(|| {
         (args.model == fixtures::lenet_g())
             .then(fixtures::lenet_relu)
             .filter(|p| p.exists())
     });
     let relu = match &relu_path {
-        Some(p) => Some(
-            read_model(p)
-                .with_context(|| format!("loading {}", p.display()))?
-                .dnn,
-        ),
+        // An imported ONNX network is the float ReLU network itself.
+        None if onnx => Some(model.dnn.clone()),
+        Some(p) => Some(load_model(p)?.dnn),
         None => None,
     };
     let leak = match (args.leak, model.info.leak) {
@@ -134,13 +155,13 @@ pub fn run(args: RunArgs) -> Result<()> {
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
             |t| t as usize,
         )
-        .min(data.len());
+        .min(data.count());
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,
         ..EvalConfig::default()
     };
-    let bar = ProgressBar::new(data.len() as u64)
+    let bar = ProgressBar::new(data.count() as u64)
         .with_style(bar_style())
         .with_message("simulating");
     let eval = evaluate(&graph, &model.dnn, relu.as_ref(), &data, &config, |done| {
@@ -152,7 +173,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         &eval,
         Setup {
             model: display(&args.model),
-            relu_model: relu_path.as_deref().map(display),
+            relu_model: relu_path
+                .as_deref()
+                .map(display)
+                .or_else(|| onnx.then(|| format!("{} (as a float network)", display(&args.model)))),
             data: display(&images_path),
             leak,
             til: format!("{:?}", args.til),
@@ -168,16 +192,28 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     if let Some(path) = &args.raster {
         let i = args.raster_image;
-        if i >= data.len() {
-            bail!("--raster-image {i}: the data set has {} images", data.len());
+        if i >= data.count() {
+            bail!(
+                "--raster-image {i}: the data set has {} images",
+                data.count()
+            );
         }
-        let record = Simulator::new(&graph, config.mode).run(&data.pixels(i), &mut ())?;
+        let record = Simulator::new(&graph, config.mode).run(&data.input(i), &mut ())?;
+        let label = data.label(i).map_or("none".into(), |l| l.to_string());
         let title = format!(
-            "image {i} (label {}, SNN class {}), L = {leak}",
-            data.labels[i], record.output.class
+            "image {i} (label {label}, SNN class {}), L = {leak}",
+            record.output.class
         );
         plot::raster(&graph, &record, &title, path)?;
         println!("raster of image {i} written to {}", path.display());
+    }
+    if let Some(path) = &args.dump {
+        let arrays = write_dump(path, &graph, &model.dnn, &data, config.mode)?;
+        println!(
+            "dump of {} images ({arrays} arrays) written to {}",
+            data.count(),
+            path.display()
+        );
     }
     if report.spike_times.mismatches > 0
         || report.spike_times.audit_failures > 0

@@ -1,0 +1,359 @@
+//! The ONNX graph as a chain: constants gathered (initializers and `Constant` nodes), every
+//! node's inputs resolved, cycles found, and the single path from the graph's one data input
+//! to its one output walked, node by node.
+//!
+//! Cost: linear in the number of nodes and edges (hash maps from tensor names to producers
+//! and consumers).
+
+use std::collections::{HashMap, HashSet};
+
+use super::error::{NodeRef, OnnxErrorKind};
+use super::proto::{attribute_type, GraphProto, NodeProto, TensorProto};
+use super::tensor::constant_node_value;
+
+/// The operators the importer maps (default domain); `Constant` nodes become constants.
+pub(crate) const SUPPORTED: &[&str] = &[
+    "Conv",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Relu",
+    "MaxPool",
+    "AveragePool",
+    "Flatten",
+    "Reshape",
+    "BatchNormalization",
+    "Dropout",
+    "Identity",
+];
+
+/// How errors name node `index`.
+pub(crate) fn node_ref(index: usize, node: &NodeProto) -> NodeRef {
+    let name = if node.name.is_empty() {
+        format!("#{index}")
+    } else {
+        node.name.clone()
+    };
+    let op_type = if is_default_domain(&node.domain) {
+        node.op_type.clone()
+    } else {
+        format!("{}::{}", node.domain, node.op_type)
+    };
+    NodeRef { name, op_type }
+}
+
+/// Whether `domain` names the default ONNX operator set.
+pub(crate) fn is_default_domain(domain: &str) -> bool {
+    domain.is_empty() || domain == "ai.onnx"
+}
+
+/// The graph, checked to be a chain.
+#[derive(Debug)]
+pub(crate) struct Chain<'a> {
+    /// Constant tensors by name: initializers and `Constant` node outputs.
+    pub constants: HashMap<&'a str, TensorProtoRef<'a>>,
+    /// The data input's name.
+    pub input: &'a str,
+    /// The nodes on the path from the input to the output, in order, with their index.
+    pub nodes: Vec<(usize, &'a NodeProto)>,
+}
+
+/// A constant tensor: borrowed from the file, or built from a `Constant` node's scalar or
+/// list attribute.
+#[derive(Debug)]
+pub(crate) enum TensorProtoRef<'a> {
+    /// An initializer or a `Constant` node's `value`.
+    Borrowed(&'a TensorProto),
+    /// Built from `value_float(s)` or `value_int(s)`.
+    Owned(TensorProto),
+}
+
+impl TensorProtoRef<'_> {
+    /// The tensor.
+    pub fn get(&self) -> &TensorProto {
+        match self {
+            TensorProtoRef::Borrowed(t) => t,
+            TensorProtoRef::Owned(t) => t,
+        }
+    }
+}
+
+/// Checks `graph` and walks it from its data input to its output.
+///
+/// Errors, in this order: every node with an unsupported operator (all listed together);
+/// a node input nothing provides; a cycle; a graph that is not one chain (more or fewer than
+/// one data input or output, a tensor feeding two nodes, a node joining two data paths, a
+/// node off the path).
+pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
+    let unsupported: Vec<NodeRef> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            !(is_default_domain(&n.domain)
+                && (n.op_type == "Constant" || SUPPORTED.contains(&n.op_type.as_str())))
+        })
+        .map(|(i, n)| node_ref(i, n))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(OnnxErrorKind::Unsupported { nodes: unsupported });
+    }
+    if let Some(t) = graph.sparse_initializer.first() {
+        let tensor = t.values.as_ref().map_or("?", |v| v.name.as_str());
+        return Err(OnnxErrorKind::Tensor {
+            tensor: tensor.to_string(),
+            what: "sparse initializers are not supported".into(),
+        });
+    }
+
+    let mut constants: HashMap<&str, TensorProtoRef<'_>> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), TensorProtoRef::Borrowed(t)))
+        .collect();
+    // Producers of every tensor, constants included.
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        for out in node.output.iter().filter(|o| !o.is_empty()) {
+            if producer.insert(out, i).is_some() || constants.contains_key(out.as_str()) {
+                return Err(OnnxErrorKind::NotAChain(format!(
+                    "tensor `{out}` is produced twice (the second time by {})",
+                    node_ref(i, node)
+                )));
+            }
+        }
+        if node.op_type == "Constant" {
+            let value = constant_node_value(node).map_err(|what| OnnxErrorKind::Node {
+                node: node_ref(i, node),
+                what,
+            })?;
+            if let Some(out) = node.output.first() {
+                constants.insert(out, value);
+            }
+        }
+    }
+    let graph_inputs: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
+    // Dangling inputs.
+    for (i, node) in graph.node.iter().enumerate() {
+        for input in node.input.iter().filter(|s| !s.is_empty()) {
+            let known = producer.contains_key(input.as_str())
+                || constants.contains_key(input.as_str())
+                || graph_inputs.contains(input.as_str());
+            if !known {
+                return Err(OnnxErrorKind::Dangling {
+                    node: node_ref(i, node),
+                    input: input.clone(),
+                });
+            }
+        }
+    }
+    check_acyclic(graph, &producer)?;
+
+    let data_inputs: Vec<&str> = graph
+        .input
+        .iter()
+        .map(|v| v.name.as_str())
+        .filter(|n| !constants.contains_key(n))
+        .collect();
+    let [input] = data_inputs[..] else {
+        return Err(OnnxErrorKind::NotAChain(format!(
+            "the graph has {} data inputs ({}); exactly one is supported",
+            data_inputs.len(),
+            data_inputs.join(", ")
+        )));
+    };
+    let outputs: Vec<&str> = graph.output.iter().map(|v| v.name.as_str()).collect();
+    let [output] = outputs[..] else {
+        return Err(OnnxErrorKind::NotAChain(format!(
+            "the graph has {} outputs ({}); exactly one is supported",
+            outputs.len(),
+            outputs.join(", ")
+        )));
+    };
+    // Consumers of every non-constant tensor.
+    let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, node) in graph.node.iter().enumerate() {
+        for input in node.input.iter().filter(|s| !s.is_empty()) {
+            if !constants.contains_key(input.as_str()) {
+                consumers.entry(input).or_default().push(i);
+            }
+        }
+    }
+    let mut nodes = Vec::new();
+    let mut current = input;
+    loop {
+        let next = consumers.get(current).map_or(&[][..], Vec::as_slice);
+        match next {
+            [] if current == output => break,
+            [] => {
+                return Err(OnnxErrorKind::NotAChain(format!(
+                    "tensor `{current}` is used by no node and is not the graph output \
+                     `{output}`"
+                )))
+            }
+            [i] => {
+                let node = &graph.node[*i];
+                let joined = node
+                    .input
+                    .iter()
+                    .filter(|s| !s.is_empty() && !constants.contains_key(s.as_str()))
+                    .count();
+                if joined > 1 {
+                    return Err(OnnxErrorKind::NotAChain(format!(
+                        "{} joins {joined} computed tensors; only one data path is supported",
+                        node_ref(*i, node)
+                    )));
+                }
+                if let Some(extra) =
+                    node.output.iter().skip(1).find(|o| {
+                        !o.is_empty() && (consumers.contains_key(o.as_str()) || *o == output)
+                    })
+                {
+                    return Err(OnnxErrorKind::NotAChain(format!(
+                        "{}: its extra output `{extra}` is used; only the first output of a \
+                         node may be",
+                        node_ref(*i, node)
+                    )));
+                }
+                if current == output {
+                    return Err(OnnxErrorKind::NotAChain(format!(
+                        "the graph output `{output}` also feeds {}",
+                        node_ref(*i, node)
+                    )));
+                }
+                nodes.push((*i, node));
+                current = node.output.first().map_or("", String::as_str);
+            }
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|&i| node_ref(i, &graph.node[i]).to_string())
+                    .collect();
+                return Err(OnnxErrorKind::NotAChain(format!(
+                    "tensor `{current}` feeds {} nodes ({}); branches are not supported",
+                    many.len(),
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    let on_path: HashSet<usize> = nodes.iter().map(|(i, _)| *i).collect();
+    if let Some((i, node)) = graph
+        .node
+        .iter()
+        .enumerate()
+        .find(|(i, n)| n.op_type != "Constant" && !on_path.contains(i))
+    {
+        return Err(OnnxErrorKind::NotAChain(format!(
+            "{} is not on the path from the input `{input}` to the output `{output}`",
+            node_ref(i, node)
+        )));
+    }
+    Ok(Chain {
+        constants,
+        input,
+        nodes,
+    })
+}
+
+/// Errors with a node on a cycle, if the graph has one (Kahn's algorithm; from a node left
+/// over, predecessors are followed until one repeats).
+fn check_acyclic(graph: &GraphProto, producer: &HashMap<&str, usize>) -> Result<(), OnnxErrorKind> {
+    let n = graph.node.len();
+    let preds: Vec<Vec<usize>> = graph
+        .node
+        .iter()
+        .map(|node| {
+            node.input
+                .iter()
+                .filter_map(|s| producer.get(s.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut indegree: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, p) in preds.iter().enumerate() {
+        for &j in p {
+            succs[j].push(i);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut done = vec![false; n];
+    while let Some(i) = ready.pop() {
+        done[i] = true;
+        for &s in &succs[i] {
+            indegree[s] -= 1;
+            if indegree[s] == 0 {
+                ready.push(s);
+            }
+        }
+    }
+    let Some(mut at) = done.iter().position(|d| !d) else {
+        return Ok(());
+    };
+    // Every node left over has a predecessor left over; n steps back land on a cycle.
+    for _ in 0..n {
+        at = preds[at].iter().copied().find(|&p| !done[p]).unwrap_or(at);
+    }
+    Err(OnnxErrorKind::Cycle {
+        node: node_ref(at, &graph.node[at]),
+    })
+}
+
+/// An attribute of `node` by name.
+pub(crate) fn attribute<'a>(
+    node: &'a NodeProto,
+    name: &str,
+) -> Option<&'a super::proto::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+/// An integer attribute, or `default`; errors if present with another type.
+pub(crate) fn int_attr(node: &NodeProto, name: &str, default: i64) -> Result<i64, String> {
+    match attribute(node, name) {
+        None => Ok(default),
+        Some(a) if a.r#type == attribute_type::INT => Ok(a.i),
+        Some(a) => Err(format!(
+            "attribute `{name}` has type {}, expected INT",
+            a.r#type
+        )),
+    }
+}
+
+/// A float attribute, or `default`; errors if present with another type.
+pub(crate) fn float_attr(node: &NodeProto, name: &str, default: f32) -> Result<f32, String> {
+    match attribute(node, name) {
+        None => Ok(default),
+        Some(a) if a.r#type == attribute_type::FLOAT => Ok(a.f),
+        Some(a) => Err(format!(
+            "attribute `{name}` has type {}, expected FLOAT",
+            a.r#type
+        )),
+    }
+}
+
+/// An integer list attribute, if present; errors if present with another type.
+pub(crate) fn ints_attr<'a>(node: &'a NodeProto, name: &str) -> Result<Option<&'a [i64]>, String> {
+    match attribute(node, name) {
+        None => Ok(None),
+        Some(a) if a.r#type == attribute_type::INTS => Ok(Some(&a.ints)),
+        Some(a) => Err(format!(
+            "attribute `{name}` has type {}, expected INTS",
+            a.r#type
+        )),
+    }
+}
+
+/// A string attribute, if present; errors if present with another type.
+pub(crate) fn string_attr(node: &NodeProto, name: &str) -> Result<Option<String>, String> {
+    match attribute(node, name) {
+        None => Ok(None),
+        Some(a) if a.r#type == attribute_type::STRING => {
+            Ok(Some(String::from_utf8_lossy(&a.s).into_owned()))
+        }
+        Some(a) => Err(format!(
+            "attribute `{name}` has type {}, expected STRING",
+            a.r#type
+        )),
+    }
+}

@@ -1,0 +1,128 @@
+//! `tdsnn run --dump`: the NPZ archive holds the documented arrays with the documented
+//! shapes and dtypes, and its values are the engine's and the reference's. NPY inputs of the
+//! wrong kind are typed errors naming the file.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use npyz::WriterBuilder;
+use tdsnn::converter::onnx::read_onnx;
+use tdsnn::converter::{convert, reference_forward};
+use tdsnn::dump::write_dump;
+use tdsnn::engine::{coding, Simulator, TickMode, TilPolicy};
+use tdsnn::images::{Images, Inputs};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx")
+}
+
+fn array(zip: &mut zip::ZipArchive<std::fs::File>, name: &str) -> (Vec<u64>, String, Vec<u8>) {
+    let mut bytes = Vec::new();
+    zip.by_name(&format!("{name}.npy"))
+        .unwrap_or_else(|_| panic!("no array {name}"))
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let file = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = file.shape().to_vec();
+    let descr = file.dtype().descr().trim_matches('\'').to_string();
+    (shape, descr, bytes)
+}
+
+#[test]
+fn dump_round_trip() {
+    let model = read_onnx(fixtures().join("avgpool_legacy.onnx")).unwrap();
+    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let mut images = Images::read_npy(fixtures().join("inputs.npy")).unwrap();
+    images.values.truncate(4 * 784);
+    let path = std::env::temp_dir().join(format!("tdsnn-dump-{}.npz", std::process::id()));
+    let arrays = write_dump(&path, &graph, &model.dnn, &images, TickMode::ClosedForm).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(zip.len(), arrays);
+    // Graph: conv, avg-pool, conv, avg-pool, flatten, output.
+    let expect: [(&str, &[u64], &str); 12] = [
+        ("input", &[4, 1, 28, 28], "<f4"),
+        ("input_spikes", &[4, 1, 28, 28], "<u4"),
+        ("classes_snn", &[4], "<i8"),
+        ("classes_dnn", &[4], "<i8"),
+        ("logits_snn", &[4, 10], "<f8"),
+        ("logits_dnn", &[4, 10], "<f8"),
+        ("layer0_spikes", &[4, 8, 24, 24], "<u4"),
+        ("layer0_release", &[4], "<u4"),
+        ("layer0_pre_activation", &[4, 8, 24, 24], "<f8"),
+        ("layer1_pre_activation", &[4, 8, 12, 12], "<f8"),
+        ("layer4_spikes", &[4, 400], "<u4"),
+        ("layer5_frame_origin", &[4], "<u4"),
+    ];
+    for (name, shape, dtype) in expect {
+        let (s, d, _) = array(&mut zip, name);
+        assert_eq!((s.as_slice(), d.as_str()), (shape, dtype), "{name}");
+    }
+    assert!(zip.by_name("labels.npy").is_err(), "no labels given");
+    assert!(
+        zip.by_name("layer5_spikes.npy").is_err(),
+        "the output does not fire"
+    );
+
+    // Values: image 2's spikes of layer 0 are its release plus T(A).
+    let x = images.input(2);
+    let record = Simulator::new(&graph, TickMode::ClosedForm)
+        .run(&x, &mut ())
+        .unwrap();
+    let reference = reference_forward(&model.dnn, &x, 5.0).unwrap();
+    let (_, _, bytes) = array(&mut zip, "layer0_spikes");
+    let spikes: Vec<u32> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    let per = 8 * 24 * 24;
+    assert_eq!(&spikes[2 * per..3 * per], &record.layers[0].spikes[..]);
+    let (_, _, bytes) = array(&mut zip, "layer0_pre_activation");
+    let a: Vec<f64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    let release = record.layers[0].release.unwrap();
+    for (j, &aj) in a[2 * per..3 * per].iter().enumerate() {
+        assert_eq!(aj, reference.layers[0].values[j]);
+        assert_eq!(spikes[2 * per + j] - release, coding::spike_time(aj, 5.0));
+    }
+    let (_, _, bytes) = array(&mut zip, "classes_dnn");
+    let classes: Vec<i64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    assert_eq!(classes[2], reference.class as i64);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn npy_inputs_of_the_wrong_kind_are_errors() {
+    let dir = std::env::temp_dir();
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.join(format!("tdsnn-{}-{name}.npy", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let npy = |shape: &[u64], values: &[f32]| {
+        let mut out = Vec::new();
+        let mut w = npyz::WriteOptions::<f32>::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(&mut out)
+            .begin_nd()
+            .unwrap();
+        w.extend(values.iter().copied()).unwrap();
+        w.finish().unwrap();
+        out
+    };
+    let cases = [
+        ("rank", npy(&[2, 4], &[0.5; 8]), "expected N x C x H x W"),
+        (
+            "range",
+            npy(&[1, 1, 2, 2], &[0.0, 0.5, 1.5, 1.0]),
+            "index 2",
+        ),
+        ("junk", b"not an npy file".to_vec(), "not NPY"),
+    ];
+    for (name, bytes, what) in cases {
+        let path = write(name, bytes);
+        let err = Images::read_npy(&path).unwrap_err();
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert!(err.to_string().contains(what), "{err}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}

@@ -1,0 +1,229 @@
+//! Every good ONNX fixture (made by torch, see fixtures/onnx/README.md) imports; its float ReLU
+//! forward pass gives the logits PyTorch computed (to 1e-4 relative); converted, its SNN
+//! fires every neuron at `T(A)` of the f64 reference (ties counted), and the teacher-forced
+//! audit passes. BatchNorm folding is exact to 1e-5 against BatchNorm computed unfolded.
+
+use std::path::PathBuf;
+
+use prost::Message;
+use tdsnn::converter::onnx::proto::*;
+use tdsnn::converter::onnx::{import_onnx, read_onnx};
+use tdsnn::converter::{convert, layer_map, reference_forward, relu_forward, DnnLayer};
+use tdsnn::engine::{audit, coding, Simulator, TickMode, TilPolicy};
+use tdsnn::evaluate::LOGIT_TOLERANCE;
+
+const LEAK: f64 = 5.0;
+/// Tie window, in steps: `L ln(A + 1)` this close to an integer may land on either step
+/// (the engine's bias weights are `b / G(1)` rounded to f32).
+const TIE_WINDOW: f64 = 1e-6;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx")
+}
+
+/// An NPY file of f32 values: (shape, values).
+fn npy(path: PathBuf) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(&path).unwrap();
+    let file = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = file.shape().to_vec();
+    (shape, file.into_vec::<f32>().unwrap())
+}
+
+const FIXTURES: [&str; 4] = [
+    "lenet_bn_legacy",
+    "lenet_bn_dynamo",
+    "strided_dynamo",
+    "avgpool_legacy",
+];
+
+#[test]
+fn fixtures_match_pytorch_and_fire_at_t_of_a() {
+    let (shape, inputs) = npy(dir().join("inputs.npy"));
+    assert_eq!(shape, [16, 1, 28, 28]);
+    let per = 28 * 28;
+    for name in FIXTURES {
+        let model = read_onnx(dir().join(format!("{name}.onnx"))).unwrap();
+        let dnn = &model.dnn;
+        let (lshape, logits) = npy(dir().join(format!("{name}.logits.npy")));
+        assert_eq!(lshape, [16, 10], "{name}");
+        // The float forward pass against PyTorch's logits.
+        let mut worst: f64 = 0.0;
+        for (x, want) in inputs.chunks_exact(per).zip(logits.chunks_exact(10)) {
+            let got = relu_forward(dnn, x).unwrap().logits;
+            let scale = want.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
+            for (g, &w) in got.iter().zip(want) {
+                worst = worst.max((g - f64::from(w)).abs() / scale.max(1e-6));
+            }
+        }
+        assert!(
+            worst <= 1e-4,
+            "{name}: logits off PyTorch's by {worst:e} relative"
+        );
+        // The SNN against the f64 reference and the audit.
+        let graph = convert(dnn, LEAK, TilPolicy::Dynamic).unwrap();
+        let map = layer_map(dnn);
+        let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+        let (mut checked, mut ties) = (0u64, 0u64);
+        for x in inputs.chunks_exact(per) {
+            let record = sim.run(x, &mut ()).unwrap();
+            let reference = reference_forward(dnn, x, LEAK).unwrap();
+            for (k, layer) in dnn.layers().iter().enumerate() {
+                let (Some(a), Some(g)) = (reference.layers[k].pre_activations(), map[k]) else {
+                    continue;
+                };
+                let l = &record.layers[g];
+                let Some(release) = l.release.filter(|_| !l.spikes.is_empty()) else {
+                    continue; // the output layer does not fire
+                };
+                for (j, (&t, &aj)) in l.spikes.iter().zip(a).enumerate() {
+                    checked += 1;
+                    if coding::is_tie(aj, LEAK, TIE_WINDOW) {
+                        ties += 1;
+                    } else {
+                        assert_eq!(
+                            t - release,
+                            coding::spike_time(aj, LEAK),
+                            "{name}: layer {k} ({}) neuron {j}, A = {aj}",
+                            layer.kind()
+                        );
+                    }
+                }
+            }
+            let report = audit::audit(&graph, x, &record, 1e-9).unwrap();
+            assert!(report.passed(LOGIT_TOLERANCE), "{name}: audit failed");
+        }
+        println!("{name}: {checked} spikes = T(A) ({ties} ties), logits within {worst:.2e}");
+        assert!(checked > 0);
+    }
+}
+
+/// A conv followed by BatchNormalization, as ONNX nodes: the folded layer against BN
+/// computed unfolded, in f64.
+#[test]
+fn batchnorm_folds_exactly() {
+    let (co, ci, k) = (3usize, 2usize, 3usize);
+    let w: Vec<f32> = (0..co * ci * k * k)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0)
+        .collect();
+    let b = [0.1f32, -0.4, 0.25];
+    let scale = [1.5f32, 0.25, -0.8];
+    let shift = [0.3f32, -0.2, 0.05];
+    let mean = [0.7f32, -1.1, 0.2];
+    let var = [0.5f32, 2.0, 0.01];
+    let eps = 1e-3f32;
+    let t = |name: &str, dims: &[i64], v: &[f32]| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        // raw_data, little-endian, to cover the raw path too
+        raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ..TensorProto::default()
+    };
+    let node = |op: &str, inputs: &[&str], out: &str, attrs: Vec<AttributeProto>| NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        name: format!("{op}_0"),
+        op_type: op.into(),
+        attribute: attrs,
+        ..NodeProto::default()
+    };
+    let value = |name: &str, dims: &[i64]| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: data_type::FLOAT,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            dim_value: d,
+                            ..Dimension::default()
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    };
+    let pads = AttributeProto {
+        name: "pads".into(),
+        r#type: attribute_type::INTS,
+        ints: vec![1, 1, 1, 1],
+        ..AttributeProto::default()
+    };
+    let epsilon = AttributeProto {
+        name: "epsilon".into(),
+        r#type: attribute_type::FLOAT,
+        f: eps,
+        ..AttributeProto::default()
+    };
+    let model = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(GraphProto {
+            node: vec![
+                node("Conv", &["x", "w", "b"], "c", vec![pads]),
+                node(
+                    "BatchNormalization",
+                    &["c", "s", "sh", "m", "v"],
+                    "y",
+                    vec![epsilon],
+                ),
+            ],
+            initializer: vec![
+                t("w", &[co as i64, ci as i64, k as i64, k as i64], &w),
+                t("b", &[co as i64], &b),
+                t("s", &[co as i64], &scale),
+                t("sh", &[co as i64], &shift),
+                t("m", &[co as i64], &mean),
+                t("v", &[co as i64], &var),
+            ],
+            input: vec![value("x", &[1, ci as i64, 4, 5])],
+            output: vec![value("y", &[1, co as i64, 4, 5])],
+            ..GraphProto::default()
+        }),
+        ..ModelProto::default()
+    };
+    let dnn = import_onnx(&model.encode_to_vec(), "bn.onnx").unwrap().dnn;
+    assert_eq!(dnn.layers().len(), 1, "BN folded into the conv");
+    // Unfolded: the conv alone (BN's inputs), then BN in f64.
+    let DnnLayer::Conv2d { window, .. } = dnn.layers()[0].clone() else {
+        panic!("not a conv")
+    };
+    let conv = tdsnn::converter::Dnn::new(
+        dnn.input_shape(),
+        vec![DnnLayer::Conv2d {
+            out_channels: co as u32,
+            window,
+            weights: w.clone(),
+            bias: Some(b.to_vec()),
+        }],
+    )
+    .unwrap();
+    let input: Vec<f32> = (0..ci * 20)
+        .map(|i| ((i * 13 % 11) as f32) / 10.0)
+        .collect();
+    let plane = 20;
+    let unfolded: Vec<f64> = relu_forward(&conv, &input)
+        .unwrap()
+        .logits
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let o = i / plane;
+            (c - f64::from(mean[o])) / (f64::from(var[o]) + f64::from(eps)).sqrt()
+                * f64::from(scale[o])
+                + f64::from(shift[o])
+        })
+        .collect();
+    let folded = relu_forward(&dnn, &input).unwrap().logits;
+    let worst = folded
+        .iter()
+        .zip(&unfolded)
+        .map(|(f, u)| (f - u).abs() / u.abs().max(1.0))
+        .fold(0.0, f64::max);
+    println!("BatchNorm fold: worst error {worst:.2e}");
+    assert!(worst <= 1e-5, "fold off by {worst:e}");
+}
