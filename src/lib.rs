@@ -37,5 +37,6 @@ pub mod report;
 pub mod sweep;
 pub mod training;
 
+pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;
