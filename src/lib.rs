@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod demo;
 pub mod evaluate;
 pub mod fixtures;

@@ -154,14 +154,30 @@ impl<'a> DenseForward<'a> {
                     ..
                 } => {
                     for (x, y) in input.chunks_exact(fl).zip(output.chunks_exact_mut(tl)) {
-                        conv2d(x, y, from, to, window, weights, bias.as_deref(), &mut self.columns);
+                        conv2d(
+                            x,
+                            y,
+                            from,
+                            to,
+                            window,
+                            weights,
+                            bias.as_deref(),
+                            &mut self.columns,
+                        );
                     }
                 }
                 DnnLayer::Dense {
                     outputs,
                     weights,
                     bias,
-                } => dense(input, output, n, *outputs as usize, weights, bias.as_deref()),
+                } => dense(
+                    input,
+                    output,
+                    n,
+                    *outputs as usize,
+                    weights,
+                    bias.as_deref(),
+                ),
                 DnnLayer::MaxPool { window } => {
                     for (x, y) in input.chunks_exact(fl).zip(output.chunks_exact_mut(tl)) {
                         pool_into(x, from, to, window, f32::NEG_INFINITY, max, y);

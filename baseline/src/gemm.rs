@@ -33,9 +33,11 @@ fn fits(len: usize, rows: usize, cols: usize, row_stride: usize, col_stride: usi
     if rows == 0 || cols == 0 {
         return true;
     }
-    let last = (rows - 1)
-        .checked_mul(row_stride)
-        .and_then(|r| (cols - 1).checked_mul(col_stride).and_then(|c| r.checked_add(c)));
+    let last = (rows - 1).checked_mul(row_stride).and_then(|r| {
+        (cols - 1)
+            .checked_mul(col_stride)
+            .and_then(|c| r.checked_add(c))
+    });
     // gemm offsets pointers by `isize`.
     last.is_some_and(|last| last < len && isize::try_from(last).is_ok())
 }
@@ -59,10 +61,10 @@ pub(crate) fn matmul_add(dst: MatMut<'_>, lhs: MatRef<'_>, rhs: MatRef<'_>) {
         return;
     }
     let s = |x: usize| x as isize; // fits() checked every offset fits an isize
-    // SAFETY: `fits` checked that every element the three views address lies inside its
-    // slice, with offsets representable as `isize`; `dst` is a unique borrow, so it aliases
-    // neither `lhs` nor `rhs`; f32 needs no initialisation beyond what the slices hold.
-    // `read_dst` makes gemm compute `dst = 1 * dst + 1 * lhs * rhs`.
+                                   // SAFETY: `fits` checked that every element the three views address lies inside its
+                                   // slice, with offsets representable as `isize`; `dst` is a unique borrow, so it aliases
+                                   // neither `lhs` nor `rhs`; f32 needs no initialisation beyond what the slices hold.
+                                   // `read_dst` makes gemm compute `dst = 1 * dst + 1 * lhs * rhs`.
     unsafe {
         gemm::gemm(
             m,

@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(shapes[0], "conv2d 64x224x224");
         assert_eq!(shapes[2], "max_pool 64x112x112");
         assert_eq!(shapes[17], "max_pool 512x7x7");
-        assert_eq!(dnn.input_shape_of(dnn.layers().len() - 6), Shape::new(512, 7, 7)); // into flatten
+        assert_eq!(
+            dnn.input_shape_of(dnn.layers().len() - 6),
+            Shape::new(512, 7, 7)
+        ); // into flatten
         assert_eq!(dnn.final_shape(), Shape::flat(1000));
         let ops = dnn.op_counts();
         assert_eq!(ops.layers.iter().filter(|l| l.kind == "conv2d").count(), 13);
@@ -249,7 +252,11 @@ mod tests {
         };
         let n = weights.len() as f64;
         let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / n;
-        let var = weights.iter().map(|&w| (f64::from(w) - mean).powi(2)).sum::<f64>() / n;
+        let var = weights
+            .iter()
+            .map(|&w| (f64::from(w) - mean).powi(2))
+            .sum::<f64>()
+            / n;
         // fan_in 800: variance 2 / 800 within 2% (400,000 draws).
         assert!(mean.abs() < 1e-3, "{mean}");
         assert!((var / (2.0 / 800.0) - 1.0).abs() < 0.02, "{var}");
