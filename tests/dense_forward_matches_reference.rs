@@ -77,13 +77,13 @@ fn padded_strided_net_with_both_pools() {
             DnnLayer::Flatten,
             DnnLayer::Dense {
                 outputs: 5,
-                weights: weights(5 * 27, 4),
+                weights: weights(5 * 36, 4),
                 bias: Some(weights(5, 5)),
             },
         ],
     )
     .expect("a valid network");
-    assert_eq!(dnn.output_shape(5), Shape::new(3, 3, 3));
+    assert_eq!(dnn.output_shape(5), Shape::new(3, 3, 4));
     let images: Vec<f32> = (0..5)
         .flat_map(|s| random_image(dnn.input_shape(), 10 + s))
         .collect();
