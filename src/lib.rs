@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod demo;
 pub mod dump;
 pub mod evaluate;
@@ -39,5 +40,6 @@ pub mod report;
 pub mod sweep;
 pub mod training;
 
+pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;

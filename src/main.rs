@@ -33,6 +33,8 @@ enum Command {
     Convert(cli::convert::ConvertArgs),
     /// Print a graph file's or model file's layers.
     Inspect(cli::inspect::InspectArgs),
+    /// Time the engine next to a dense forward pass and a streaming add, in one run.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -50,5 +52,6 @@ fn main() -> Result<()> {
         Command::Train(args) => cli::train::run(args),
         Command::Convert(args) => cli::convert::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     }
 }

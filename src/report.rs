@@ -17,7 +17,8 @@ pub struct Ops {
 }
 
 impl Ops {
-    fn new(mult: f64, add: f64) -> Ops {
+    /// `mult` multiplications and `add` additions.
+    pub fn new(mult: f64, add: f64) -> Ops {
         Ops {
             mult,
             add,
@@ -25,8 +26,23 @@ impl Ops {
         }
     }
 
+    /// The DNN's operations (table 2): multiplications; additions, bias additions and
+    /// max-pool comparisons together.
+    pub fn dnn(d: &tdsnn_converter::OpCounts) -> Ops {
+        Ops::new(
+            d.multiplications() as f64,
+            (d.additions() + d.bias_additions()) as f64,
+        )
+    }
+
+    /// The SNN's operations in the paper's accounting, `ops` summed over `n` images, per
+    /// image.
+    pub fn paper(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
+        Ops::new(ops.paper.mults() as f64 / n, ops.paper.adds() as f64 / n)
+    }
+
     /// DNN / SNN ratios of each count.
-    fn ratio(dnn: &Ops, snn: &Ops) -> Ops {
+    pub fn ratio(dnn: &Ops, snn: &Ops) -> Ops {
         let r = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
         Ops {
             mult: r(dnn.mult, snn.mult),
@@ -189,10 +205,6 @@ pub struct Setup {
     pub threads: usize,
 }
 
-fn paper_ops(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
-    Ops::new(ops.paper.mults() as f64 / n, ops.paper.adds() as f64 / n)
-}
-
 fn engine_ops(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
     let e = &ops.engine;
     Ops::new(
@@ -207,13 +219,9 @@ impl Report {
         let n = eval.len().max(1) as f64;
         let (neurons, exact, neuron_ties, mismatches) = eval.neuron_totals();
         let (at_ties, unexplained) = eval.disagreements();
-        let d = &eval.dnn_ops;
-        let dnn = Ops::new(
-            d.multiplications() as f64,
-            (d.additions() + d.bias_additions()) as f64,
-        );
+        let dnn = Ops::dnn(&eval.dnn_ops);
         let snn = eval.snn_ops();
-        let (snn_paper, snn_engine) = (paper_ops(&snn, n), engine_ops(&snn, n));
+        let (snn_paper, snn_engine) = (Ops::paper(&snn, n), engine_ops(&snn, n));
         Report {
             setup,
             images: eval.len(),
@@ -248,7 +256,7 @@ impl Report {
                     t_il_max: l.t_il.map(|t| t.1),
                     spike_time_mean: l.spike_time.map(|t| t.0),
                     spike_time_max: l.spike_time.map(|t| t.1),
-                    snn_paper: paper_ops(&l.ops, n),
+                    snn_paper: Ops::paper(&l.ops, n),
                     snn_engine: engine_ops(&l.ops, n),
                 })
                 .collect(),
@@ -353,25 +361,33 @@ impl Report {
         }
         let o = &self.ops;
         let p = &self.paper_lenet;
-        s += "\nTable 2: operations per image      DNN mult    DNN add   SNN mult    SNN add  mult x  add x  total x\n";
-        let row = |name: &str, dnn: &Ops, snn: &Ops| {
-            let r = Ops::ratio(dnn, snn);
-            format!(
-                "  {name:<30} {:>10} {:>10} {:>10} {:>10} {:>7.2} {:>6.2} {:>8.3}\n",
-                k(dnn.mult),
-                k(dnn.add),
-                k(snn.mult),
-                k(snn.add),
-                r.mult,
-                r.add,
-                r.total
-            )
-        };
+        s += "\n";
+        s += TABLE2_HEADER;
+        let row = table2_row;
         s += &row("this run, paper accounting", &o.dnn, &o.snn_paper);
         s += &row("this run, engine's actual work", &o.dnn, &o.snn_engine);
         s += &row("paper, LeNet (L = 5)", &p.dnn, &p.snn);
         s
     }
+}
+
+/// The header of a table in the paper's table-2 format; rows by [`table2_row`].
+pub const TABLE2_HEADER: &str = "Table 2: operations per image      DNN mult    DNN add   SNN mult    SNN add  mult x  add x  total x\n";
+
+/// One row of a table in the paper's table-2 format: DNN and SNN operations per image, in
+/// thousands, and the DNN/SNN ratios.
+pub fn table2_row(name: &str, dnn: &Ops, snn: &Ops) -> String {
+    let r = Ops::ratio(dnn, snn);
+    format!(
+        "  {name:<30} {:>10} {:>10} {:>10} {:>10} {:>7.2} {:>6.2} {:>8.3}\n",
+        k(dnn.mult),
+        k(dnn.add),
+        k(snn.mult),
+        k(snn.add),
+        r.mult,
+        r.add,
+        r.total
+    )
 }
 
 /// A count in thousands, as the paper prints it.

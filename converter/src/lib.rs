@@ -18,6 +18,7 @@
 //! - [`model_file`]: trained models on disk (safetensors plus the architecture as JSON).
 //! - [`idx`]: labelled image data sets in the IDX format (MNIST's).
 //! - [`onnx`]: models trained elsewhere, read from the ONNX file `torch.onnx.export` writes.
+//! - [`zoo`]: AlexNet and VGG-16 built in code, He-initialised, for scale.
 //!
 //! Depends on `tdsnn-engine` for shapes, the graph and the temporal code; never the reverse.
 //!
@@ -60,6 +61,7 @@ pub mod ops;
 pub mod reference;
 pub mod staircase;
 pub mod train;
+pub mod zoo;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};

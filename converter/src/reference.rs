@@ -214,7 +214,17 @@ fn run(
 
 /// Output positions `o < out` along one axis whose input position `o * stride + k - padding`
 /// (kernel offset `k`) lies inside `0..input`: the positions where offset `k` is not padding.
-fn valid(window: &Window, axis: usize, k: u32, input: u32, out: u32) -> Range<usize> {
+/// Shared by every sliding-window loop over (kernel offset, output position): this module's
+/// conv and pools, and the dense f32 baseline's im2col.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::reference::valid_outputs;
+/// use tdsnn_converter::Window;
+/// // Kernel 3, stride 2, padding 1 over 5 inputs: 3 outputs; offset 0 is padding for o = 0.
+/// assert_eq!(valid_outputs(&Window::square(3, 2, 1), 0, 0, 5, 3), 1..3);
+/// ```
+pub fn valid_outputs(window: &Window, axis: usize, k: u32, input: u32, out: u32) -> Range<usize> {
     let s = i64::from(window.stride[axis]);
     let shift = i64::from(k) - i64::from(window.padding[axis]);
     // o * s + shift >= 0  <=>  o >= ceil(-shift / s)
@@ -230,8 +240,9 @@ fn valid(window: &Window, axis: usize, k: u32, input: u32, out: u32) -> Range<us
     lo as usize..hi as usize
 }
 
-/// Input position of output `o` at kernel offset `k` (only called where it is valid).
-fn pos(window: &Window, axis: usize, o: usize, k: u32) -> usize {
+/// Input position of output `o` at kernel offset `k` along `axis` (only meaningful where
+/// [`valid_outputs`] says it is real).
+pub fn input_position(window: &Window, axis: usize, o: usize, k: u32) -> usize {
     o * window.stride[axis] as usize + k as usize - window.padding[axis] as usize
 }
 
@@ -252,20 +263,20 @@ fn conv2d(
         for ci in 0..from.c as usize {
             let channel = &g[ci * hi * wi..(ci + 1) * hi * wi];
             for ky in 0..kh {
-                let rows = valid(window, 0, ky, from.h, to.h);
+                let rows = valid_outputs(window, 0, ky, from.h, to.h);
                 for kx in 0..kw {
                     let w = f64::from(
                         weights[((co * from.c as usize + ci) * kh as usize + ky as usize)
                             * kw as usize
                             + kx as usize],
                     );
-                    let cols = valid(window, 1, kx, from.w, to.w);
+                    let cols = valid_outputs(window, 1, kx, from.w, to.w);
                     if cols.is_empty() {
                         continue;
                     }
-                    let first = pos(window, 1, cols.start, kx);
+                    let first = input_position(window, 1, cols.start, kx);
                     for oy in rows.clone() {
-                        let row = &channel[pos(window, 0, oy, ky) * wi..][..wi];
+                        let row = &channel[input_position(window, 0, oy, ky) * wi..][..wi];
                         let dst = &mut plane[oy * wo..(oy + 1) * wo][cols.clone()];
                         let src = row[first..].iter().step_by(window.stride[1] as usize);
                         for (d, &x) in dst.iter_mut().zip(src) {
@@ -299,37 +310,58 @@ fn dense(g: &[f64], to: Shape, weights: &[f32], bias: Option<&[f32]>) -> Vec<f64
 
 /// Average pool: the sum over real positions divided by `kh * kw` (padding contributes 0).
 fn avg_pool(g: &[f64], from: Shape, to: Shape, window: &Window) -> Vec<f64> {
+    let mut out = vec![0.0; to.len() as usize];
+    pool_into(g, from, to, window, 0.0, |acc, v| acc + v, &mut out);
     let area = f64::from(window.kernel[0]) * f64::from(window.kernel[1]);
-    pool(g, from, to, window, 0.0, |acc, v| acc + v)
-        .into_iter()
-        .map(|s| s / area)
-        .collect()
+    out.iter_mut().for_each(|s| *s /= area);
+    out
 }
 
 /// Max pool over real positions only (padding ignored; every window holds at least one real
 /// position because padding is at most half the kernel).
 fn max_pool(x: &[f64], from: Shape, to: Shape, window: &Window) -> Vec<f64> {
-    pool(x, from, to, window, f64::NEG_INFINITY, |acc, v| {
-        if v > acc {
-            v
-        } else {
-            acc
-        }
-    })
+    let mut out = vec![f64::NEG_INFINITY; to.len() as usize];
+    pool_into(x, from, to, window, f64::NEG_INFINITY, max, &mut out);
+    out
 }
 
-/// Folds each window's real positions, channel by channel, in kernel order.
-fn pool(
-    x: &[f64],
+/// The larger of two values (the first on equality or NaN): the max-pool fold.
+pub fn max<T: PartialOrd>(acc: T, v: T) -> T {
+    if v > acc {
+        v
+    } else {
+        acc
+    }
+}
+
+/// Pools one image: sets `out` (channel-major, `to.len()` values) to `init`, then folds each
+/// window's real positions into it, channel by channel, in kernel order (padding ignored).
+/// Shared by this module's f64 pools and the dense f32 baseline. Panics if `x` or `out` does
+/// not hold `from.len()` or `to.len()` values.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::reference::{max, pool_into};
+/// use tdsnn_converter::{Shape, Window};
+/// let x = [1.0f32, 4.0, 3.0, 2.0];
+/// let mut out = [0.0f32; 1];
+/// pool_into(&x, Shape::new(1, 2, 2), Shape::new(1, 1, 1), &Window::square(2, 2, 0), f32::MIN, max, &mut out);
+/// assert_eq!(out, [4.0]);
+/// ```
+pub fn pool_into<T: Copy>(
+    x: &[T],
     from: Shape,
     to: Shape,
     window: &Window,
-    init: f64,
-    fold: impl Fn(f64, f64) -> f64,
-) -> Vec<f64> {
+    init: T,
+    fold: impl Fn(T, T) -> T,
+    out: &mut [T],
+) {
+    assert_eq!(x.len() as u64, from.len(), "pool input");
+    assert_eq!(out.len() as u64, to.len(), "pool output");
     let (hi, wi) = (from.h as usize, from.w as usize);
     let (ho, wo) = (to.h as usize, to.w as usize);
-    let mut out = vec![init; to.len() as usize];
+    out.fill(init);
     // Only the kernel offsets that reach a real input for some output: from the last
     // output's first real tap to the first output's last (at most the input's extent).
     let span = |axis: usize, input: u32, out: u32| {
@@ -338,20 +370,19 @@ fn pool(
     for (c, plane) in out.chunks_exact_mut(ho * wo).enumerate() {
         let channel = &x[c * hi * wi..(c + 1) * hi * wi];
         for ky in span(0, from.h, to.h) {
-            let rows = valid(window, 0, ky, from.h, to.h);
+            let rows = valid_outputs(window, 0, ky, from.h, to.h);
             for kx in span(1, from.w, to.w) {
-                let cols = valid(window, 1, kx, from.w, to.w);
+                let cols = valid_outputs(window, 1, kx, from.w, to.w);
                 for oy in rows.clone() {
-                    let row = &channel[pos(window, 0, oy, ky) * wi..][..wi];
+                    let row = &channel[input_position(window, 0, oy, ky) * wi..][..wi];
                     for ox in cols.clone() {
                         let dst = &mut plane[oy * wo + ox];
-                        *dst = fold(*dst, row[pos(window, 1, ox, kx)]);
+                        *dst = fold(*dst, row[input_position(window, 1, ox, kx)]);
                     }
                 }
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -620,10 +651,10 @@ mod tests {
     fn valid_ranges() {
         let w = Window::square(3, 2, 1);
         // input 5, out (5 + 2 - 3) / 2 + 1 = 3; positions o*2 + k - 1.
-        assert_eq!(valid(&w, 0, 0, 5, 3), 1..3); // o=0 -> -1 (pad)
-        assert_eq!(valid(&w, 0, 1, 5, 3), 0..3);
-        assert_eq!(valid(&w, 0, 2, 5, 3), 0..2); // o=2 -> 5 (pad)
+        assert_eq!(valid_outputs(&w, 0, 0, 5, 3), 1..3); // o=0 -> -1 (pad)
+        assert_eq!(valid_outputs(&w, 0, 1, 5, 3), 0..3);
+        assert_eq!(valid_outputs(&w, 0, 2, 5, 3), 0..2); // o=2 -> 5 (pad)
         let w = Window::square(1, 1, 3);
-        assert_eq!(valid(&w, 0, 0, 1, 7), 3..4);
+        assert_eq!(valid_outputs(&w, 0, 0, 1, 7), 3..4);
     }
 }

@@ -1,5 +1,6 @@
 //! The `tdsnn` subcommands, one module each.
 
+pub mod bench;
 pub mod convert;
 pub mod demo;
 pub mod inspect;

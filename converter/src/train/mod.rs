@@ -125,18 +125,8 @@ pub enum TrainError {
 /// A fresh network of architecture `arch`, weights and biases drawn as PyTorch's default
 /// initialisation does (uniform in `+-1/sqrt(fan_in)`), from `seed`.
 pub fn init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let zeros = arch.build(|_, _, len| Ok::<_, std::convert::Infallible>(vec![0.0; len]));
-    let skeleton = match zeros {
-        Ok(result) => result?,
-        Err(never) => match never {},
-    };
-    let mut layers = skeleton.layers().to_vec();
-    for layer in &mut layers {
-        let Some((n, weights, bias)) = layer.parameters_mut() else {
-            continue;
-        };
-        let bound = 1.0 / ((weights.len() / n as usize) as f32).sqrt();
+    init_with(arch, seed, |rng, fan_in, weights, bias| {
+        let bound = 1.0 / (fan_in as f32).sqrt();
         weights
             .iter_mut()
             .for_each(|w| *w = rng.random_range(-bound..bound));
@@ -144,8 +134,32 @@ pub fn init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
             b.iter_mut()
                 .for_each(|w| *w = rng.random_range(-bound..bound));
         }
+    })
+}
+
+/// A network of architecture `arch` whose conv and dense layers `fill(rng, fan_in, weights,
+/// bias)` initialises in layer order, with one ChaCha8 generator seeded from `seed`.
+/// Weights and biases start at 0 and are filled in place (no copy of a large network).
+pub(crate) fn init_with(
+    arch: &Architecture,
+    seed: u64,
+    mut fill: impl FnMut(&mut ChaCha8Rng, usize, &mut [f32], Option<&mut [f32]>),
+) -> Result<Dnn, ModelError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let zeros = arch.build(|_, _, len| Ok::<_, std::convert::Infallible>(vec![0.0; len]));
+    let skeleton = match zeros {
+        Ok(result) => result?,
+        Err(never) => match never {},
+    };
+    let (input, mut layers) = skeleton.into_parts();
+    for layer in &mut layers {
+        let Some((n, weights, bias)) = layer.parameters_mut() else {
+            continue;
+        };
+        let fan_in = weights.len() / n as usize;
+        fill(&mut rng, fan_in, weights, bias.as_deref_mut());
     }
-    Dnn::new(skeleton.input_shape(), layers)
+    Dnn::new(input, layers)
 }
 
 fn check(dnn: &Dnn, data: Samples) -> Result<usize, TrainError> {

@@ -1,0 +1,265 @@
+//! ImageNet-sized networks built in code, for scale: AlexNet and VGG-16 on 3x224x224 inputs,
+//! with He-initialised random weights ([`he_init`]) and seeded random images
+//! ([`random_image`]). Untrained: they measure what simulating a network of that size costs
+//! (memory, time, events), which does not depend on the weights being trained.
+//!
+//! The architectures are torchvision's (`alexnet`, `vgg16`) without dropout (inactive at
+//! inference) and without the adaptive average pool, which is the identity on 224x224
+//! inputs: the last max-pool already gives 256x6x6 (AlexNet) and 512x7x7 (VGG-16), which the
+//! first dense layer flattens channel-major, as torchvision does. Multiply-accumulates
+//! ([`Dnn::op_counts`]): AlexNet 714,188,480 (0.71 G), VGG-16 15,470,264,320 (15.47 G).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal, Uniform};
+use tdsnn_engine::Shape;
+
+use crate::model::Dnn;
+use crate::model_file::{Architecture, LayerSpec};
+use crate::train::init_with;
+use crate::ModelError;
+
+/// A conv with bias, square kernel `k`, stride `s`, padding `p`.
+fn conv(out_channels: u32, k: u32, s: u32, p: u32) -> LayerSpec {
+    LayerSpec::Conv2d {
+        out_channels,
+        kernel: [k, k],
+        stride: [s, s],
+        padding: [p, p],
+        bias: true,
+    }
+}
+
+/// A max-pool, square kernel `k`, stride `s`.
+fn max_pool(k: u32, s: u32) -> LayerSpec {
+    LayerSpec::MaxPool {
+        kernel: [k, k],
+        stride: [s, s],
+        padding: [0, 0],
+    }
+}
+
+/// The classifier both networks end with: flatten, dense 4096, dense 4096, dense 1000.
+fn classifier(layers: &mut Vec<LayerSpec>) {
+    let dense = |outputs| LayerSpec::Dense {
+        outputs,
+        bias: true,
+    };
+    layers.extend([
+        LayerSpec::Flatten,
+        dense(4096),
+        LayerSpec::Relu,
+        dense(4096),
+        LayerSpec::Relu,
+        dense(1000),
+    ]);
+}
+
+impl Architecture {
+    /// AlexNet as torchvision builds it, on 3x224x224: conv 64@11x11 stride 4 pad 2,
+    /// max-pool 3/2, conv 192@5x5 pad 2, max-pool 3/2, conv 384, 256, 256 @3x3 pad 1,
+    /// max-pool 3/2 (256x6x6), dense 4096, 4096, 1000; ReLU after every conv and hidden dense.
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_converter::model_file::Architecture;
+    /// use tdsnn_converter::zoo::he_init;
+    /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+    /// let dnn = he_init(&Architecture::alexnet(), 1)?;
+    /// assert_eq!(dnn.op_counts().multiplications(), 714_188_480);
+    /// # Ok(()) }
+    /// ```
+    pub fn alexnet() -> Architecture {
+        let mut layers = vec![
+            conv(64, 11, 4, 2),
+            LayerSpec::Relu,
+            max_pool(3, 2),
+            conv(192, 5, 1, 2),
+            LayerSpec::Relu,
+            max_pool(3, 2),
+            conv(384, 3, 1, 1),
+            LayerSpec::Relu,
+            conv(256, 3, 1, 1),
+            LayerSpec::Relu,
+            conv(256, 3, 1, 1),
+            LayerSpec::Relu,
+            max_pool(3, 2),
+        ];
+        classifier(&mut layers);
+        Architecture {
+            input: [3, 224, 224],
+            layers,
+        }
+    }
+
+    /// VGG-16 (configuration D) on 3x224x224: 13 convs 3x3 pad 1 in five blocks of 64, 64 |
+    /// 128, 128 | 256 x3 | 512 x3 | 512 x3 channels, each block closed by a max-pool 2/2
+    /// (512x7x7 after the fifth), then dense 4096, 4096, 1000; ReLU after every conv and
+    /// hidden dense.
+    pub fn vgg16() -> Architecture {
+        let blocks: [&[u32]; 5] = [
+            &[64, 64],
+            &[128, 128],
+            &[256, 256, 256],
+            &[512, 512, 512],
+            &[512, 512, 512],
+        ];
+        let mut layers = Vec::new();
+        for block in blocks {
+            for &c in block {
+                layers.extend([conv(c, 3, 1, 1), LayerSpec::Relu]);
+            }
+            layers.push(max_pool(2, 2));
+        }
+        classifier(&mut layers);
+        Architecture {
+            input: [3, 224, 224],
+            layers,
+        }
+    }
+}
+
+/// A network of architecture `arch` with He-initialised weights: each conv and dense weight
+/// drawn from `N(0, sqrt(2 / fan_in))` (Kaiming normal, fan-in mode), biases 0, from one
+/// ChaCha8 generator seeded with `seed` (reproducible on every platform).
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::model_file::Architecture;
+/// use tdsnn_converter::zoo::he_init;
+/// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+/// let a = he_init(&Architecture::lenet5(), 7)?;
+/// assert_eq!(a, he_init(&Architecture::lenet5(), 7)?); // seeded
+/// # Ok(()) }
+/// ```
+pub fn he_init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
+    init_with(arch, seed, |rng, fan_in, weights, _bias| {
+        let std = (2.0 / fan_in as f64).sqrt() as f32;
+        let normal = Normal::new(0.0f32, std).expect("a finite, positive deviation");
+        weights.iter_mut().for_each(|w| *w = normal.sample(rng));
+    })
+}
+
+/// A seeded random image of `shape`, pixels uniform in `[0, 1]`.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::{zoo::random_image, Shape};
+/// let image = random_image(Shape::new(3, 224, 224), 1);
+/// assert_eq!(image.len(), 3 * 224 * 224);
+/// assert!(image.iter().all(|p| (0.0..=1.0).contains(p)));
+/// ```
+pub fn random_image(shape: Shape, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pixel = Uniform::new_inclusive(0.0f32, 1.0).expect("a valid range");
+    (0..shape.len()).map(|_| pixel.sample(&mut rng)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_file::Architecture;
+
+    /// Shapes and MAC counts from the architectures alone (zero weights, no initialisation).
+    fn skeleton(arch: &Architecture) -> Dnn {
+        arch.build(|_, _, len| Ok::<_, ()>(vec![0.0; len]))
+            .unwrap()
+            .unwrap()
+    }
+
+    fn conv_and_pool_shapes(dnn: &Dnn) -> Vec<String> {
+        dnn.layers()
+            .iter()
+            .zip(dnn.output_shapes())
+            .filter(|(l, _)| l.window().is_some())
+            .map(|(l, s)| format!("{} {s}", l.kind()))
+            .collect()
+    }
+
+    #[test]
+    fn alexnet_is_torchvisions() {
+        let dnn = skeleton(&Architecture::alexnet());
+        assert_eq!(
+            conv_and_pool_shapes(&dnn),
+            [
+                "conv2d 64x55x55",
+                "max_pool 64x27x27",
+                "conv2d 192x27x27",
+                "max_pool 192x13x13",
+                "conv2d 384x13x13",
+                "conv2d 256x13x13",
+                "conv2d 256x13x13",
+                "max_pool 256x6x6",
+            ]
+        );
+        assert_eq!(dnn.final_shape(), Shape::flat(1000));
+        let ops = dnn.op_counts();
+        let macs: Vec<u64> = ops.layers.iter().map(|l| l.multiplications).collect();
+        assert_eq!(
+            macs,
+            [
+                70_276_800,
+                0,
+                223_948_800,
+                0,
+                112_140_288,
+                149_520_384,
+                99_680_256,
+                0,
+                37_748_736,
+                16_777_216,
+                4_096_000
+            ]
+        );
+        assert_eq!(ops.multiplications(), 714_188_480); // torchvision: 0.71 GMACs
+        let params: usize = dnn
+            .layers()
+            .iter()
+            .map(|l| match l {
+                crate::DnnLayer::Conv2d { weights, bias, .. }
+                | crate::DnnLayer::Dense { weights, bias, .. } => {
+                    weights.len() + bias.as_ref().map_or(0, Vec::len)
+                }
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(params, 61_100_840); // torchvision's AlexNet
+    }
+
+    #[test]
+    fn vgg16_is_torchvisions() {
+        let dnn = skeleton(&Architecture::vgg16());
+        let shapes = conv_and_pool_shapes(&dnn);
+        assert_eq!(shapes.len(), 13 + 5);
+        assert_eq!(shapes[0], "conv2d 64x224x224");
+        assert_eq!(shapes[2], "max_pool 64x112x112");
+        assert_eq!(shapes[17], "max_pool 512x7x7");
+        assert_eq!(
+            dnn.input_shape_of(dnn.layers().len() - 6),
+            Shape::new(512, 7, 7)
+        ); // into flatten
+        assert_eq!(dnn.final_shape(), Shape::flat(1000));
+        let ops = dnn.op_counts();
+        assert_eq!(ops.layers.iter().filter(|l| l.kind == "conv2d").count(), 13);
+        assert_eq!(ops.multiplications(), 15_470_264_320); // 15.47 GMACs
+    }
+
+    #[test]
+    fn he_init_has_the_right_spread() {
+        let dnn = he_init(&Architecture::lenet5(), 3).unwrap();
+        let crate::DnnLayer::Dense { weights, bias, .. } = &dnn.layers()[7] else {
+            panic!("layer 7 is LeNet's first dense layer");
+        };
+        let n = weights.len() as f64;
+        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / n;
+        let var = weights
+            .iter()
+            .map(|&w| (f64::from(w) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        // fan_in 800: variance 2 / 800 within 2% (400,000 draws).
+        assert!(mean.abs() < 1e-3, "{mean}");
+        assert!((var / (2.0 / 800.0) - 1.0).abs() < 0.02, "{var}");
+        assert!(bias.as_ref().unwrap().iter().all(|&b| b == 0.0));
+    }
+}

@@ -1,0 +1,139 @@
+//! The timed measurements, each with its set-up kept out of the timed region: the engine per
+//! image, the dense forward pass per image, the streaming-add rate, the engine over a data
+//! set split statically across threads, and the process's peak memory.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use tdsnn_baseline::calibration::add_into;
+use tdsnn_baseline::DenseForward;
+use tdsnn_engine::{Graph, Record, Simulator, TickMode};
+
+/// The median of some durations (the upper one of the middle two for an even count).
+pub fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or_default()
+}
+
+/// Runs `pass` once untimed (warm-up), then `repetitions` timed times; the median time.
+pub fn median_of(repetitions: usize, mut pass: impl FnMut()) -> Duration {
+    pass();
+    let times = (0..repetitions.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            pass();
+            start.elapsed()
+        })
+        .collect();
+    median(times)
+}
+
+/// The engine's records of every image (`images` holds them back to back), one thread.
+pub fn records(sim: &mut Simulator, images: &[f32]) -> Result<Vec<Record>, tdsnn_engine::Error> {
+    let per = sim.graph().input_shape().len() as usize;
+    images
+        .chunks_exact(per)
+        .map(|x| sim.run(x, &mut ()))
+        .collect()
+}
+
+/// Median time of one pass of the engine over every image, one thread (records dropped).
+pub fn time_engine(sim: &mut Simulator, images: &[f32], repetitions: usize) -> Duration {
+    let per = sim.graph().input_shape().len() as usize;
+    median_of(repetitions, || {
+        for x in images.chunks_exact(per) {
+            black_box(
+                sim.run(x, &mut ())
+                    .expect("an input the engine accepted before"),
+            );
+        }
+    })
+}
+
+/// Median time of one pass of the dense forward pass over every image, in batches of its
+/// capacity (the last one possibly smaller), one thread.
+pub fn time_dense(forward: &mut DenseForward<'_>, images: &[f32], repetitions: usize) -> Duration {
+    let per = forward.dnn().input_shape().len() as usize;
+    let batch = forward.capacity() * per;
+    median_of(repetitions, || {
+        for x in images.chunks(batch) {
+            black_box(forward.run(x).expect("whole images"));
+        }
+    })
+}
+
+/// The streaming-add rate in additions per second: `y += x` over two L2-resident arrays of
+/// `values` each, repeated for about `budget`, median of `repetitions` such runs.
+pub fn add_rate(values: usize, budget: Duration, repetitions: usize) -> f64 {
+    let x = vec![1.0f32; values];
+    let mut y = vec![0.0f32; values];
+    // Size one run from a first estimate, then time runs of that many sweeps.
+    let start = Instant::now();
+    let mut sweeps = 0u64;
+    while start.elapsed() < budget / 10 {
+        add_into(black_box(&mut y), black_box(&x));
+        sweeps += 1;
+    }
+    let time = median_of(repetitions, || {
+        for _ in 0..sweeps {
+            add_into(black_box(&mut y), black_box(&x));
+        }
+    });
+    (sweeps * values as u64) as f64 / time.as_secs_f64()
+}
+
+/// The engine over every image with `threads` crossbeam scoped threads, each with its own
+/// simulator and a contiguous share of the images (a static partition): the wall time and
+/// every image's record digest, in image order.
+pub fn simulate_split(
+    graph: &Graph,
+    mode: TickMode,
+    images: &[f32],
+    threads: usize,
+) -> Result<(Duration, Vec<u32>), tdsnn_engine::Error> {
+    let per = graph.input_shape().len() as usize;
+    let n = images.len() / per;
+    let share = n.div_ceil(threads.max(1)).max(1);
+    let start = Instant::now();
+    let parts: Vec<Result<Vec<u32>, tdsnn_engine::Error>> = crossbeam::scope(|scope| {
+        let workers: Vec<_> = images
+            .chunks(share * per)
+            .map(|part| {
+                scope.spawn(move |_| {
+                    let mut sim = Simulator::new(graph, mode);
+                    part.chunks_exact(per)
+                        .map(|x| sim.run(x, &mut ()).map(|r| r.digest()))
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("engine workers do not panic"))
+            .collect()
+    })
+    .expect("engine workers do not panic");
+    let time = start.elapsed();
+    let mut digests = Vec::with_capacity(n);
+    for part in parts {
+        digests.extend(part?);
+    }
+    Ok((time, digests))
+}
+
+/// The process's peak resident memory in bytes (`VmHWM` in `/proc/self/status`), or `None`
+/// where there is no such file (not Linux).
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resets the peak resident memory to the current one (Linux: `5` into
+/// `/proc/self/clear_refs`), so that [`peak_memory`] then measures what follows. Where that
+/// fails (not Linux, or an old kernel) the peak stays the process's.
+pub fn reset_peak_memory() {
+    // Best effort by design: without the reset the reading is an upper bound.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

@@ -1,0 +1,604 @@
+//! `tdsnn bench`: the engine's speed next to baselines measured in the same process and run.
+//!
+//! - **LeNet** (the shipped `lenet5-g-L5`, `L = 5`, dynamic `T_il`, images of the shipped
+//!   MNIST test split): the engine per image in both tick modes on one thread; the dense f32
+//!   forward pass of the same network (im2col + GEMM, one core) at batch 1 and batched; the
+//!   event counts of the records: *paper-equivalent* synaptic events (every synapse of every
+//!   spike, bias events included: `ops.paper.synaptic_adds`) and *delivered* ones (what the
+//!   kernel actually added: `ops.engine.synaptic_adds`), their ratio `alpha`, and the DNN's
+//!   multiply-accumulates for comparison.
+//! - **Calibration**: the L2-resident streaming-add rate of one core, vectorised with the
+//!   engine's runtime dispatch; event rates are divided by it.
+//! - **Thread scaling**: the engine over the test split with 1 and with `threads` threads
+//!   (static partition, one simulator each), images per second and whether every record is
+//!   the same (by [`Record::digest`](tdsnn_engine::Record::digest)).
+//! - **AlexNet and VGG-16** ([`tdsnn_converter::zoo`], He-initialised, one seeded
+//!   3x224x224 image): converted, one image simulated in closed form, timed next to the dense
+//!   forward pass, with events and peak memory.
+//!
+//! [`run`] measures everything and returns a [`BenchReport`]; [`BenchReport::table`] prints
+//! it, `serde_json` writes it (keys documented on the structs and in README). Nothing here
+//! asserts a speed: timings depend on the machine and its load.
+
+pub mod measure;
+mod table;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tdsnn_baseline::calibration::L2_VALUES;
+use tdsnn_baseline::DenseForward;
+use tdsnn_converter::model_file::{read_model, Architecture, ModelFileError};
+use tdsnn_converter::zoo::{he_init, random_image};
+use tdsnn_converter::{convert, ConvertError, Dnn, DnnLayer, IdxError, ModelError};
+use tdsnn_engine::counters::LayerOps;
+use tdsnn_engine::{Graph, Record, Simulator, TickMode, TilPolicy};
+
+use crate::fixtures::{self, Split};
+use crate::report::Ops;
+
+/// The leak constant of every benchmarked network (the shipped LeNet's, the paper's best).
+pub const LEAK: f64 = 5.0;
+
+/// Seed of the big networks' weights and image.
+pub const SEED: u64 = 2019;
+
+/// What to measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchConfig {
+    /// LeNet images timed per image (from the start of the test split).
+    pub images: usize,
+    /// Timed repetitions of each per-image measurement (the median is reported).
+    pub repetitions: usize,
+    /// Batch size of the batched dense forward pass.
+    pub batch: usize,
+    /// Threads of the scaling run (compared with 1).
+    pub threads: usize,
+    /// Images of the scaling run (`None`: the whole test split).
+    pub scaling_images: Option<usize>,
+    /// Time budget of one calibration run.
+    pub calibration_budget: Duration,
+    /// Whether to build and run AlexNet and VGG-16.
+    pub big: bool,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            images: 200,
+            repetitions: 5,
+            batch: 64,
+            threads: 2,
+            scaling_images: None,
+            calibration_budget: Duration::from_millis(200),
+            big: true,
+        }
+    }
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// The shipped model could not be read.
+    #[error("the shipped LeNet: {0}")]
+    Model(#[from] ModelFileError),
+    /// The shipped test split could not be read.
+    #[error("the shipped MNIST test split: {0}")]
+    Data(#[from] IdxError),
+    /// A big network could not be built.
+    #[error("building a network: {0}")]
+    Build(#[from] ModelError),
+    /// A network could not be converted.
+    #[error("converting a network: {0}")]
+    Convert(#[from] ConvertError),
+    /// The engine rejected an input.
+    #[error("simulating: {0}")]
+    Engine(#[from] tdsnn_engine::Error),
+}
+
+/// The shipped LeNet, converted, with images of the shipped test split: the set-up shared by
+/// `tdsnn bench` and the criterion benches.
+#[derive(Debug)]
+pub struct Lenet {
+    /// The DNN(G).
+    pub dnn: Dnn,
+    /// Its conversion (`L = 5`, dynamic `T_il`).
+    pub graph: Graph,
+    /// The images, back to back, pixels in `[0, 1]`.
+    pub images: Vec<f32>,
+}
+
+impl Lenet {
+    /// Loads the shipped LeNet and the first `images` images of the shipped test split (all
+    /// of them if fewer).
+    pub fn load(images: usize) -> Result<Lenet, BenchError> {
+        let dnn = read_model(fixtures::lenet_g())?.dnn;
+        let graph = convert(&dnn, LEAK, TilPolicy::Dynamic)?;
+        let data = fixtures::load_split(&fixtures::mnist_dir(), Split::Test)?;
+        let images = (0..images.min(data.len()))
+            .flat_map(|i| data.pixels(i))
+            .collect();
+        Ok(Lenet { dnn, graph, images })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.images.len() / self.graph.input_shape().len() as usize
+    }
+
+    /// Whether there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    /// Image `i`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        let per = self.graph.input_shape().len() as usize;
+        &self.images[i * per..(i + 1) * per]
+    }
+}
+
+/// Synaptic events per image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Events {
+    /// Paper-equivalent events: every synapse of every spike, bias events included
+    /// (`ops.paper.synaptic_adds` summed over layers).
+    pub paper: f64,
+    /// Events the kernel actually delivered (`ops.engine.synaptic_adds`).
+    pub delivered: f64,
+    /// `delivered / paper`.
+    pub alpha: f64,
+    /// The DNN's multiply-accumulates (table 2's multiplications). Differs from `paper` by
+    /// the bias events (`+` one per biased neuron) and by padded taps, which a DNN multiplies
+    /// and an SNN never sees (`-`).
+    pub dnn_macs: f64,
+}
+
+impl Events {
+    /// Mean events per image of some records.
+    pub fn of(records: &[Record], dnn: &Dnn) -> Events {
+        let total = total_ops(records);
+        let n = records.len().max(1) as f64;
+        let paper = total.paper.synaptic_adds as f64 / n;
+        let delivered = total.engine.synaptic_adds as f64 / n;
+        Events {
+            paper,
+            delivered,
+            alpha: delivered / paper,
+            dnn_macs: dnn.op_counts().multiplications() as f64,
+        }
+    }
+}
+
+/// Operations summed over every layer of every record.
+fn total_ops(records: &[Record]) -> LayerOps {
+    let mut total = LayerOps::default();
+    for r in records {
+        total += r.total_ops();
+    }
+    total
+}
+
+/// The engine's speed on one network, one thread.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EngineTiming {
+    /// Tick mode: `closed_form` or `explicit`.
+    pub mode: &'static str,
+    /// Nanoseconds per image.
+    pub ns_per_image: f64,
+    /// Images per second.
+    pub images_per_s: f64,
+    /// Paper-equivalent synaptic events per second.
+    pub paper_events_per_s: f64,
+    /// Delivered synaptic events per second.
+    pub delivered_events_per_s: f64,
+    /// Nanoseconds per paper-equivalent event.
+    pub ns_per_paper_event: f64,
+    /// Nanoseconds per delivered event.
+    pub ns_per_delivered_event: f64,
+}
+
+impl EngineTiming {
+    fn new(mode: TickMode, per_image: Duration, events: &Events) -> EngineTiming {
+        let s = per_image.as_secs_f64();
+        EngineTiming {
+            mode: mode_name(mode),
+            ns_per_image: s * 1e9,
+            images_per_s: 1.0 / s,
+            paper_events_per_s: events.paper / s,
+            delivered_events_per_s: events.delivered / s,
+            ns_per_paper_event: s * 1e9 / events.paper,
+            ns_per_delivered_event: s * 1e9 / events.delivered,
+        }
+    }
+}
+
+fn mode_name(mode: TickMode) -> &'static str {
+    match mode {
+        TickMode::ClosedForm => "closed_form",
+        TickMode::Explicit => "explicit",
+    }
+}
+
+/// The dense forward pass's speed, one core.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DenseTiming {
+    /// Images per GEMM call.
+    pub batch: usize,
+    /// Nanoseconds per image.
+    pub ns_per_image: f64,
+    /// Images per second.
+    pub images_per_s: f64,
+    /// The DNN's multiply-accumulates per second.
+    pub macs_per_s: f64,
+}
+
+impl DenseTiming {
+    fn new(batch: usize, per_image: Duration, macs: f64) -> DenseTiming {
+        let s = per_image.as_secs_f64();
+        DenseTiming {
+            batch,
+            ns_per_image: s * 1e9,
+            images_per_s: 1.0 / s,
+            macs_per_s: macs / s,
+        }
+    }
+}
+
+/// The LeNet measurements.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LenetBench {
+    /// Images timed.
+    pub images: usize,
+    /// Timed repetitions (medians reported).
+    pub repetitions: usize,
+    /// Events per image.
+    pub events: Events,
+    /// The engine, closed-form ticks.
+    pub closed_form: EngineTiming,
+    /// The engine, explicit ticks.
+    pub explicit: EngineTiming,
+    /// The dense forward pass, batch 1.
+    pub dense_batch1: DenseTiming,
+    /// The dense forward pass, batched.
+    pub dense_batched: DenseTiming,
+    /// Operations per image, table-2 format.
+    pub ops: OpRow,
+}
+
+/// The calibration kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CalibrationBench {
+    /// `f32` values per array (two arrays).
+    pub values: usize,
+    /// Additions per second, one core.
+    pub adds_per_s: f64,
+    /// Nanoseconds per addition.
+    pub ns_per_add: f64,
+}
+
+/// The thread-scaling run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ThreadScaling {
+    /// Threads compared with 1.
+    pub threads: usize,
+    /// Images simulated (closed form), each run.
+    pub images: usize,
+    /// Images per second, 1 thread.
+    pub images_per_s_1: f64,
+    /// Images per second, `threads` threads.
+    pub images_per_s_n: f64,
+    /// `images_per_s_n / images_per_s_1`.
+    pub speedup: f64,
+    /// Whether every image's record digest is the same in both runs.
+    pub records_identical: bool,
+}
+
+/// One row of the operation table (paper's table 2 format), per image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpRow {
+    /// The network.
+    pub net: String,
+    /// DNN operations (`mult`: multiply-accumulates; `add`: additions, bias additions and
+    /// max-pool comparisons).
+    pub dnn: Ops,
+    /// SNN operations in the paper's accounting.
+    pub snn: Ops,
+    /// DNN / SNN.
+    pub ratio: Ops,
+}
+
+impl OpRow {
+    fn new(net: &str, dnn: &Dnn, records: &[Record]) -> OpRow {
+        let dnn = Ops::dnn(&dnn.op_counts());
+        let snn = Ops::paper(&total_ops(records), records.len().max(1) as f64);
+        OpRow {
+            net: net.to_string(),
+            ratio: Ops::ratio(&dnn, &snn),
+            dnn,
+            snn,
+        }
+    }
+}
+
+/// A big network, one image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetBench {
+    /// `alexnet` or `vgg16`.
+    pub net: String,
+    /// Neurons of the converted graph (every layer's outputs).
+    pub neurons: u64,
+    /// Weights and biases.
+    pub parameters: u64,
+    /// Events of the image.
+    pub events: Events,
+    /// Seconds to build (He init) the network.
+    pub build_s: f64,
+    /// Seconds to convert it.
+    pub convert_s: f64,
+    /// Seconds the engine took for the image, closed form, one thread.
+    pub snn_s: f64,
+    /// Seconds of the dense forward pass, batch 1, one core (after one warm-up run).
+    pub dense_s: f64,
+    /// `snn_s / dense_s`.
+    pub snn_vs_dense_latency_ratio: f64,
+    /// Paper-equivalent events per second in the engine.
+    pub paper_events_per_s: f64,
+    /// Peak resident memory in bytes while this network was built, converted and run
+    /// (`VmHWM`, reset before it where Linux allows; `null` off Linux).
+    pub peak_memory_bytes: Option<u64>,
+    /// Operations, table-2 format.
+    pub ops: OpRow,
+}
+
+/// Everything `tdsnn bench` measured (its JSON; keys documented in README).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// LeNet closed-form engine time per image over the dense batch-1 time per image.
+    pub snn_vs_dense_latency_ratio: f64,
+    /// The same with explicit ticks.
+    pub snn_vs_dense_latency_ratio_explicit: f64,
+    /// LeNet closed-form engine time per image over the batched dense time per image.
+    pub snn_vs_dense_batched_latency_ratio: f64,
+    /// LeNet closed-form paper-equivalent event rate over the calibration add rate.
+    pub event_rate_vs_add_rate: f64,
+    /// LeNet closed-form delivered event rate over the calibration add rate.
+    pub delivered_rate_vs_add_rate: f64,
+    /// LeNet delivered / paper-equivalent events.
+    pub alpha: f64,
+    /// The thread-scaling run.
+    pub thread_scaling: ThreadScaling,
+    /// The LeNet measurements.
+    pub lenet: LenetBench,
+    /// The calibration kernel.
+    pub calibration: CalibrationBench,
+    /// AlexNet and VGG-16 (empty when skipped).
+    pub nets: Vec<NetBench>,
+    /// The operation table: LeNet, then the big networks.
+    pub op_table: Vec<OpRow>,
+    /// Host facts: `threads_available`, `simd` (the instruction set gemm and pulp dispatch
+    /// to).
+    pub host: Host,
+}
+
+/// The machine, as far as it matters here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Host {
+    /// Hardware threads available to the process.
+    pub threads_available: usize,
+    /// The widest SIMD instruction set detected at run time.
+    pub simd: &'static str,
+}
+
+impl Host {
+    fn detect() -> Host {
+        Host {
+            threads_available: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            simd: simd(),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd() -> &'static str {
+    if std::is_x86_feature_detected!("avx512f") {
+        "avx512"
+    } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        "avx2+fma"
+    } else {
+        "sse2"
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn simd() -> &'static str {
+    std::env::consts::ARCH
+}
+
+/// Where a measurement is: its stage and how far, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Stage name (`lenet`, `calibration`, `scaling`, `alexnet`, `vgg16`).
+    pub stage: &'static str,
+    /// Steps done.
+    pub done: u64,
+    /// Steps in the stage.
+    pub total: u64,
+}
+
+/// Measures everything `config` asks for; `progress` hears of every step.
+pub fn run(
+    config: &BenchConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BenchReport, BenchError> {
+    let reps = config.repetitions.max(1);
+    let lenet = Lenet::load(config.images.max(1))?;
+    let mut step = |stage, done, total| {
+        progress(Progress { stage, done, total });
+    };
+    // LeNet: 4 timed measurements plus the untimed records pass.
+    step("lenet", 0, 5);
+    let records = measure::records(
+        &mut Simulator::new(&lenet.graph, TickMode::ClosedForm),
+        &lenet.images,
+    )?;
+    let events = Events::of(&records, &lenet.dnn);
+    step("lenet", 1, 5);
+    let engine = |mode| {
+        let mut sim = Simulator::new(&lenet.graph, mode);
+        let t = measure::time_engine(&mut sim, &lenet.images, reps) / lenet.len() as u32;
+        EngineTiming::new(mode, t, &events)
+    };
+    let closed_form = engine(TickMode::ClosedForm);
+    step("lenet", 2, 5);
+    let explicit = engine(TickMode::Explicit);
+    step("lenet", 3, 5);
+    let dense = |batch: usize| {
+        let mut forward = DenseForward::new(&lenet.dnn, batch);
+        let t = measure::time_dense(&mut forward, &lenet.images, reps) / lenet.len() as u32;
+        DenseTiming::new(batch, t, events.dnn_macs)
+    };
+    let dense_batch1 = dense(1);
+    step("lenet", 4, 5);
+    let dense_batched = dense(config.batch.max(1));
+    step("lenet", 5, 5);
+    step("calibration", 0, 1);
+    let adds_per_s = measure::add_rate(L2_VALUES, config.calibration_budget, reps);
+    step("calibration", 1, 1);
+    let calibration = CalibrationBench {
+        values: L2_VALUES,
+        adds_per_s,
+        ns_per_add: 1e9 / adds_per_s,
+    };
+    let thread_scaling = scaling(config, &mut step)?;
+    let images = lenet.len();
+    let lenet_ops = OpRow::new("LeNet-5 (shipped, MNIST)", &lenet.dnn, &records);
+    drop(records);
+    drop(lenet);
+    let mut nets = Vec::new();
+    if config.big {
+        for (name, label, arch) in [
+            (
+                "alexnet",
+                "AlexNet (He init, 1 image)",
+                Architecture::alexnet(),
+            ),
+            ("vgg16", "VGG-16 (He init, 1 image)", Architecture::vgg16()),
+        ] {
+            nets.push(big_net(name, label, &arch, &mut step)?);
+        }
+    }
+    let mut op_table = vec![lenet_ops.clone()];
+    op_table.extend(nets.iter().map(|n| n.ops.clone()));
+    let lenet = LenetBench {
+        images,
+        repetitions: reps,
+        events,
+        closed_form,
+        explicit,
+        dense_batch1,
+        dense_batched,
+        ops: lenet_ops,
+    };
+    Ok(BenchReport {
+        snn_vs_dense_latency_ratio: closed_form.ns_per_image / dense_batch1.ns_per_image,
+        snn_vs_dense_latency_ratio_explicit: explicit.ns_per_image / dense_batch1.ns_per_image,
+        snn_vs_dense_batched_latency_ratio: closed_form.ns_per_image / dense_batched.ns_per_image,
+        event_rate_vs_add_rate: closed_form.paper_events_per_s / adds_per_s,
+        delivered_rate_vs_add_rate: closed_form.delivered_events_per_s / adds_per_s,
+        alpha: events.alpha,
+        thread_scaling,
+        lenet,
+        calibration,
+        nets,
+        op_table,
+        host: Host::detect(),
+    })
+}
+
+/// The engine over the test split (or its start) with 1 thread, then `config.threads`.
+fn scaling(
+    config: &BenchConfig,
+    step: &mut impl FnMut(&'static str, u64, u64),
+) -> Result<ThreadScaling, BenchError> {
+    let set = Lenet::load(config.scaling_images.unwrap_or(usize::MAX).max(1))?;
+    let threads = config.threads.max(1);
+    step("scaling", 0, 2);
+    let (t1, d1) = measure::simulate_split(&set.graph, TickMode::ClosedForm, &set.images, 1)?;
+    step("scaling", 1, 2);
+    let (tn, dn) = measure::simulate_split(&set.graph, TickMode::ClosedForm, &set.images, threads)?;
+    step("scaling", 2, 2);
+    let n = set.len() as f64;
+    let (r1, rn) = (n / t1.as_secs_f64(), n / tn.as_secs_f64());
+    Ok(ThreadScaling {
+        threads,
+        images: set.len(),
+        images_per_s_1: r1,
+        images_per_s_n: rn,
+        speedup: rn / r1,
+        records_identical: d1 == dn,
+    })
+}
+
+/// Builds, converts and runs one image of a big network, then its dense forward pass.
+fn big_net(
+    stage: &'static str,
+    label: &str,
+    arch: &Architecture,
+    step: &mut impl FnMut(&'static str, u64, u64),
+) -> Result<NetBench, BenchError> {
+    step(stage, 0, 4);
+    measure::reset_peak_memory();
+    let start = Instant::now();
+    let dnn = he_init(arch, SEED)?;
+    let build_s = start.elapsed().as_secs_f64();
+    let image = random_image(dnn.input_shape(), SEED);
+    step(stage, 1, 4);
+    let start = Instant::now();
+    let graph = convert(&dnn, LEAK, TilPolicy::Dynamic)?;
+    let convert_s = start.elapsed().as_secs_f64();
+    step(stage, 2, 4);
+    let start = Instant::now();
+    let record = Simulator::new(&graph, TickMode::ClosedForm).run(&image, &mut ())?;
+    let snn_s = start.elapsed().as_secs_f64();
+    step(stage, 3, 4);
+    let neurons = (0..graph.layers().len())
+        .map(|k| graph.output_shape(k).len())
+        .sum();
+    drop(graph);
+    let dense_s = {
+        let mut forward = DenseForward::new(&dnn, 1);
+        measure::median_of(1, || {
+            std::hint::black_box(forward.run(&image).expect("one whole image"));
+        })
+        .as_secs_f64()
+    };
+    step(stage, 4, 4);
+    let records = [record];
+    let events = Events::of(&records, &dnn);
+    let parameters = dnn
+        .layers()
+        .iter()
+        .map(|l| match l {
+            DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. } => {
+                (weights.len() + bias.as_ref().map_or(0, Vec::len)) as u64
+            }
+            _ => 0,
+        })
+        .sum();
+    Ok(NetBench {
+        net: stage.to_string(),
+        neurons,
+        parameters,
+        snn_vs_dense_latency_ratio: snn_s / dense_s,
+        paper_events_per_s: events.paper / snn_s,
+        events,
+        build_s,
+        convert_s,
+        snn_s,
+        dense_s,
+        peak_memory_bytes: measure::peak_memory(),
+        ops: OpRow::new(label, &dnn, &records),
+    })
+}
