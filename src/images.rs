@@ -72,12 +72,8 @@ impl Images {
     /// uint8) in `0..=255`.
     pub fn read_npy_labels(&mut self, path: impl AsRef<Path>) -> Result<(), NpyError> {
         let path = path.as_ref();
-        let fail = |what: String| NpyError {
-            path: path.display().to_string(),
-            what,
-        };
-        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let file = npyz::NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not NPY: {e}")))?;
+        let fail = |what: String| npy_error(path, what);
+        let file = open_npy(path)?;
         if file.shape() != [self.count() as u64] {
             return Err(fail(format!(
                 "shape {:?}, expected ({},) for {} images",
@@ -119,12 +115,8 @@ impl Images {
     /// another rank, Fortran order, a value out of range, naming its index).
     pub fn read_npy(path: impl AsRef<Path>) -> Result<Images, NpyError> {
         let path = path.as_ref();
-        let fail = |what: String| NpyError {
-            path: path.display().to_string(),
-            what,
-        };
-        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let file = npyz::NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not NPY: {e}")))?;
+        let fail = |what: String| npy_error(path, what);
+        let file = open_npy(path)?;
         let dims = file.shape().to_vec();
         let dtype = file.dtype();
         let is_f32 = matches!(&dtype, npyz::DType::Plain(t)
@@ -178,4 +170,18 @@ impl Inputs for Images {
     fn label(&self, i: usize) -> Option<usize> {
         self.labels.as_ref()?.get(i).map(|&l| usize::from(l))
     }
+}
+
+fn npy_error(path: &Path, what: String) -> NpyError {
+    NpyError {
+        path: path.display().to_string(),
+        what,
+    }
+}
+
+/// Reads an NPY file whole and parses its header.
+fn open_npy(path: &Path) -> Result<npyz::NpyFile<std::io::Cursor<Vec<u8>>>, NpyError> {
+    let bytes = std::fs::read(path).map_err(|e| npy_error(path, e.to_string()))?;
+    npyz::NpyFile::new(std::io::Cursor::new(bytes))
+        .map_err(|e| npy_error(path, format!("not NPY: {e}")))
 }
