@@ -93,7 +93,7 @@ fn synapse_count(graph: &Graph, k: usize, pool_needs: &[u32]) -> u64 {
     count.saturating_add(bias)
 }
 
-fn row_runs(layer: &Layer) -> Option<Vec<f32>> {
+pub(crate) fn row_runs(layer: &Layer) -> Option<Vec<f32>> {
     let Layer::Conv2d(c) = layer else {
         return None;
     };

@@ -173,3 +173,81 @@ pub(crate) fn bias(
     }
     out.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::graph::{Layer, Window};
+    use crate::kernel::plan::row_runs;
+
+    /// A conv layer, its input and output shapes, and one time step's spiking inputs
+    /// (channel-major indices, in channels-last order as the time buckets give them).
+    fn step() -> impl Strategy<Value = (Conv2d, Shape, Shape, Vec<u32>)> {
+        (
+            1u32..=3,
+            1u32..=11,
+            3u32..=8,
+            3u32..=8,
+            1u32..=3,
+            1u32..=3,
+            1u32..=2,
+        )
+            .prop_flat_map(|(cin, cout, h, w, kh, kw, sy)| {
+                let inp = Shape::new(cin, h, w);
+                let n_w = (cin * kh * kw * cout) as usize;
+                (
+                    Just((cout, inp, kh, kw, sy)),
+                    0u32..=1,
+                    0u32..=1,
+                    proptest::collection::vec(-1.0f32..1.0, n_w),
+                    proptest::collection::vec(any::<bool>(), inp.len() as usize),
+                )
+            })
+            .prop_filter_map("window fits", |((cout, inp, kh, kw, sy), py, px, w, on)| {
+                let window = Window {
+                    kernel: [kh, kw],
+                    stride: [sy, 1],
+                    padding: [py.min(kh / 2), px.min(kw / 2)],
+                };
+                let out = window.output_shape(inp, cout, false).ok()?;
+                let plane = inp.h * inp.w;
+                let sources = (0..plane)
+                    .flat_map(|pos| (0..inp.c).map(move |c| c * plane + pos))
+                    .filter(|&i| on[i as usize])
+                    .collect();
+                let layer = Conv2d {
+                    out_channels: cout,
+                    window,
+                    weights: w.into(),
+                    bias: None,
+                };
+                Some((layer, inp, out, sources))
+            })
+    }
+
+    proptest! {
+        /// Spike by spike along kernel taps, and by kernel rows with each position's channels
+        /// accumulated in registers: the same potentials, bit for bit.
+        #[test]
+        fn conv_row_runs_match_tap_runs((layer, inp, out, sources) in step(), excess in 0.01f64..3.0) {
+            let n = out.len() as usize;
+            let start: Vec<f64> = (0..n).map(|j| (j as f64).sin()).collect();
+            let (mut by_tap, mut by_rows) = (start.clone(), start);
+            let mut synapses = 0;
+            for &i in &sources {
+                synapses += conv(&layer, inp, out, i, excess, &mut by_tap);
+            }
+            let flipped = row_runs(&Layer::Conv2d(layer.clone())).expect("column stride 1");
+            let plane = inp.h * inp.w;
+            let mut row_synapses = 0;
+            for group in sources.chunk_by(|a, b| a % plane == b % plane) {
+                row_synapses += conv_rows(&layer, &flipped, inp, out, group, excess, &mut by_rows);
+            }
+            prop_assert_eq!(synapses, row_synapses);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&by_tap), bits(&by_rows));
+        }
+    }
+}
