@@ -20,16 +20,22 @@ fn axpy(u: &mut [f64], w: &[f32], excess: f64) {
     }
 }
 
-/// A spike of input `src` into a dense layer; returns the synapses used.
+/// One time step's spikes `sources` (ascending) into a dense layer: every output gets the
+/// step's weight rows added in source order, a register block of outputs at a time, so
+/// each potential is loaded and stored once per step; returns the synapses used.
 #[inline(always)]
-pub(crate) fn dense(d: &Dense, src: u32, excess: f64, u: &mut [f64]) -> u64 {
+pub(crate) fn dense(
+    d: &Dense,
+    sources: &[u32],
+    excess: f64,
+    u: &mut [f64],
+    rows: &mut Vec<usize>,
+) -> u64 {
     let n = d.outputs as usize;
-    axpy(
-        u,
-        &d.weights[src as usize * n..(src as usize + 1) * n],
-        excess,
-    );
-    n as u64
+    rows.clear();
+    rows.extend(sources.iter().map(|&i| i as usize * n));
+    accumulate_runs(u, &d.weights, rows, excess);
+    (n * sources.len()) as u64
 }
 
 /// A spike of input `src` (channel-major in `inp`) into a conv layer whose potentials are
@@ -64,6 +70,18 @@ pub(crate) fn conv(
 /// Output lanes accumulated in registers at once by [`conv_rows`]: one vector, and four.
 const LANES: usize = 8;
 const WIDE: usize = 4 * LANES;
+
+/// `targets[l] += w[row + l] * excess` for each weight row start in `rows`, in order: wide
+/// register blocks, then narrow ones, then single lanes.
+#[inline(always)]
+fn accumulate_runs(targets: &mut [f64], weights: &[f32], rows: &[usize], excess: f64) {
+    let run = targets.len();
+    let wide = run - run % WIDE;
+    accumulate::<WIDE>(&mut targets[..wide], weights, rows, 0, excess);
+    let narrow = run - run % LANES;
+    accumulate::<LANES>(&mut targets[wide..narrow], weights, rows, wide, excess);
+    accumulate::<1>(&mut targets[narrow..], weights, rows, narrow, excess);
+}
 
 /// `targets[l] += w[row + offset + l] * excess` for each weight row start in `rows`, in order,
 /// `N` potentials at a time held in registers.
@@ -123,6 +141,11 @@ pub(crate) fn conv_rows(
     }
     let run = (m1 - m0) as usize * cout;
     let mut synapses = 0;
+    // Each channel's weight run for kernel row 0; row ky is `ky * kw * cout` further on.
+    let bases: SmallVec<[usize; 64]> = group
+        .iter()
+        .map(|&i| ((i64::from(i / plane) * kh * kw + m0) as usize) * cout)
+        .collect();
     let mut rows: SmallVec<[usize; 64]> = SmallVec::new();
     for ky in 0..kh {
         let shifted = i64::from(y) + pad_y - ky;
@@ -131,20 +154,10 @@ pub(crate) fn conv_rows(
         }
         let oy = shifted / stride;
         let at = ((oy * i64::from(out.w) + ox0 + m0) as usize) * cout;
+        let shift = ky as usize * kw as usize * cout;
         rows.clear();
-        rows.extend(
-            group
-                .iter()
-                .map(|&i| ((i64::from(i / plane) * kh + ky) * kw + m0) as usize * cout),
-        );
-        let targets = &mut u[at..at + run];
-        // Wide blocks keep four independent vector accumulators in flight, then narrow
-        // blocks, then single lanes.
-        let wide = run - run % WIDE;
-        accumulate::<WIDE>(&mut targets[..wide], flipped, &rows, 0, excess);
-        let narrow = run - run % LANES;
-        accumulate::<LANES>(&mut targets[wide..narrow], flipped, &rows, wide, excess);
-        accumulate::<1>(&mut targets[narrow..], flipped, &rows, narrow, excess);
+        rows.extend(bases.iter().map(|&b| b + shift));
+        accumulate_runs(&mut u[at..at + run], flipped, &rows, excess);
         synapses += (run * group.len()) as u64;
     }
     synapses

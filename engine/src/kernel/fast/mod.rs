@@ -38,6 +38,8 @@ struct LayerState {
     u: Vec<f64>,
     /// Closed-form ticks: each neuron's firing step, in slot order.
     steps: Vec<u32>,
+    /// Dense delivery: the weight-row offsets of one time step.
+    rows: Vec<usize>,
     origin: u32,
     release: Option<u32>,
     ops: LayerOps,
@@ -271,6 +273,7 @@ impl Layerwise<'_> {
             u: &mut st.u,
             latest,
             bias_at,
+            rows: &mut st.rows,
         });
         st.ops.engine.synaptic_adds += delivered;
         st.ops.paper.synaptic_adds += self.plan.synapses[k];
@@ -428,6 +431,8 @@ struct Delivery<'a> {
     u: &'a mut [f64],
     latest: u32,
     bias_at: Option<u32>,
+    /// Weight-row offsets of one time step (dense layers).
+    rows: &'a mut Vec<usize>,
 }
 
 impl pulp::WithSimd for Delivery<'_> {
@@ -445,6 +450,7 @@ impl pulp::WithSimd for Delivery<'_> {
             u,
             latest,
             bias_at,
+            rows,
         } = self;
         let mut synapses = 0;
         for tau in 1..=latest {
@@ -452,9 +458,7 @@ impl pulp::WithSimd for Delivery<'_> {
             let sources = order.at(tau);
             match layer {
                 Layer::Dense(d) | Layer::Output(d) => {
-                    for &i in sources {
-                        synapses += deliver::dense(d, i, excess, u);
-                    }
+                    synapses += deliver::dense(d, sources, excess, u, rows);
                 }
                 Layer::Conv2d(c) => match flipped {
                     Some(f) => {
