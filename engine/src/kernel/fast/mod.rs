@@ -76,6 +76,8 @@ pub struct Simulator<'g> {
     order: TimeOrder,
     /// Explicit ticks: (neuron, potential) of the neurons still waiting to fire.
     waiting: Vec<(u32, f64)>,
+    /// Max-pool: the latest spike down each input column of a window row.
+    column: Vec<u32>,
     output: OutputRecord,
 }
 
@@ -97,6 +99,7 @@ impl<'g> Simulator<'g> {
                 .collect(),
             order: TimeOrder::default(),
             waiting: Vec::new(),
+            column: Vec::new(),
             output: OutputRecord::default(),
         }
     }
@@ -136,13 +139,8 @@ impl<'g> Simulator<'g> {
             let graph = self.graph;
             match &graph.layers()[k] {
                 Layer::MaxPool(p) => {
-                    max_pool(
-                        &p.window,
-                        graph.input_shape_of(k),
-                        graph.output_shape(k),
-                        prev,
-                        st,
-                    );
+                    let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
+                    max_pool(&p.window, inp, out, prev, st, &mut self.column);
                     st.ops.paper.pool_comparisons = self.plan.synapses[k];
                     st.ops.engine.pool_comparisons = self.plan.synapses[k];
                 }
@@ -351,8 +349,11 @@ impl Layerwise<'_> {
         let release = st.release.expect("released");
         // Potentials at the release, in place, then each neuron's step: the number of
         // thresholds above its potential, counted level by level over all neurons at once.
-        st.u.iter_mut().for_each(|u| *u *= scale);
-        schedule.cover(st.u.iter().copied().fold(f64::INFINITY, f64::min));
+        let lowest = self.arch.dispatch(Release {
+            v: &mut st.u,
+            scale,
+        });
+        schedule.cover(lowest);
         let steps = &mut st.steps;
         steps.clear();
         steps.resize(st.u.len(), 0);
@@ -369,8 +370,9 @@ impl Layerwise<'_> {
         match &self.graph.layers()[self.k] {
             Layer::Conv2d(c) => {
                 let cout = c.out_channels as usize;
+                let plane = steps.len() / cout;
                 for co in 0..cout {
-                    spikes.extend(steps.iter().skip(co).step_by(cout).map(|&s| release + s));
+                    spikes.extend((0..plane).map(|pos| release + steps[pos * cout + co]));
                 }
             }
             _ => spikes.extend(steps.iter().map(|&s| release + s)),
@@ -494,6 +496,35 @@ impl pulp::WithSimd for Delivery<'_> {
     }
 }
 
+/// The release of a layer: potentials scaled to `V(R) = U e^{-T_il/L}` in place; returns the
+/// lowest, with one running minimum per vector lane (no serial chain).
+struct Release<'a> {
+    v: &'a mut [f64],
+    scale: f64,
+}
+
+impl pulp::WithSimd for Release<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f64 {
+        const LANES: usize = 8;
+        let mut lowest = [f64::INFINITY; LANES];
+        let mut chunks = self.v.chunks_exact_mut(LANES);
+        for chunk in &mut chunks {
+            for (l, v) in lowest.iter_mut().zip(chunk) {
+                *v *= self.scale;
+                *l = if *v < *l { *v } else { *l };
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v *= self.scale;
+            lowest[0] = if *v < lowest[0] { *v } else { lowest[0] };
+        }
+        lowest.into_iter().fold(f64::INFINITY, f64::min)
+    }
+}
+
 /// Closed-form firing steps of a released layer, run under [`pulp::Arch::dispatch`]: for each
 /// threshold level, one vectorised comparison over every neuron.
 struct FiringSteps<'a> {
@@ -515,13 +546,16 @@ impl pulp::WithSimd for FiringSteps<'_> {
     }
 }
 
-/// Max-pool units: each fires with the last input of its window (real taps only).
+/// Max-pool units: each fires with the last input of its window (real taps only): per
+/// output row, the latest time down each input column of the window's rows, then across
+/// each window's columns.
 fn max_pool(
     window: &crate::graph::Window,
     inp: Shape,
     out: Shape,
     prev: &[u32],
     st: &mut LayerState,
+    column: &mut Vec<u32>,
 ) {
     // Real input rows and columns of every output row and column, computed once.
     let span = |axis: usize, o: u32, extent: u32| {
@@ -536,15 +570,19 @@ fn max_pool(
     st.spikes.clear();
     for channel in prev.chunks_exact(plane).take(out.c as usize) {
         for ys in &rows {
-            for xs in &cols {
-                let mut latest = 0;
-                for y in ys.clone() {
-                    for &t in &channel[y * width + xs.start..y * width + xs.end] {
-                        latest = latest.max(t);
-                    }
-                }
-                st.spikes.push(latest);
+            column.clear();
+            column.resize(width, 0);
+            for y in ys.clone() {
+                let row = &channel[y * width..(y + 1) * width];
+                column
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(c, &t)| *c = (*c).max(t));
             }
+            st.spikes.extend(
+                cols.iter()
+                    .map(|xs| column[xs.clone()].iter().copied().max().unwrap_or(0)),
+            );
         }
     }
 }
