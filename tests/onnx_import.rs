@@ -227,3 +227,67 @@ fn batchnorm_folds_exactly() {
     println!("BatchNorm fold: worst error {worst:.2e}");
     assert!(worst <= 1e-5, "fold off by {worst:e}");
 }
+
+/// `MatMul` followed by `Add` imports as the same dense layer as `Gemm`: the dynamo LeNet
+/// with each `Gemm(A, B, C, transB = 1)` rewritten as `Add(MatMul(A, B^T), C)` gives the same
+/// network, weight for weight, and so PyTorch's logits.
+#[test]
+fn matmul_and_add_import_like_gemm() {
+    let path = dir().join("lenet_bn_dynamo.onnx");
+    let gemm = read_onnx(&path).unwrap();
+    let mut model = ModelProto::decode(&std::fs::read(&path).unwrap()[..]).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let mut nodes = Vec::new();
+    let mut rewritten = 0;
+    for node in std::mem::take(&mut graph.node) {
+        if node.op_type != "Gemm" {
+            nodes.push(node);
+            continue;
+        }
+        let (a, b, c) = (&node.input[0], &node.input[1], &node.input[2]);
+        let weight = graph
+            .initializer
+            .iter()
+            .find(|t| &t.name == b)
+            .unwrap()
+            .clone();
+        let [rows, cols] = [weight.dims[0] as usize, weight.dims[1] as usize];
+        let values: Vec<f32> = weight
+            .raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        // B is (out, in) with transB = 1; MatMul wants (in, out).
+        let transposed: Vec<u8> = (0..cols)
+            .flat_map(|i| (0..rows).map(move |o| (i, o)))
+            .flat_map(|(i, o)| values[o * cols + i].to_le_bytes())
+            .collect();
+        let name = format!("{b}_t");
+        graph.initializer.push(TensorProto {
+            name: name.clone(),
+            dims: vec![cols as i64, rows as i64],
+            raw_data: transposed,
+            ..weight
+        });
+        let product = format!("{}_product", node.name);
+        nodes.push(NodeProto {
+            input: vec![a.clone(), name],
+            output: vec![product.clone()],
+            name: format!("{}_matmul", node.name),
+            op_type: "MatMul".into(),
+            ..Default::default()
+        });
+        nodes.push(NodeProto {
+            input: vec![product, c.clone()],
+            output: node.output.clone(),
+            name: format!("{}_add", node.name),
+            op_type: "Add".into(),
+            ..Default::default()
+        });
+        rewritten += 1;
+    }
+    graph.node = nodes;
+    assert_eq!(rewritten, 2);
+    let matmul = import_onnx(&model.encode_to_vec(), "matmul_add.onnx").unwrap();
+    assert_eq!(matmul.dnn, gemm.dnn);
+}
