@@ -21,10 +21,10 @@
 //! accumulates until its release, its logits are `U_j` and its class `argmax U_j`.
 //!
 //! Events run in (time, layer, phase) order, phases deliver, release, tick, fire; spikes
-//! fired at `t` reach the next layer at `t`, in ascending neuron order. Cost: one queue
-//! operation per (time, layer, phase) slot, one multiply-add per synapse of every spike, one
-//! multiplication per neuron at release, and in explicit mode one multiply-add per
-//! not-yet-fired neuron per tick.
+//! fired at `t` reach the next layer at `t`, added in ascending position, then channel (the
+//! bias last). Cost: one queue operation per (time, layer, phase) slot, one multiplication and
+//! addition per synapse of every spike, one multiplication per neuron at release, and in
+//! explicit mode one multiplication and addition per not-yet-fired neuron per tick.
 
 mod buckets;
 mod delivery;
