@@ -1,9 +1,10 @@
-//! Which neurons one spike reaches: the geometry of conv and pool windows, and the
-//! average-pool delivery both paths of the engine share (channel-major potentials).
+//! Which neurons one spike reaches: the geometry of conv and pool windows, the conv weight
+//! runs a spike delivers (both paths, each into its own potential layout), and the
+//! average-pool delivery both paths share (channel-major potentials).
 
 use smallvec::SmallVec;
 
-use crate::graph::{Shape, Window};
+use crate::graph::{Conv2d, Shape, Window};
 
 /// (C, H, W) coordinates of channel-major index `i`.
 #[inline]
@@ -21,6 +22,31 @@ pub(crate) fn reach(window: &Window, y: u32, x: u32, out: Shape) -> (Reach, Reac
         window.reach(0, y, out.h).collect(),
         window.reach(1, x, out.w).collect(),
     )
+}
+
+/// The synapses of a spike of input `src` (channel-major in `inp`) into a conv layer with
+/// output `out`: `deliver(pos, run)` for each output position `pos = oy * out.w + ox` it
+/// reaches, in ascending kernel offsets, with `run` the `c_out` weights of that tap
+/// (`[c_in][kh][kw][c_out]`). Returns the synapses.
+#[inline(always)]
+pub(crate) fn conv_taps(
+    c: &Conv2d,
+    inp: Shape,
+    out: Shape,
+    src: u32,
+    mut deliver: impl FnMut(usize, &[f32]),
+) -> u64 {
+    let (ci, y, x) = coords(inp, src);
+    let (rows, cols) = reach(&c.window, y, x, out);
+    let [kh, kw] = c.window.kernel.map(|k| k as usize);
+    let cout = c.out_channels as usize;
+    for &(oy, ky) in &rows {
+        for &(ox, kx) in &cols {
+            let base = ((ci as usize * kh + ky as usize) * kw + kx as usize) * cout;
+            deliver((oy * out.w + ox) as usize, &c.weights[base..base + cout]);
+        }
+    }
+    (rows.len() * cols.len() * cout) as u64
 }
 
 /// A spike of input `src` into an average-pool layer: the same weight on every synapse.

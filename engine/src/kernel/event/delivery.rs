@@ -3,7 +3,7 @@
 //! its targets (see `row_sums.rs`), a spike at the frame origin adding exactly zero.
 //! Potentials are channel-major; conv connectivity is found from the geometry.
 
-use super::super::fanout::{coords, reach};
+use super::super::fanout;
 use crate::graph::{Conv2d, Dense, Shape};
 
 /// A spike of input `src`, worth `excess`, into a dense layer; returns the synapses used.
@@ -25,20 +25,12 @@ pub(crate) fn conv(
     excess: f64,
     u: &mut [f64],
 ) -> u64 {
-    let (ci, y, x) = coords(inp, src);
-    let (rows, cols) = reach(&c.window, y, x, out);
-    let [kh, kw] = c.window.kernel.map(|k| k as usize);
-    let cout = c.out_channels;
-    for &(oy, ky) in &rows {
-        for &(ox, kx) in &cols {
-            let base = ((ci as usize * kh + ky as usize) * kw + kx as usize) * cout as usize;
-            for co in 0..cout {
-                let w = c.weights[base + co as usize];
-                u[out.index(co, oy, ox)] += f64::from(w) * excess;
-            }
+    let plane = (out.h * out.w) as usize;
+    fanout::conv_taps(c, inp, out, src, |pos, run| {
+        for (co, &w) in run.iter().enumerate() {
+            u[co * plane + pos] += f64::from(w) * excess;
         }
-    }
-    (rows.len() * cols.len()) as u64 * u64::from(cout)
+    })
 }
 
 /// The bias neuron's spike: `bias[channel]` onto every neuron of each channel (a dense

@@ -9,7 +9,7 @@
 
 use smallvec::SmallVec;
 
-use super::super::fanout::{coords, reach};
+use super::super::fanout;
 use crate::graph::{Conv2d, Dense, Shape};
 
 /// `u += w * excess`, element by element (a multiplication then an addition, never fused).
@@ -39,7 +39,8 @@ pub(crate) fn dense(
 }
 
 /// A spike of input `src` (channel-major in `inp`) into a conv layer whose potentials are
-/// channels-last (`u[pos * c_out + co]`).
+/// channels-last (`u[pos * c_out + co]`), one contiguous run per kernel tap: the path for
+/// column strides above 1, where [`conv_rows`] does not apply.
 #[inline(always)]
 pub(crate) fn conv(
     c: &Conv2d,
@@ -49,22 +50,10 @@ pub(crate) fn conv(
     excess: f64,
     u: &mut [f64],
 ) -> u64 {
-    let (ci, y, x) = coords(inp, src);
-    let (rows, cols) = reach(&c.window, y, x, out);
-    let [kh, kw] = c.window.kernel.map(|k| k as usize);
     let cout = c.out_channels as usize;
-    for &(oy, ky) in &rows {
-        for &(ox, kx) in &cols {
-            let base = ((ci as usize * kh + ky as usize) * kw + kx as usize) * cout;
-            let pos = (oy * out.w + ox) as usize * cout;
-            axpy(
-                &mut u[pos..pos + cout],
-                &c.weights[base..base + cout],
-                excess,
-            );
-        }
-    }
-    (rows.len() * cols.len() * cout) as u64
+    fanout::conv_taps(c, inp, out, src, |pos, run| {
+        axpy(&mut u[pos * cout..(pos + 1) * cout], run, excess);
+    })
 }
 
 /// Output lanes accumulated in registers at once by [`conv_rows`]: one vector, and four.
