@@ -58,8 +58,9 @@ pub fn time_gain_excess(t: u32, leak: f64) -> f64 {
     libm::expm1(f64::from(t) / leak)
 }
 
-/// The leak factor `exp(-dt / L)` applied lazily when an event reaches a neuron `dt` steps
-/// after its previous one (equation (3)).
+/// The leak factor `exp(-dt / L)` of `dt` steps (equation (3)). The kernel applies the leak
+/// of a whole inhibitory period at once, `exp(-T_il / L)` at the release, and one step per
+/// explicit tick.
 pub fn decay(dt: u32, leak: f64) -> f64 {
     libm::exp(-f64::from(dt) / leak)
 }

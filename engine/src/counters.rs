@@ -39,13 +39,16 @@ impl PaperOps {
 /// Operations the engine actually performed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EngineOps {
-    /// Weighted additions into potentials (synapses and bias).
+    /// Weighted additions into potentials (synapses and bias) actually performed: the fast
+    /// path skips spikes at their frame origin (worth exactly zero), the event-by-event path
+    /// delivers every synapse.
     pub synaptic_adds: u64,
     /// Tick additions (explicit tick mode only).
     pub tick_adds: u64,
     /// Max-pool input counts.
     pub pool_comparisons: u64,
-    /// Lazy leak multiplications.
+    /// Leak multiplications: one per neuron at its layer's release, plus one per waiting
+    /// neuron per explicit tick.
     pub leak_mults: u64,
     /// Spikes fired by the layer.
     pub spikes: u64,

@@ -4,8 +4,9 @@
 //! networks converted from DNNs, simulated event by event, exactly.
 //!
 //! Each neuron fires one spike, a timestamped event at an integer time step. A synapse-based
-//! layer integrates negated weights with a lazily applied leak `exp(-dt/L)` until its release
-//! at `R_k` (the inhibition time `T_il` after its frame origin); then a ticking neuron with
+//! layer integrates negated weights, leaking as `exp(-dt/L)` (applied lazily, once, at the
+//! release: see [`kernel`]) until its release at `R_k` (the inhibition time `T_il` after its
+//! frame origin); then a ticking neuron with
 //! weight `w_tick` (equation (9)) drives every neuron to threshold, so that a neuron whose DNN
 //! pre-activation is `A` fires exactly `T(A) = ceil(L ln(A + 1))` steps after the release
 //! (equation (10)).

@@ -47,11 +47,11 @@ impl LayerRecord {
 /// The output layer's result.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OutputRecord {
-    /// Potentials `V_j(R_out)` at the output layer's release.
+    /// Potentials `V_j(R_out) = U_j * exp(-T_il / L)` at the output layer's release.
     pub potentials: Vec<f64>,
-    /// Rescaled logits `V_j(R_out) * exp(T_il / L)`: the DNN logits `A_j`.
+    /// The frame-origin potentials `U_j = V_j(R_out) * exp(T_il / L)`: the DNN logits `A_j`.
     pub logits: Vec<f64>,
-    /// `argmax_j V_j(R_out)`, the first index among equal maxima.
+    /// `argmax_j` of the logits, the first index among equal maxima.
     pub class: usize,
 }
 
