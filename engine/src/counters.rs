@@ -5,9 +5,10 @@
 //! addition (a comparison); the leak of every neuron at every time step from its frame origin
 //! until it fires (the output layer: until its release) is a multiplication.
 //!
-//! The engine applies the leak lazily: one multiplication per neuron per distinct event time
-//! (none for a neuron's first event, whose potential is still zero), and in closed-form tick
-//! mode no tick additions at all. [`EngineOps`] counts what it actually did.
+//! The engine applies a layer's leak once, at its release (one multiplication per neuron),
+//! plus one per waiting neuron per explicit tick; in closed-form tick mode it makes no tick
+//! additions, and the fast path does not deliver spikes at their frame origin (worth exactly
+//! zero). [`EngineOps`] counts what it actually did; the two paths differ only there.
 
 use std::ops::AddAssign;
 

@@ -1,7 +1,9 @@
 //! Watching a run as it happens.
 //!
-//! The kernel calls a [`SpikeObserver`] for every spike and every release, in event order:
-//! ascending (time, layer, phase). `()` is the no-op observer, and costs nothing.
+//! The kernel calls a [`SpikeObserver`] for every spike and every release. `EventByEvent`
+//! calls it in event order, ascending (time, layer, phase); `Simulator` reports the input
+//! spikes, then layer by layer the release and then the spikes in time order. Within one
+//! time step the order is unspecified. `()` is the no-op observer, and costs nothing.
 
 /// Callbacks for the events of one run. Every method has a no-op default.
 ///

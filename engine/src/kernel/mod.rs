@@ -1,4 +1,5 @@
-//! The simulator, in two paths that give the same records bit for bit.
+//! The simulator, in two paths that give the same spikes, releases, outputs and paper counts
+//! bit for bit (only the engine's own work counts, `EngineOps`, differ).
 //!
 //! - [`Simulator`] (`fast/`): the engine for real work. Layer by layer, each layer's spikes
 //!   sorted into integer-time buckets, only spikes later than their frame origin delivered

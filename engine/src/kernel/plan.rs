@@ -1,5 +1,6 @@
 //! What the kernel needs to know about a graph, computed once per simulator: layer links,
-//! the bias neuron's delay, max-pool window sizes, row sums and per-layer synapse counts.
+//! the bias neuron's delay, max-pool window sizes, row sums, per-layer synapse counts, and
+//! the conv weights reordered for row runs (a copy of every stride-1 conv's weights).
 
 use super::row_sums::RowSums;
 use crate::coding;

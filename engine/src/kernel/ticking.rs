@@ -13,9 +13,10 @@
 //! `g^s = g^{s-1} o g`. Each `theta_s` is found by bisection over the ordered f64 values
 //! (64 evaluations of `g`). With `M_s = min_{r <= s} theta_r`, the first `s` with
 //! `V_0 >= theta_s` is the first with `V_0 >= M_s`, and `M` is non-increasing, so the firing
-//! step of every neuron is one binary search. The thresholds depend only on `T_il` (through
-//! `w`), so the simulator caches one table per `T_il` across runs: a cost of
-//! `O(64 * max_s)` per distinct `T_il`, then `O(log max_s)` per neuron.
+//! step is the number of `M_s` above `V_0`: one binary search per neuron (`EventByEvent`), or
+//! one vectorised comparison of every neuron per level (`Simulator`). The thresholds depend
+//! only on `T_il` (through `w`), so the simulators cache one table per `T_il` across runs: a
+//! cost of `O(64 * max_s)` per distinct `T_il`.
 
 /// Exact firing thresholds of the active period for one `T_il`.
 #[derive(Debug, Clone)]

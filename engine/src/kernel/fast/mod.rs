@@ -1,12 +1,15 @@
-//! The fast path: the same records as [`EventByEvent`](super::EventByEvent), layer by layer.
+//! The fast path: the same spikes, releases, outputs and paper counts as
+//! [`EventByEvent`](super::EventByEvent), bit for bit, layer by layer (only `EngineOps`, the
+//! work done, differ).
 //!
 //! A layer's spikes depend only on the spikes of the layer before it, so the simulator runs
 //! each layer's whole inhibitory period, release and active period before the next: it sorts
 //! the incoming spikes into integer-time buckets (`order.rs`), delivers the buckets in time
 //! order (each target sees its additions in the same order as in the event-by-event path),
 //! releases, and fires. Spikes at the frame origin are not delivered: they are worth exactly
-//! zero beyond the row sums the potentials start from. In closed-form tick mode each neuron's
-//! firing step is one lookup in the exact threshold table (`ticking.rs`); in explicit mode
+//! zero beyond the row sums the potentials start from. In closed-form tick mode the firing
+//! steps come from the exact threshold table (`ticking.rs`), counted level by level over all
+//! neurons at once; in explicit mode
 //! the ticking neuron still visits every waiting neuron at every step.
 //!
 //! The observer sees the input spikes, then each layer's release and spikes, layer by layer,
