@@ -7,8 +7,6 @@
 //! [`pulp::Arch::dispatch`], so they are compiled for the best SIMD level the CPU has. Each
 //! potential gets exactly the operations of the event-by-event path, in the same order.
 
-use smallvec::SmallVec;
-
 use super::super::fanout;
 use crate::graph::{Conv2d, Dense, Shape};
 
@@ -31,6 +29,9 @@ pub(crate) fn dense(
     u: &mut [f64],
     rows: &mut Vec<usize>,
 ) -> u64 {
+    if sources.is_empty() {
+        return 0;
+    }
     let n = d.outputs as usize;
     rows.clear();
     rows.extend(sources.iter().map(|&i| i as usize * n));
@@ -105,6 +106,7 @@ fn accumulate<const N: usize>(
 /// in channel order, and is stored once: the same additions, in the same order, as one spike
 /// at a time.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // the layer, its weights and shapes, the group, the scratch
 pub(crate) fn conv_rows(
     c: &Conv2d,
     flipped: &[f32],
@@ -113,6 +115,7 @@ pub(crate) fn conv_rows(
     group: &[u32],
     excess: f64,
     u: &mut [f64],
+    rows: &mut Vec<usize>,
 ) -> u64 {
     let plane = inp.h * inp.w;
     let (y, x) = ((group[0] % plane) / inp.w, group[0] % inp.w);
@@ -130,24 +133,24 @@ pub(crate) fn conv_rows(
     }
     let run = (m1 - m0) as usize * cout;
     let mut synapses = 0;
-    // Each channel's weight run for kernel row 0; row ky is `ky * kw * cout` further on.
-    let bases: SmallVec<[usize; 64]> = group
-        .iter()
-        .map(|&i| ((i64::from(i / plane) * kh * kw + m0) as usize) * cout)
-        .collect();
-    let mut rows: SmallVec<[usize; 64]> = SmallVec::new();
+    // Each channel's weight run for the current kernel row, starting at row 0; row ky + 1
+    // lies `kw * cout` further on.
+    rows.clear();
+    rows.extend(
+        group
+            .iter()
+            .map(|&i| ((i64::from(i / plane) * kh * kw + m0) as usize) * cout),
+    );
+    let next_row = kw as usize * cout;
     for ky in 0..kh {
         let shifted = i64::from(y) + pad_y - ky;
-        if shifted < 0 || shifted % stride != 0 || shifted / stride >= i64::from(out.h) {
-            continue;
+        if shifted >= 0 && shifted % stride == 0 && shifted / stride < i64::from(out.h) {
+            let oy = shifted / stride;
+            let at = ((oy * i64::from(out.w) + ox0 + m0) as usize) * cout;
+            accumulate_runs(&mut u[at..at + run], flipped, rows, excess);
+            synapses += (run * group.len()) as u64;
         }
-        let oy = shifted / stride;
-        let at = ((oy * i64::from(out.w) + ox0 + m0) as usize) * cout;
-        let shift = ky as usize * kw as usize * cout;
-        rows.clear();
-        rows.extend(bases.iter().map(|&b| b + shift));
-        accumulate_runs(&mut u[at..at + run], flipped, &rows, excess);
-        synapses += (run * group.len()) as u64;
+        rows.iter_mut().for_each(|r| *r += next_row);
     }
     synapses
 }
@@ -245,7 +248,7 @@ mod tests {
             let plane = inp.h * inp.w;
             let mut row_synapses = 0;
             for group in sources.chunk_by(|a, b| a % plane == b % plane) {
-                row_synapses += conv_rows(&layer, &flipped, inp, out, group, excess, &mut by_rows);
+                row_synapses += conv_rows(&layer, &flipped, inp, out, group, excess, &mut by_rows, &mut Vec::new());
             }
             prop_assert_eq!(synapses, row_synapses);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

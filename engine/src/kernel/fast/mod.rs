@@ -41,7 +41,7 @@ struct LayerState {
     u: Vec<f64>,
     /// Closed-form ticks: each neuron's firing step, in slot order.
     steps: Vec<u32>,
-    /// Dense delivery: the weight-row offsets of one time step.
+    /// Delivery scratch: the weight-run offsets of a time step or a conv group.
     rows: Vec<usize>,
     origin: u32,
     release: Option<u32>,
@@ -436,7 +436,7 @@ struct Delivery<'a> {
     u: &'a mut [f64],
     latest: u32,
     bias_at: Option<u32>,
-    /// Weight-row offsets of one time step (dense layers).
+    /// Weight-run offsets of one time step (dense) or one position's group (conv).
     rows: &'a mut Vec<usize>,
 }
 
@@ -471,7 +471,7 @@ impl pulp::WithSimd for Delivery<'_> {
                         // channels share their targets.
                         let plane = inp.h * inp.w;
                         for group in sources.chunk_by(|a, b| a % plane == b % plane) {
-                            synapses += deliver::conv_rows(c, f, inp, out, group, excess, u);
+                            synapses += deliver::conv_rows(c, f, inp, out, group, excess, u, rows);
                         }
                     }
                     None => {
