@@ -288,12 +288,7 @@ fn release_ok(graph: &Graph, layer: &Layer, origin: u32, incoming: &[u32], relea
 
 /// The latest spike in max-pool unit `j`'s window.
 fn window_max(window: &Window, inp: Shape, out: Shape, j: usize, incoming: &[u32]) -> u32 {
-    let plane = (out.h * out.w) as usize;
-    let (c, oy, ox) = (
-        (j / plane) as u32,
-        ((j % plane) as u32) / out.w,
-        (j as u32) % out.w,
-    );
+    let (c, oy, ox) = out.coords(j as u32);
     let mut latest = 0;
     for_window(window, inp, oy, ox, |y, x, _, _| {
         latest = latest.max(incoming[inp.index(c, y, x)]);

@@ -44,6 +44,18 @@ impl Shape {
     pub fn index(&self, c: u32, y: u32, x: u32) -> usize {
         ((c as usize * self.h as usize) + y as usize) * self.w as usize + x as usize
     }
+
+    /// The (c, y, x) of channel-major flat index `i`: the inverse of [`Shape::index`].
+    ///
+    /// # Example
+    /// ```
+    /// let s = tdsnn_engine::Shape::new(2, 3, 4);
+    /// assert_eq!(s.coords(s.index(1, 2, 3) as u32), (1, 2, 3));
+    /// ```
+    pub fn coords(&self, i: u32) -> (u32, u32, u32) {
+        let plane = self.h * self.w;
+        (i / plane, (i % plane) / self.w, i % self.w)
+    }
 }
 
 impl std::fmt::Display for Shape {

@@ -6,13 +6,6 @@ use smallvec::SmallVec;
 
 use crate::graph::{Conv2d, Shape, Window};
 
-/// (C, H, W) coordinates of channel-major index `i`.
-#[inline]
-pub(crate) fn coords(shape: Shape, i: u32) -> (u32, u32, u32) {
-    let plane = shape.h * shape.w;
-    (i / plane, (i % plane) / shape.w, i % shape.w)
-}
-
 type Reach = SmallVec<[(u32, u32); 8]>;
 
 /// Output rows and columns (with kernel offsets) that input position (y, x) reaches.
@@ -36,7 +29,7 @@ pub(crate) fn conv_taps(
     src: u32,
     mut deliver: impl FnMut(usize, &[f32]),
 ) -> u64 {
-    let (ci, y, x) = coords(inp, src);
+    let (ci, y, x) = inp.coords(src);
     let (rows, cols) = reach(&c.window, y, x, out);
     let [kh, kw] = c.window.kernel.map(|k| k as usize);
     let cout = c.out_channels as usize;
@@ -60,7 +53,7 @@ pub(crate) fn avg_pool(
     excess: f64,
     u: &mut [f64],
 ) -> u64 {
-    let (c, y, x) = coords(inp, src);
+    let (c, y, x) = inp.coords(src);
     let (rows, cols) = reach(window, y, x, out);
     for &(oy, _) in &rows {
         for &(ox, _) in &cols {

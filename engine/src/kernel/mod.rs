@@ -89,6 +89,25 @@ fn add_time(t: u32, dt: u32, layer: usize) -> Result<u32> {
     })
 }
 
+/// The [`ErrorKind::LateSpike`] of layer `k` (frame origin `origin`, released at `release`):
+/// the first event after the release, at `time`, from pre-synaptic neuron `first`, or from
+/// the bias neuron if no neuron spiked then.
+fn late_spike(k: usize, first: Option<u32>, time: u32, origin: u32, release: u32) -> crate::Error {
+    let from = match first {
+        Some(i) if k == 0 => format!("input neuron {i}"),
+        Some(i) => format!("neuron {i} of layer {}", k - 1),
+        None => "the bias neuron".to_string(),
+    };
+    ErrorKind::LateSpike {
+        layer: k,
+        origin: from,
+        time,
+        release,
+        t_il: release - origin,
+    }
+    .into()
+}
+
 /// [`ErrorKind::TilTooLong`] when layer `k`'s inhibition time exceeds what `L` allows.
 fn check_til(k: usize, t_il: u32, leak: f64) -> Result<()> {
     let max = graph::max_t_il(leak);

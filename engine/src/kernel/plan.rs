@@ -4,7 +4,7 @@
 
 use super::row_sums::RowSums;
 use crate::coding;
-use crate::graph::{Graph, Layer};
+use crate::graph::{AvgPool, Graph, Layer, MaxPool};
 
 /// Graph facts both paths of the engine look up, computed once.
 #[derive(Debug)]
@@ -54,9 +54,7 @@ impl Plan {
                 _ => Vec::new(),
             })
             .collect();
-        let synapses = (0..layers.len())
-            .map(|k| synapse_count(graph, k, &pool_needs[k]))
-            .collect();
+        let synapses = (0..layers.len()).map(|k| synapse_count(graph, k)).collect();
         Plan {
             next_synaptic,
             first_synaptic: next,
@@ -69,7 +67,7 @@ impl Plan {
     }
 }
 
-fn synapse_count(graph: &Graph, k: usize, pool_needs: &[u32]) -> u64 {
+fn synapse_count(graph: &Graph, k: usize) -> u64 {
     let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
     let layer = &graph.layers()[k];
     let bias = if layer.bias().is_some() { out.len() } else { 0 };
@@ -85,9 +83,8 @@ fn synapse_count(graph: &Graph, k: usize, pool_needs: &[u32]) -> u64 {
     let count = match layer {
         Layer::Dense(d) | Layer::Output(d) => inp.len() * u64::from(d.outputs),
         Layer::Conv2d(c) => windows(&c.window) * u64::from(inp.c) * u64::from(c.out_channels),
-        Layer::AvgPool(p) => windows(&p.window) * u64::from(out.c),
-        Layer::MaxPool(_) => {
-            pool_needs.iter().map(|&n| u64::from(n)).sum::<u64>() * u64::from(out.c)
+        Layer::AvgPool(AvgPool { window, .. }) | Layer::MaxPool(MaxPool { window }) => {
+            windows(window) * u64::from(out.c)
         }
         Layer::Flatten => 0,
     };

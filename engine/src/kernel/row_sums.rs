@@ -89,15 +89,10 @@ impl RowSums {
 
     /// `S_j` of channel-major neuron `j` of a layer with output shape `out`.
     pub(crate) fn of_neuron(&self, j: usize, out: Shape) -> f64 {
-        let plane = (out.h * out.w) as usize;
-        let (c, pos) = (j / plane, j % plane);
-        let (oy, ox) = ((pos / out.w as usize) as u32, (pos % out.w as usize) as u32);
-        let run = self.at(oy, ox);
-        match run.len() {
-            1 => run[0],
-            n if n == plane * out.c as usize => run[j],
-            _ => run[c],
-        }
+        let (c, oy, ox) = out.coords(j as u32);
+        // A conv's run holds its channels, a dense layer's all its outputs (`c = j`, its
+        // output shape being flat), an average pool's one sum for every channel.
+        self.at(oy, ox)[c as usize % self.group]
     }
 }
 

@@ -38,7 +38,7 @@ use super::fanout;
 use super::leak::LeakTable;
 use super::plan::Plan;
 use super::ticking::TickSchedule;
-use super::{add_time, check_til, input_times, output_record, tick_schedule, TickMode};
+use super::{add_time, check_til, input_times, late_spike, output_record, tick_schedule, TickMode};
 use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
 use crate::graph::{Graph, Layer, TilPolicy};
@@ -255,33 +255,20 @@ impl<'g> EventByEvent<'g> {
         let layer = &graph.layers()[k];
         let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
         let st = &mut self.layers[k];
-        let sources = st.inbox.take(t);
-        let synaptic = layer.is_synaptic();
-        if synaptic {
-            if let Some(release) = st.release {
-                let origin = match sources.first() {
-                    Some(&i) if k == 0 => format!("input neuron {i}"),
-                    Some(&i) => format!("neuron {i} of layer {}", k - 1),
-                    None => "the bias neuron".to_string(),
-                };
-                return Err(ErrorKind::LateSpike {
-                    layer: k,
-                    origin,
-                    time: t,
-                    release,
-                    t_il: release - st.origin,
-                }
-                .into());
-            }
-            self.leak.ensure(t - st.origin);
-        }
-        let mut sources = sources;
+        let mut sources = st.inbox.take(t);
         // The spikes of one time step are added in one fixed order, the same in every path of
         // the engine (max-pool units may complete in any order): ascending position, then
         // channel.
-        // Channels-last (position, then channel) within a spatial layer's input.
         let plane = u64::from(inp.h) * u64::from(inp.w);
         sources.sort_unstable_by_key(|&i| (u64::from(i) % plane, i));
+        let synaptic = layer.is_synaptic();
+        if synaptic {
+            if let Some(release) = st.release {
+                let first = sources.first().copied();
+                return Err(late_spike(k, first, t, st.origin, release));
+            }
+            self.leak.ensure(t - st.origin);
+        }
         let excess = if synaptic {
             self.leak.excess(t - st.origin)
         } else {
@@ -309,7 +296,7 @@ impl<'g> EventByEvent<'g> {
                 let needs = &self.plan.pool_needs[k];
                 let mut inputs = 0;
                 for &i in &sources {
-                    let (c, y, x) = fanout::coords(inp, i);
+                    let (c, y, x) = inp.coords(i);
                     let (rows, cols) = fanout::reach(&p.window, y, x, out);
                     for &(oy, _) in &rows {
                         for &(ox, _) in &cols {

@@ -58,7 +58,7 @@ pub(crate) fn conv(
 }
 
 /// Output lanes accumulated in registers at once by [`conv_rows`]: one vector, and four.
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 const WIDE: usize = 4 * LANES;
 
 /// `targets[l] += w[row + l] * excess` for each weight row start in `rows`, in order: wide

@@ -25,9 +25,9 @@ use self::order::TimeOrder;
 use super::leak::LeakTable;
 use super::plan::Plan;
 use super::ticking::TickSchedule;
-use super::{add_time, check_til, input_times, output_record, tick_schedule, TickMode};
+use super::{add_time, check_til, input_times, late_spike, output_record, tick_schedule, TickMode};
 use crate::counters::LayerOps;
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::graph::{Graph, Layer, Shape, TilPolicy};
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, OutputRecord, Record};
@@ -197,25 +197,16 @@ impl<'g> Simulator<'g> {
     }
 
     fn record(&mut self) -> Record {
-        let mut frame = 0;
+        // Every layer's `origin` is its frame origin: the previous synapse-based layer's release
+        // (a max-pool or flatten layer's spikes stay in the frame of the layer that fed it).
         let layers = self
             .layers
             .iter()
-            .zip(self.graph.layers())
-            .map(|(st, layer)| {
-                if layer.is_synaptic() {
-                    frame = st.origin;
-                }
-                let rec = LayerRecord {
-                    spikes: st.spikes.clone(),
-                    frame_origin: frame,
-                    release: st.release,
-                    ops: st.ops,
-                };
-                if let Some(r) = st.release {
-                    frame = r;
-                }
-                rec
+            .map(|st| LayerRecord {
+                spikes: st.spikes.clone(),
+                frame_origin: st.origin,
+                release: st.release,
+                ops: st.ops,
             })
             .collect();
         Record {
@@ -308,23 +299,11 @@ impl Layerwise<'_> {
         origin: u32,
         t_il: u32,
     ) -> crate::Error {
-        let k = self.k;
-        let first_source =
+        let first_late =
             (t_il + 1..).find(|&tau| !order.at(tau).is_empty() || Some(tau) == bias_at);
-        let tau = first_source.expect("a later event exists");
-        let what = match order.at(tau).first() {
-            Some(&i) if k == 0 => format!("input neuron {i}"),
-            Some(&i) => format!("neuron {i} of layer {}", k - 1),
-            None => "the bias neuron".to_string(),
-        };
-        ErrorKind::LateSpike {
-            layer: k,
-            origin: what,
-            time: origin + tau,
-            release: origin + t_il,
-            t_il,
-        }
-        .into()
+        let tau = first_late.expect("a later event exists");
+        let first = order.at(tau).first().copied();
+        late_spike(self.k, first, origin + tau, origin, origin + t_il)
     }
 
     /// Neuron `j`'s slot in `u`, visited in channel-major order by calling `f(j, slot)`.
@@ -511,7 +490,7 @@ impl pulp::WithSimd for Release<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> f64 {
-        const LANES: usize = 8;
+        use deliver::LANES;
         let mut lowest = [f64::INFINITY; LANES];
         let mut chunks = self.v.chunks_exact_mut(LANES);
         for chunk in &mut chunks {
