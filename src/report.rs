@@ -41,6 +41,11 @@ impl Ops {
         Ops::new(ops.paper.mults() as f64 / n, ops.paper.adds() as f64 / n)
     }
 
+    /// The operations the engine actually performed, `ops` summed over `n` images, per image.
+    pub fn engine(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
+        Ops::new(ops.engine.mults() as f64 / n, ops.engine.adds() as f64 / n)
+    }
+
     /// DNN / SNN ratios of each count.
     pub fn ratio(dnn: &Ops, snn: &Ops) -> Ops {
         let r = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
@@ -205,14 +210,6 @@ pub struct Setup {
     pub threads: usize,
 }
 
-fn engine_ops(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
-    let e = &ops.engine;
-    Ops::new(
-        e.leak_mults as f64 / n,
-        (e.synaptic_adds + e.tick_adds + e.pool_comparisons) as f64 / n,
-    )
-}
-
 impl Report {
     /// The report of an evaluation.
     pub fn new(eval: &Evaluation, setup: Setup) -> Report {
@@ -221,7 +218,7 @@ impl Report {
         let (at_ties, unexplained) = eval.disagreements();
         let dnn = Ops::dnn(&eval.dnn_ops);
         let snn = eval.snn_ops();
-        let (snn_paper, snn_engine) = (Ops::paper(&snn, n), engine_ops(&snn, n));
+        let (snn_paper, snn_engine) = (Ops::paper(&snn, n), Ops::engine(&snn, n));
         Report {
             setup,
             images: eval.len(),
@@ -257,7 +254,7 @@ impl Report {
                     spike_time_mean: l.spike_time.map(|t| t.0),
                     spike_time_max: l.spike_time.map(|t| t.1),
                     snn_paper: Ops::paper(&l.ops, n),
-                    snn_engine: engine_ops(&l.ops, n),
+                    snn_engine: Ops::engine(&l.ops, n),
                 })
                 .collect(),
             ops: OpsReport {

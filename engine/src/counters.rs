@@ -55,6 +55,18 @@ pub struct EngineOps {
     pub spikes: u64,
 }
 
+impl EngineOps {
+    /// All additions performed: synaptic, tick and pool comparisons.
+    pub fn adds(&self) -> u64 {
+        self.synaptic_adds + self.tick_adds + self.pool_comparisons
+    }
+
+    /// All multiplications performed (the leak).
+    pub fn mults(&self) -> u64 {
+        self.leak_mults
+    }
+}
+
 /// Both accountings for one layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LayerOps {

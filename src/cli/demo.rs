@@ -140,8 +140,8 @@ fn print_layers(graph: &Graph, record: &Record) {
             max,
             p.adds(),
             p.mults(),
-            e.synaptic_adds + e.tick_adds + e.pool_comparisons,
-            e.leak_mults
+            e.adds(),
+            e.mults()
         );
     }
     let t = record.total_ops();
@@ -156,7 +156,7 @@ fn print_layers(graph: &Graph, record: &Record) {
         "",
         t.paper.adds(),
         t.paper.mults(),
-        t.engine.synaptic_adds + t.engine.tick_adds + t.engine.pool_comparisons,
-        t.engine.leak_mults
+        t.engine.adds(),
+        t.engine.mults()
     );
 }
