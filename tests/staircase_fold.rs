@@ -114,3 +114,19 @@ fn folding_refuses_padded_convs_and_average_pools() {
     let err = fold_staircase(&pooled).unwrap_err();
     assert_eq!((err.layer, err.kind), (0, "avg_pool"), "{err}");
 }
+
+#[test]
+fn a_folded_bias_beyond_f32_is_an_error_not_a_panic() {
+    let dnn = tdsnn_converter::Dnn::new(
+        Shape::flat(2),
+        vec![DnnLayer::Dense {
+            outputs: 1,
+            weights: vec![3e38, 3e38],
+            bias: Some(vec![-3e38]),
+        }],
+    )
+    .unwrap();
+    let err = fold_staircase(&dnn).unwrap_err();
+    assert_eq!((err.layer, err.kind), (0, "dense"), "{err}");
+    assert!(err.why.contains("overflows"), "{err}");
+}

@@ -59,7 +59,11 @@ pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
         for (bj, w) in b.iter_mut().zip(weights.chunks_exact(row)) {
             let sum: f64 = w.iter().map(|&x| f64::from(x)).sum();
             *bj = (f64::from(*bj) - sum) as f32;
+            if !bj.is_finite() {
+                return Err(refuse("a folded bias b - sum(W) overflows f32"));
+            }
         }
     }
-    Ok(Dnn::new(dnn.input_shape(), layers).expect("folding changes biases only"))
+    // Only biases changed, all finite: the network is as valid as the one given.
+    Ok(Dnn::new(dnn.input_shape(), layers).expect("folding changes finite biases only"))
 }
