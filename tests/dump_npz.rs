@@ -1,5 +1,6 @@
 //! `tdsnn run --dump`: the NPZ archive holds the documented arrays with the documented
-//! shapes and dtypes, and its values are the engine's and the reference's. NPY inputs of the
+//! shapes and dtypes and no other, and its values are the engine's (every image, every layer)
+//! and the reference's. NPY inputs of the
 //! wrong kind are typed errors naming the file.
 
 use std::io::Read;
@@ -9,7 +10,7 @@ use npyz::WriterBuilder;
 use tdsnn::converter::onnx::read_onnx;
 use tdsnn::converter::{convert, reference_forward};
 use tdsnn::dump::write_dump;
-use tdsnn::engine::{coding, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{coding, Layer, Simulator, TickMode, TilPolicy};
 use tdsnn::images::{Images, Inputs};
 
 fn fixtures() -> PathBuf {
@@ -37,7 +38,39 @@ fn dump_round_trip() {
     let path = std::env::temp_dir().join(format!("tdsnn-dump-{}.npz", std::process::id()));
     let arrays = write_dump(&path, &graph, &model.dnn, &images, TickMode::ClosedForm).unwrap();
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!(zip.len(), arrays);
+    // Exactly the arrays README documents: spikes for every layer but the output, a frame
+    // origin for every layer, release and pre-activations for the synapse-based ones.
+    let mut documented: Vec<String> = [
+        "input",
+        "input_spikes",
+        "classes_snn",
+        "classes_dnn",
+        "logits_snn",
+        "logits_dnn",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (k, layer) in graph.layers().iter().enumerate() {
+        if !matches!(layer, Layer::Output(_)) {
+            documented.push(format!("layer{k}_spikes"));
+        }
+        documented.push(format!("layer{k}_frame_origin"));
+        if layer.is_synaptic() {
+            documented.push(format!("layer{k}_release"));
+            documented.push(format!("layer{k}_pre_activation"));
+        }
+    }
+    documented.sort();
+    let mut written: Vec<String> = (0..zip.len())
+        .map(|i| {
+            let file = zip.by_index(i).unwrap();
+            let name = file.name().unwrap();
+            name.trim_end_matches(".npy").to_string()
+        })
+        .collect();
+    written.sort();
+    assert_eq!(written, documented);
+    assert_eq!(arrays, documented.len());
     // Graph: conv, avg-pool, conv, avg-pool, flatten, output.
     let expect: [(&str, &[u64], &str); 12] = [
         ("input", &[4, 1, 28, 28], "<f4"),
@@ -83,6 +116,43 @@ fn dump_round_trip() {
     let (_, _, bytes) = array(&mut zip, "classes_dnn");
     let classes: Vec<i64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
     assert_eq!(classes[2], reference.class as i64);
+
+    // Every image: each layer's spikes, frame origin and release, and the SNN's logits and
+    // class, are the engine's record.
+    let u32s = |zip: &mut zip::ZipArchive<std::fs::File>, name: &str| -> Vec<u32> {
+        let (_, _, bytes) = array(zip, name);
+        npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap()
+    };
+    let (_, _, bytes) = array(&mut zip, "logits_snn");
+    let logits: Vec<f64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    let (_, _, bytes) = array(&mut zip, "classes_snn");
+    let classes_snn: Vec<i64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+    for i in 0..4 {
+        let record = sim.run(&images.input(i), &mut ()).unwrap();
+        assert_eq!(
+            &logits[i * 10..(i + 1) * 10],
+            &record.output.logits[..],
+            "image {i}"
+        );
+        assert_eq!(classes_snn[i], record.output.class as i64, "image {i}");
+        for (k, l) in record.layers.iter().enumerate() {
+            let origins = u32s(&mut zip, &format!("layer{k}_frame_origin"));
+            assert_eq!(origins[i], l.frame_origin, "image {i} layer {k}");
+            if let Some(r) = l.release {
+                assert_eq!(u32s(&mut zip, &format!("layer{k}_release"))[i], r);
+            }
+            if !l.spikes.is_empty() {
+                let n = l.spikes.len();
+                let spikes = u32s(&mut zip, &format!("layer{k}_spikes"));
+                assert_eq!(
+                    &spikes[i * n..(i + 1) * n],
+                    &l.spikes[..],
+                    "image {i} layer {k}"
+                );
+            }
+        }
+    }
     std::fs::remove_file(&path).unwrap();
 }
 
