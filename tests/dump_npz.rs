@@ -1,7 +1,6 @@
 //! `tdsnn run --dump`: the NPZ archive holds the documented arrays with the documented
 //! shapes and dtypes and no other, and its values are the engine's (every image, every layer)
-//! and the reference's. NPY inputs of the
-//! wrong kind are typed errors naming the file.
+//! and the reference's. NPY inputs of the wrong kind are typed errors naming the file.
 
 use std::io::Read;
 use std::path::PathBuf;
