@@ -29,7 +29,24 @@ fn tiny_bench_has_every_documented_key() {
     assert!(e.paper > 0.0 && e.delivered > 0.0 && e.alpha > 0.0);
     // LeNet has no padding: paper events = MACs + one bias event per biased neuron.
     assert_eq!(e.paper, e.dnn_macs + 15_230.0);
+    // The headline ratios are the figures they are documented as.
+    let (l, r) = (&report.lenet, &report);
+    assert_eq!(e.alpha, e.delivered / e.paper);
+    assert_eq!(r.alpha, e.alpha);
+    assert_eq!(
+        r.snn_vs_dense_latency_ratio,
+        l.closed_form.ns_per_image / l.dense_batch1.ns_per_image
+    );
+    assert_eq!(
+        r.event_rate_vs_add_rate,
+        l.closed_form.paper_events_per_s / r.calibration.adds_per_s
+    );
+    let paper_rate = e.paper / (l.closed_form.ns_per_image * 1e-9);
+    assert!((l.closed_form.paper_events_per_s / paper_rate - 1.0).abs() < 1e-12);
+    let t = &r.thread_scaling;
+    assert_eq!(t.speedup, t.images_per_s_n / t.images_per_s_1);
     assert_eq!(report.op_table.len(), 1);
+    assert_eq!(report.op_table[0].net, report.lenet.ops.net);
     assert!(report.table().contains("Table 2"));
 
     let json = serde_json::to_value(&report).unwrap();
