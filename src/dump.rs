@@ -19,7 +19,7 @@
 //!
 //! A hidden synapse-based neuron fires at `layer{k}_release + T(A)`; a max-pool or flatten
 //! neuron at an absolute time in its input's frame. Memory: everything is held until the
-//! archive is written (about 180 kB per LeNet-5 image).
+//! archive is written (about 207 kB per LeNet-5 image).
 
 use std::fs::File;
 use std::io::Write;

@@ -4,8 +4,9 @@
 //! AAAI 2019) and simulate them event by event, exactly.
 //!
 //! This crate is the facade: it re-exports the engine ([`engine`], `tdsnn-engine`) and the
-//! converter ([`converter`], `tdsnn-converter`), and holds what the command-line tool runs
-//! ([`demo`]).
+//! converter ([`converter`], `tdsnn-converter`), and holds what the command-line tool runs:
+//! evaluation on all cores ([`evaluate`]), reports, training, the leak study, inputs and the
+//! dump, the benchmark ([`bench`](mod@bench)) and the demo network ([`demo`]).
 //!
 //! # Example
 //! ```
