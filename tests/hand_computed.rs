@@ -71,16 +71,13 @@ fn layer_driven_by_its_bias_alone() {
             .run(&[0.0, 0.0, 0.0], &mut ())
             .unwrap();
         let hidden = &r.layers[0];
-        // Inputs spike at 0, the bias at T(1) = 4: the release is the bias spike.
-        assert_eq!(hidden.release, Some(spike_time(1.0, L)));
-        for (j, &b) in biases.iter().enumerate() {
-            let expected = spike_time(f64::from(b), L);
-            assert_eq!(
-                hidden.spikes[j] - hidden.release.unwrap(),
-                expected,
-                "neuron {j}"
-            );
-        }
+        // Inputs spike at 0, the bias at T(1) = ceil(5 ln 2) = ceil(3.47) = 4: the release
+        // is the bias spike.
+        assert_eq!(hidden.release, Some(4));
+        // T(b), by hand: ceil(5 ln 1.5) = ceil(2.03) = 3, ceil(5 ln 3) = ceil(5.49) = 6,
+        // 0 for b <= 0, ceil(5 ln 8) = ceil(10.40) = 11.
+        let relative: Vec<u32> = hidden.spikes.iter().map(|t| t - 4).collect();
+        assert_eq!(relative, [3, 6, 0, 11], "{mode:?}");
     }
 }
 
