@@ -20,9 +20,7 @@
 //! dense, and nothing may follow it. Cost: one pass over the weights.
 
 use tdsnn_engine::coding::activation;
-use tdsnn_engine::{
-    AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, Shape, TilPolicy, Window,
-};
+use tdsnn_engine::{AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, TilPolicy};
 
 use crate::error::{ConvertError, LayerProblem, Problem};
 use crate::model::{Dnn, DnnLayer};
@@ -64,7 +62,7 @@ pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertErr
     let g1 = activation(1.0, leak);
     let mut layers = Vec::with_capacity(dnn.layers().len());
     for (k, layer) in dnn.layers().iter().enumerate() {
-        let from = dnn.input_shape_of(k);
+        // Hidden layers integrate negated weights; the output layer reads its own.
         let sign = if k == output { 1.0 } else { -1.0 };
         let bias = |b: &Option<Vec<f32>>| {
             b.as_ref().map(|b| {
@@ -84,7 +82,7 @@ pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertErr
             } => Layer::Conv2d(Conv2d {
                 out_channels: *out_channels,
                 window: *window,
-                weights: conv_weights(weights, from.c, *out_channels, window).into(),
+                weights: engine_weights(weights, *out_channels, sign).into(),
                 bias: bias(b),
             }),
             DnnLayer::Dense {
@@ -94,7 +92,7 @@ pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertErr
             } => {
                 let dense = Dense {
                     outputs: *outputs,
-                    weights: dense_weights(weights, from, *outputs, k != output).into(),
+                    weights: engine_weights(weights, *outputs, sign).into(),
                     bias: bias(b),
                 };
                 if k == output {
@@ -186,30 +184,18 @@ fn check(dnn: &Dnn) -> Result<usize, ConvertError> {
     }
 }
 
-/// PyTorch conv weights `[c_out][c_in][kh][kw]` to the engine's `[c_in][kh][kw][c_out]`,
-/// negated (a conv is never the output layer).
-fn conv_weights(torch: &[f32], c_in: u32, c_out: u32, window: &Window) -> Vec<f32> {
-    let (c_in, c_out) = (c_in as usize, c_out as usize);
-    let taps = window.kernel[0] as usize * window.kernel[1] as usize;
+/// PyTorch weights, one row of `fan_in` weights per output (`[out][in]`, and for a conv
+/// `[c_out][c_in][kh][kw]`, whose rows are `[c_in][kh][kw]`), to the engine's pre-synaptic
+/// major layout (`[in][out]`, `[c_in][kh][kw][c_out]`): a transpose, times `sign` (`-1` or
+/// `1`, exact).
+fn engine_weights(torch: &[f32], outputs: u32, sign: f64) -> Vec<f32> {
+    let n_out = outputs as usize;
+    let fan_in = torch.len() / n_out;
+    let sign = sign as f32;
     let mut engine = vec![0.0; torch.len()];
-    for co in 0..c_out {
-        for ci in 0..c_in {
-            for t in 0..taps {
-                engine[(ci * taps + t) * c_out + co] = -torch[(co * c_in + ci) * taps + t];
-            }
-        }
-    }
-    engine
-}
-
-/// PyTorch dense weights `[out][in]` to the engine's `[in][out]`, negated if `negate`.
-fn dense_weights(torch: &[f32], from: Shape, outputs: u32, negate: bool) -> Vec<f32> {
-    let (n_in, n_out) = (from.len() as usize, outputs as usize);
-    let mut engine = vec![0.0; torch.len()];
-    for j in 0..n_out {
-        for i in 0..n_in {
-            let w = torch[j * n_in + i];
-            engine[i * n_out + j] = if negate { -w } else { w };
+    for (j, row) in torch.chunks_exact(fan_in).enumerate() {
+        for (i, &w) in row.iter().enumerate() {
+            engine[i * n_out + j] = sign * w;
         }
     }
     engine
@@ -219,6 +205,7 @@ fn dense_weights(torch: &[f32], from: Shape, outputs: u32, negate: bool) -> Vec<
 mod tests {
     use super::*;
     use crate::model::tests::lenet_layers;
+    use tdsnn_engine::{Shape, Window};
 
     const L: f64 = 5.0;
 
