@@ -2,15 +2,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use tdsnn::converter::convert;
 use tdsnn::converter::model_file::write_model;
 use tdsnn::engine::{format, TilPolicy};
 
 use super::inspect::print_graph;
-use super::load_model;
 use super::run::parse_til;
+use super::{leak_of, load_model};
 
 /// Convert a trained model (safetensors with a tdsnn architecture, or an ONNX file written by
 /// `torch.onnx.export`) into the connection graph the engine runs: negated weights, bias
@@ -37,12 +37,7 @@ pub struct ConvertArgs {
 
 pub fn run(args: ConvertArgs) -> Result<()> {
     let mut model = load_model(&args.model)?;
-    let Some(leak) = args.leak.or(model.info.leak) else {
-        bail!(
-            "{} does not say which L it was trained for: give --leak",
-            args.model.display()
-        );
-    };
+    let leak = leak_of(args.leak, &model, &args.model)?;
     if let Some(path) = &args.save_model {
         model.info.leak = Some(leak);
         write_model(&model, path).with_context(|| format!("writing {}", path.display()))?;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use tdsnn::converter::model_file::{read_model, Model};
+use tdsnn::converter::model_file::Model;
+
+use super::read_model;
 use tdsnn::converter::DnnLayer;
 use tdsnn::engine::{format, Graph, Layer};
 
@@ -25,8 +27,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
             format::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
         print_graph(&graph);
     } else {
-        let model =
-            read_model(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+        let model = read_model(&args.path)?;
         print_model(&model);
     }
     Ok(())

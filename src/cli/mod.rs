@@ -35,6 +35,26 @@ pub fn read_model(path: &Path) -> Result<Model> {
     model_file::read_model(path).with_context(|| format!("loading {}", path.display()))
 }
 
+/// The leak constant `L`: `given` (`--leak`), else the one the model was trained for.
+pub fn leak_of(given: Option<f64>, model: &Model, path: &Path) -> Result<f64> {
+    match given.or(model.info.leak) {
+        Some(leak) => Ok(leak),
+        None => anyhow::bail!(
+            "{} does not say which L it was trained for ({} model): give --leak",
+            path.display(),
+            model.info.activation
+        ),
+    }
+}
+
+/// Worker threads: `given` (`--threads`), else every core.
+pub fn threads(given: Option<u32>) -> usize {
+    given.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |t| t as usize,
+    )
+}
+
 /// The progress bar style of every long command.
 pub fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template("{msg:>14} {bar:40} {pos}/{len} {per_sec:>12} eta {eta}")

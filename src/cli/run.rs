@@ -15,7 +15,7 @@ use tdsnn::plot;
 use tdsnn::report::{Report, Setup};
 
 use super::demo::Mode;
-use super::{bar_style, is_onnx, load_model};
+use super::{bar_style, is_onnx, leak_of, load_model, threads};
 
 /// Convert a model trained with G, simulate every image of a labelled IDX data set in the
 /// engine, check every spike against equation (10) and every class against the f64 reference
@@ -139,23 +139,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         Some(p) => Some(load_model(p)?.dnn),
         None => None,
     };
-    let leak = match (args.leak, model.info.leak) {
-        (Some(l), _) | (None, Some(l)) => l,
-        (None, None) => bail!(
-            "{} does not say which L it was trained for ({} model): give --leak",
-            args.model.display(),
-            model.info.activation
-        ),
-    };
+    let leak = leak_of(args.leak, &model, &args.model)?;
     let (data, images_path) = load_data(&args)?;
     let graph = convert(&model.dnn, leak, args.til)?;
-    let threads = args
-        .threads
-        .map_or_else(
-            || std::thread::available_parallelism().map_or(1, |n| n.get()),
-            |t| t as usize,
-        )
-        .min(data.count());
+    let threads = threads(args.threads).min(data.count());
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,

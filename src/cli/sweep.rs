@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use tdsnn::converter::model_file::read_model;
 use tdsnn::converter::train::TrainEvent;
 use tdsnn::evaluate::EvalConfig;
 use tdsnn::fixtures::{self, Split};
@@ -13,7 +12,7 @@ use tdsnn::plot;
 use tdsnn::sweep::{csv, sweep, SweepEvent};
 use tdsnn::training::{Phase, Recipe};
 
-use super::bar_style;
+use super::{bar_style, read_model, threads};
 
 /// For each leak constant L: fine-tune a ReLU LeNet-5 with G(x) - 1, fold, convert, simulate
 /// the held-out split; write a CSV and a plot of accuracy and DNN/SNN operation ratio
@@ -47,9 +46,7 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
-    let relu = read_model(&args.from)
-        .with_context(|| format!("loading {}", args.from.display()))?
-        .dnn;
+    let relu = read_model(&args.from)?.dnn;
     let train_set = fixtures::load_split(&args.data, Split::Train)?;
     let test_set = fixtures::load_split(&args.data, Split::Test)?;
     let recipe = Recipe {
@@ -58,10 +55,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
         seed: args.seed,
         ..Recipe::default()
     };
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |t| t as usize,
-    );
+    let threads = threads(args.threads);
     let config = EvalConfig {
         threads,
         ..EvalConfig::default()

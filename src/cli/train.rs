@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar};
-use tdsnn::converter::model_file::{read_model, write_model, Architecture};
+use tdsnn::converter::model_file::{write_model, Architecture};
 use tdsnn::converter::train::TrainEvent;
 use tdsnn::fixtures::{self, Split};
 use tdsnn::training::{train_models, Phase, Recipe};
 
-use super::bar_style;
+use super::{bar_style, read_model};
 
 /// Train LeNet-5 on an MNIST-style data set: ReLU first (or start from a ReLU model), then
 /// fine-tune with the staircase G(x) - 1 (a straight-through gradient) and fold it into the
@@ -54,11 +54,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let train_set = fixtures::load_split(&args.data, Split::Train)?;
     let test_set = fixtures::load_split(&args.data, Split::Test)?;
     let start = match &args.from {
-        Some(path) => Some(
-            read_model(path)
-                .with_context(|| format!("loading {}", path.display()))?
-                .dnn,
-        ),
+        Some(path) => Some(read_model(path)?.dnn),
         None => None,
     };
     let recipe = Recipe {
