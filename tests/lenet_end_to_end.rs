@@ -163,18 +163,89 @@ fn json_report_has_the_documented_keys() {
         threads: 1,
     };
     let json: serde_json::Value = serde_json::to_value(Report::new(&eval, setup)).unwrap();
-    for key in [
-        "dnn_accuracy",
-        "snn_accuracy",
-        "agreement",
-        "images",
-        "ties",
-        "ops",
-        "spike_times",
-        "layers",
-    ] {
-        assert!(json.get(key).is_some(), "missing key {key}");
-    }
+    // Exactly the keys README documents, and their documented sub-keys.
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let sorted = |ks: &[&str]| {
+        let mut k: Vec<String> = ks.iter().map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&json),
+        sorted(&[
+            "images",
+            "dnn_accuracy",
+            "dnn_relu_accuracy",
+            "snn_accuracy",
+            "agreement",
+            "ties",
+            "spike_times",
+            "layers",
+            "ops",
+            "paper_lenet",
+            "labelled",
+            "setup",
+        ])
+    );
+    assert_eq!(keys(&json["agreement"]), sorted(&["count", "fraction"]));
+    assert_eq!(
+        keys(&json["ties"]),
+        sorted(&[
+            "images",
+            "disagreements_at_ties",
+            "unexplained_disagreements",
+            "neurons"
+        ])
+    );
+    assert_eq!(
+        keys(&json["spike_times"]),
+        sorted(&[
+            "neurons",
+            "exact",
+            "mismatches",
+            "agreement",
+            "audit_failures"
+        ])
+    );
+    assert_eq!(
+        keys(&json["layers"][0]),
+        sorted(&[
+            "kind",
+            "shape",
+            "t_il_mean",
+            "t_il_max",
+            "spike_time_mean",
+            "spike_time_max",
+            "snn_paper",
+            "snn_engine"
+        ])
+    );
+    assert_eq!(
+        keys(&json["ops"]),
+        sorted(&[
+            "dnn",
+            "snn_paper",
+            "snn_engine",
+            "ratio_paper",
+            "ratio_engine"
+        ])
+    );
+    assert_eq!(
+        keys(&json["setup"]),
+        sorted(&[
+            "model",
+            "relu_model",
+            "data",
+            "leak",
+            "til",
+            "tick_mode",
+            "threads"
+        ])
+    );
     assert_eq!(json["images"], 8);
     assert_eq!(json["ops"]["dnn"]["mult"], 2_293_000.0);
     assert!(json["ops"]["snn_paper"]["add"].as_f64().unwrap() > 0.0);

@@ -1,6 +1,7 @@
 //! Random networks for the property tests: small DNNs of conv (any kernel up to 3, stride 1-2,
-//! padding 0-2, non-square too), max-pool, avg-pool, flatten and dense layers, 2-5
-//! synapse-based layers deep, with proptest-drawn weights and inputs. Windows that do not fit
+//! padding 0-2, non-square too), max-pool, avg-pool, flatten and dense layers, up to 4 drawn
+//! stages and the output layer (1-5 synapse-based layers: a stage may be a pool), with
+//! proptest-drawn weights and inputs. Windows that do not fit
 //! the shape they meet are skipped; shapes are tracked here independently of the crates.
 #![allow(dead_code)] // each test file uses a different part of this module
 
