@@ -3,7 +3,7 @@
 //! measure both on held-out data.
 
 use tdsnn_converter::model_file::{Architecture, Model, ModelInfo};
-use tdsnn_converter::staircase::fold_staircase;
+use tdsnn_converter::staircase::{check_foldable, fold_staircase};
 use tdsnn_converter::train::{self, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn};
 
@@ -129,7 +129,7 @@ pub fn train_models(
         Some(dnn) => (dnn, true),
         None => (train::init(arch, recipe.seed)?, false),
     };
-    fold_staircase(&first)?;
+    check_foldable(&first)?;
     let images = pixels(train_set);
     let samples = Samples {
         images: &images,

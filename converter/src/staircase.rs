@@ -32,6 +32,7 @@ use crate::model::{Dnn, DnnLayer};
 /// # Ok(()) }
 /// ```
 pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
+    check_foldable(dnn)?;
     let mut layers = dnn.layers().to_vec();
     for (k, layer) in layers.iter_mut().enumerate() {
         let refuse = |why| FoldError {
@@ -39,17 +40,6 @@ pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
             kind: dnn.layers()[k].kind(),
             why,
         };
-        match layer {
-            DnnLayer::AvgPool { .. } => {
-                return Err(refuse(
-                    "an average pool feeds avg(H) + 1 forward, and G(y + 1) != H(y) + 1",
-                ))
-            }
-            DnnLayer::Conv2d { window, .. } if window.padding != [0, 0] => {
-                return Err(refuse("a padded position contributes 0, not H + 1 = G"))
-            }
-            _ => {}
-        }
         let Some((outputs, weights, bias)) = layer.parameters_mut() else {
             continue;
         };
@@ -66,4 +56,26 @@ pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
     }
     // Only biases changed, all finite: the network is as valid as the one given.
     Ok(Dnn::new(dnn.input_shape(), layers).expect("folding changes finite biases only"))
+}
+
+/// Whether a network's structure allows the fold (no average pool, no padded conv), checked
+/// without copying it; [`fold_staircase`] may still refuse a bias that overflows.
+pub fn check_foldable(dnn: &Dnn) -> Result<(), FoldError> {
+    for (k, layer) in dnn.layers().iter().enumerate() {
+        let why = match layer {
+            DnnLayer::AvgPool { .. } => {
+                "an average pool feeds avg(H) + 1 forward, and G(y + 1) != H(y) + 1"
+            }
+            DnnLayer::Conv2d { window, .. } if window.padding != [0, 0] => {
+                "a padded position contributes 0, not H + 1 = G"
+            }
+            _ => continue,
+        };
+        return Err(FoldError {
+            layer: k,
+            kind: layer.kind(),
+            why,
+        });
+    }
+    Ok(())
 }
