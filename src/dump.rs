@@ -26,9 +26,10 @@ use std::io::Write;
 use std::path::Path;
 
 use npyz::WriterBuilder;
-use tdsnn_converter::{layer_map, reference_forward, Dnn};
-use tdsnn_engine::{Graph, Shape, Simulator, TickMode};
+use tdsnn_converter::{layer_map, Dnn};
+use tdsnn_engine::{Graph, Shape};
 
+use crate::evaluate::Evaluation;
 use crate::images::Inputs;
 
 /// Why a dump could not be written.
@@ -43,21 +44,11 @@ pub enum DumpError {
         /// What failed.
         message: String,
     },
-    /// The engine rejected an image.
-    #[error("image {image}: {error}")]
-    Image {
+    /// The evaluation did not keep an image's record ([`crate::evaluate::EvalConfig::keep`]).
+    #[error("image {image}: the evaluation kept no record to dump (EvalConfig::keep)")]
+    NotKept {
         /// Index of the image.
         image: usize,
-        /// The engine's error.
-        error: tdsnn_engine::Error,
-    },
-    /// The reference DNN rejected an image (wrong size or a non-finite value).
-    #[error("image {image}: {error}")]
-    Reference {
-        /// Index of the image.
-        image: usize,
-        /// The reference's error.
-        error: tdsnn_converter::ReferenceError,
     },
 }
 
@@ -86,16 +77,18 @@ fn dims(shape: Shape) -> Vec<u64> {
     }
 }
 
-/// Simulates every image of `inputs` on `graph` (converted from `dnn`) and writes the NPZ
-/// archive described in the [module docs](self) to `path`. Returns the number of arrays.
+/// Writes the NPZ archive described in the [module docs](self) to `path`: every image of
+/// `inputs`, as `eval` (of `graph`, converted from `dnn`, with [`EvalConfig::keep`]) recorded
+/// it. Returns the number of arrays.
+///
+/// [`EvalConfig::keep`]: crate::evaluate::EvalConfig::keep
 pub fn write_dump(
     path: &Path,
     graph: &Graph,
     dnn: &Dnn,
     inputs: &impl Inputs,
-    mode: TickMode,
+    eval: &Evaluation,
 ) -> Result<usize, DumpError> {
-    let leak = graph.params().leak;
     let map = layer_map(dnn);
     let in_shape = inputs.shape();
     let image_dims = vec![
@@ -130,15 +123,10 @@ pub fn write_dump(
             f64s.push(Array::new(format!("layer{k}_pre_activation"), shape));
         }
     }
-    let mut sim = Simulator::new(graph, mode);
-    for image in 0..inputs.count() {
-        let x = inputs.input(image);
-        let record = sim
-            .run(&x, &mut ())
-            .map_err(|error| DumpError::Image { image, error })?;
-        let reference = reference_forward(dnn, &x, leak)
-            .map_err(|error| DumpError::Reference { image, error })?;
-        f32s[0].values.extend_from_slice(&x);
+    for (image, result) in eval.images.iter().enumerate() {
+        let kept = result.kept.as_deref().ok_or(DumpError::NotKept { image })?;
+        let (record, reference) = (&kept.record, &kept.reference);
+        f32s[0].values.extend_from_slice(&inputs.input(image));
         let mut u = u32s.iter_mut();
         u.next().expect("input_spikes").values.extend(&record.input);
         let mut a = f64s.iter_mut();

@@ -58,6 +58,8 @@ pub struct EvalConfig {
     pub threads: usize,
     /// Tie window of the teacher-forced audit (`L ln(A + 1)` within it of an integer).
     pub tie_window: f64,
+    /// Keep every image's record and reference in [`ImageResult::kept`] (for `--dump`).
+    pub keep: bool,
 }
 
 impl Default for EvalConfig {
@@ -66,6 +68,7 @@ impl Default for EvalConfig {
             mode: TickMode::ClosedForm,
             threads: 1,
             tie_window: 1e-9,
+            keep: false,
         }
     }
 }
@@ -100,6 +103,17 @@ pub struct ImageResult {
     /// Per graph layer: `T_il` (synapse-based layers), sum and max of spike times relative to
     /// the release or frame origin, number of spikes, operation counts.
     pub layers: Vec<LayerSample>,
+    /// The engine's record and the reference's values, when [`EvalConfig::keep`] asked.
+    pub kept: Option<Box<Kept>>,
+}
+
+/// One image's full results, kept for a dump.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// The engine's record.
+    pub record: Record,
+    /// The reference DNN(G)'s values of every layer.
+    pub reference: tdsnn_converter::Reference,
 }
 
 /// One layer of one image.
@@ -293,8 +307,9 @@ fn evaluate_image(
     relu: Option<&Dnn>,
     x: &[f32],
     label: Option<usize>,
-    window: f64,
+    config: &EvalConfig,
 ) -> Result<ImageResult, tdsnn_engine::Error> {
+    let window = config.tie_window;
     let graph = sim.graph();
     let leak = graph.params().leak;
     let record = sim.run(x, &mut ())?;
@@ -321,6 +336,7 @@ fn evaluate_image(
         audit_passed: report.passed(LOGIT_TOLERANCE),
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
         layers: samples(&record),
+        kept: config.keep.then(|| Box::new(Kept { record, reference })),
     })
 }
 
@@ -377,14 +393,7 @@ pub fn evaluate(
                         break;
                     }
                     let label = data.label(i);
-                    let r = evaluate_image(
-                        &mut sim,
-                        dnn_g,
-                        relu,
-                        &data.input(i),
-                        label,
-                        config.tie_window,
-                    );
+                    let r = evaluate_image(&mut sim, dnn_g, relu, &data.input(i), label, config);
                     results.lock().expect("no worker panics")[i] = Some(r);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use npyz::WriterBuilder;
 use tdsnn::converter::onnx::read_onnx;
 use tdsnn::converter::{convert, reference_forward};
-use tdsnn::dump::write_dump;
+use tdsnn::dump::{write_dump, DumpError};
 use tdsnn::engine::{coding, Layer, Simulator, TickMode, TilPolicy};
+use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::images::{Images, Inputs};
 
 fn fixtures() -> PathBuf {
@@ -35,7 +36,18 @@ fn dump_round_trip() {
     let mut images = Images::read_npy(fixtures().join("inputs.npy")).unwrap();
     images.values.truncate(4 * 784);
     let path = std::env::temp_dir().join(format!("tdsnn-dump-{}.npz", std::process::id()));
-    let arrays = write_dump(&path, &graph, &model.dnn, &images, TickMode::ClosedForm).unwrap();
+    let config = EvalConfig::default();
+    // An evaluation that kept nothing cannot be dumped: a typed error, no file.
+    let bare = evaluate(&graph, &model.dnn, None, &images, &config, |_| {}).unwrap();
+    let err = write_dump(&path, &graph, &model.dnn, &images, &bare).unwrap_err();
+    assert!(matches!(err, DumpError::NotKept { image: 0 }), "{err}");
+    assert!(!path.exists(), "nothing written");
+    let keep = EvalConfig {
+        keep: true,
+        ..config
+    };
+    let eval = evaluate(&graph, &model.dnn, None, &images, &keep, |_| {}).unwrap();
+    let arrays = write_dump(&path, &graph, &model.dnn, &images, &eval).unwrap();
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
     // Exactly the arrays README documents: spikes for every layer but the output, a frame
     // origin for every layer, release and pre-activations for the synapse-based ones.

@@ -146,6 +146,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,
+        keep: args.dump.is_some(),
         ..EvalConfig::default()
     };
     let bar = ProgressBar::new(data.count() as u64)
@@ -195,7 +196,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         println!("raster of image {i} written to {}", path.display());
     }
     if let Some(path) = &args.dump {
-        let arrays = write_dump(path, &graph, &model.dnn, &data, config.mode)?;
+        let arrays = write_dump(path, &graph, &model.dnn, &data, &eval)?;
         println!(
             "dump of {} images ({arrays} arrays) written to {}",
             data.count(),
