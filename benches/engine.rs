@@ -17,9 +17,9 @@ use tdsnn::engine::{Graph, Simulator, TickMode, TilPolicy};
 /// iteration, cycling.
 fn per_image(c: &mut Criterion, name: &str, dnn: &Dnn, graph: &Graph, images: &[f32]) {
     let per = graph.input_shape().len() as usize;
-    let records = measure::records(&mut Simulator::new(graph, TickMode::ClosedForm), images)
+    let (total, n) = measure::total_ops(&mut Simulator::new(graph, TickMode::ClosedForm), images)
         .expect("valid inputs");
-    let events = Events::of(&records, dnn);
+    let events = Events::of(&total, n, dnn);
     let images: Vec<&[f32]> = images.chunks_exact(per).collect();
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(events.paper.round() as u64));

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use tdsnn_baseline::calibration::add_into;
 use tdsnn_baseline::DenseForward;
-use tdsnn_engine::{Graph, Record, Simulator, TickMode};
+use tdsnn_engine::counters::LayerOps;
+use tdsnn_engine::{Graph, Simulator, TickMode};
 
 /// The median of some durations (the upper one of the middle two for an even count).
 pub fn median(mut times: Vec<Duration>) -> Duration {
@@ -28,13 +29,20 @@ pub fn median_of(repetitions: usize, mut pass: impl FnMut()) -> Duration {
     median(times)
 }
 
-/// The engine's records of every image (`images` holds them back to back), one thread.
-pub fn records(sim: &mut Simulator, images: &[f32]) -> Result<Vec<Record>, tdsnn_engine::Error> {
+/// The engine's operation counts summed over every image (`images` holds them back to back),
+/// one thread, and the number of images.
+pub fn total_ops(
+    sim: &mut Simulator,
+    images: &[f32],
+) -> Result<(LayerOps, usize), tdsnn_engine::Error> {
     let per = sim.graph().input_shape().len() as usize;
-    images
-        .chunks_exact(per)
-        .map(|x| sim.run(x, &mut ()))
-        .collect()
+    let mut total = LayerOps::default();
+    let mut n = 0;
+    for x in images.chunks_exact(per) {
+        total += sim.run(x, &mut ())?.total_ops();
+        n += 1;
+    }
+    Ok((total, n))
 }
 
 /// Median time of one pass of the engine over every image, one thread (records dropped).

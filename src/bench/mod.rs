@@ -32,7 +32,7 @@ use tdsnn_converter::model_file::{read_model, Architecture, ModelFileError};
 use tdsnn_converter::zoo::{he_init, random_image};
 use tdsnn_converter::{convert, ConvertError, Dnn, DnnLayer, IdxError, ModelError};
 use tdsnn_engine::counters::LayerOps;
-use tdsnn_engine::{Graph, Record, Simulator, TickMode, TilPolicy};
+use tdsnn_engine::{Graph, Simulator, TickMode, TilPolicy};
 
 use crate::fixtures::{self, Split};
 use crate::report::Ops;
@@ -156,10 +156,9 @@ pub struct Events {
 }
 
 impl Events {
-    /// Mean events per image of some records.
-    pub fn of(records: &[Record], dnn: &Dnn) -> Events {
-        let total = total_ops(records);
-        let n = records.len().max(1) as f64;
+    /// Mean events per image of operation counts `total` summed over `n` images.
+    pub fn of(total: &LayerOps, n: usize, dnn: &Dnn) -> Events {
+        let n = n.max(1) as f64;
         let paper = total.paper.synaptic_adds as f64 / n;
         let delivered = total.engine.synaptic_adds as f64 / n;
         Events {
@@ -169,15 +168,6 @@ impl Events {
             dnn_macs: dnn.op_counts().multiplications() as f64,
         }
     }
-}
-
-/// Operations summed over every layer of every record.
-fn total_ops(records: &[Record]) -> LayerOps {
-    let mut total = LayerOps::default();
-    for r in records {
-        total += r.total_ops();
-    }
-    total
 }
 
 /// The engine's speed on one network, one thread.
@@ -310,9 +300,9 @@ pub struct OpRow {
 }
 
 impl OpRow {
-    fn new(net: &str, dnn: &Dnn, records: &[Record]) -> OpRow {
+    fn new(net: &str, dnn: &Dnn, total: &LayerOps, n: usize) -> OpRow {
         let dnn = Ops::dnn(&dnn.op_counts());
-        let snn = Ops::paper(&total_ops(records), records.len().max(1) as f64);
+        let snn = Ops::paper(total, n.max(1) as f64);
         OpRow {
             net: net.to_string(),
             ratio: Ops::ratio(&dnn, &snn),
@@ -439,11 +429,11 @@ pub fn run(
     };
     // LeNet: 4 timed measurements plus the untimed records pass.
     step("lenet", 0, 5);
-    let records = measure::records(
+    let (total, n) = measure::total_ops(
         &mut Simulator::new(&lenet.graph, TickMode::ClosedForm),
         &lenet.images,
     )?;
-    let events = Events::of(&records, &lenet.dnn);
+    let events = Events::of(&total, n, &lenet.dnn);
     step("lenet", 1, 5);
     let engine = |mode| {
         let mut sim = Simulator::new(&lenet.graph, mode);
@@ -473,8 +463,7 @@ pub fn run(
     };
     let thread_scaling = scaling(config, &mut step)?;
     let images = lenet.len();
-    let lenet_ops = OpRow::new("LeNet-5 (shipped, MNIST)", &lenet.dnn, &records);
-    drop(records);
+    let lenet_ops = OpRow::new("LeNet-5 (shipped, MNIST)", &lenet.dnn, &total, n);
     drop(lenet);
     let mut nets = Vec::new();
     if config.big {
@@ -581,8 +570,8 @@ fn big_net(
         .as_secs_f64()
     };
     step(stage, 4, 4);
-    let records = [record];
-    let events = Events::of(&records, &dnn);
+    let total = record.total_ops();
+    let events = Events::of(&total, 1, &dnn);
     let parameters = dnn
         .layers()
         .iter()
@@ -605,6 +594,6 @@ fn big_net(
         snn_s,
         dense_s,
         peak_memory_bytes: measure::peak_memory(),
-        ops: OpRow::new(label, &dnn, &records),
+        ops: OpRow::new(label, &dnn, &total, 1),
     })
 }
