@@ -4,6 +4,8 @@
 
 use smallvec::SmallVec;
 
+use super::leak::add_spike;
+
 use crate::graph::{Conv2d, Shape, Window};
 
 type Reach = SmallVec<[(u32, u32); 8]>;
@@ -57,7 +59,8 @@ pub(crate) fn avg_pool(
     let (rows, cols) = reach(window, y, x, out);
     for &(oy, _) in &rows {
         for &(ox, _) in &cols {
-            u[out.index(c, oy, ox)] += f64::from(weight) * excess;
+            let at = out.index(c, oy, ox);
+            u[at] = add_spike(u[at], weight, excess);
         }
     }
     (rows.len() * cols.len()) as u64

@@ -6,6 +6,19 @@
 
 use crate::coding;
 
+/// `u + w * excess` rounded once (a fused multiply-add): the one arithmetic step by which a
+/// spike moves a frame-origin potential, in both paths of the engine.
+///
+/// IEEE 754 defines the fused multiply-add as correctly rounded, and Rust's `mul_add` is that
+/// operation on every target (an FMA instruction where the CPU has one, a correctly rounded
+/// library routine where it does not), so the result is the same bits everywhere. It is the
+/// only use of `mul_add` the project allows (`clippy.toml`): both paths must round alike.
+#[inline(always)]
+#[allow(clippy::disallowed_methods)] // the one sanctioned fused step, see above
+pub(crate) fn add_spike(u: f64, w: f32, excess: f64) -> f64 {
+    f64::from(w).mul_add(excess, u)
+}
+
 /// Cached `exp(-dt / L)` and `expm1(dt / L)`, `dt = 0, 1, 2, ...`.
 #[derive(Debug, Clone)]
 pub(crate) struct LeakTable {

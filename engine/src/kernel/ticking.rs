@@ -66,7 +66,7 @@ impl TickSchedule {
     /// The firing step of potential `v`, covered by an earlier [`TickSchedule::cover`]: the
     /// number of thresholds `M_s > v` (non-increasing, the last one `<= v`).
     #[inline]
-    fn covered_step(&self, v: f64) -> u32 {
+    pub(crate) fn covered_step(&self, v: f64) -> u32 {
         debug_assert!(
             *self.bound.last().expect("non-empty") <= v,
             "{v} not covered"

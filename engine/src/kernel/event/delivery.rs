@@ -4,6 +4,7 @@
 //! Potentials are channel-major; conv connectivity is found from the geometry.
 
 use super::super::fanout;
+use super::super::leak::add_spike;
 use crate::graph::{Conv2d, Dense, Shape};
 
 /// A spike of input `src`, worth `excess`, into a dense layer; returns the synapses used.
@@ -11,7 +12,7 @@ pub(crate) fn dense(d: &Dense, src: u32, excess: f64, u: &mut [f64]) -> u64 {
     let n = d.outputs as usize;
     let row = &d.weights[src as usize * n..(src as usize + 1) * n];
     for (j, &w) in row.iter().enumerate() {
-        u[j] += f64::from(w) * excess;
+        u[j] = add_spike(u[j], w, excess);
     }
     n as u64
 }
@@ -28,7 +29,8 @@ pub(crate) fn conv(
     let plane = (out.h * out.w) as usize;
     fanout::conv_taps(c, inp, out, src, |pos, run| {
         for (co, &w) in run.iter().enumerate() {
-            u[co * plane + pos] += f64::from(w) * excess;
+            let at = co * plane + pos;
+            u[at] = add_spike(u[at], w, excess);
         }
     })
 }
@@ -38,7 +40,7 @@ pub(crate) fn conv(
 pub(crate) fn bias(bias: &[f32], out: Shape, excess: f64, u: &mut [f64]) -> u64 {
     let plane = (out.h * out.w) as usize;
     for (j, u) in u.iter_mut().enumerate() {
-        *u += f64::from(bias[j / plane]) * excess;
+        *u = add_spike(*u, bias[j / plane], excess);
     }
     out.len()
 }

@@ -7,14 +7,17 @@
 //! [`pulp::Arch::dispatch`], so they are compiled for the best SIMD level the CPU has. Each
 //! potential gets exactly the operations of the event-by-event path, in the same order.
 
+use strength_reduce::StrengthReducedU32;
+
 use super::super::fanout;
+use super::super::leak::add_spike;
 use crate::graph::{Conv2d, Dense, Shape};
 
-/// `u += w * excess`, element by element (a multiplication then an addition, never fused).
+/// `u += w * excess`, element by element ([`add_spike`]).
 #[inline(always)]
 fn axpy(u: &mut [f64], w: &[f32], excess: f64) {
     for (u, &w) in u.iter_mut().zip(w) {
-        *u += f64::from(w) * excess;
+        *u = add_spike(*u, w, excess);
     }
 }
 
@@ -66,6 +69,10 @@ const WIDE: usize = 4 * LANES;
 #[inline(always)]
 fn accumulate_runs(targets: &mut [f64], weights: &[f32], rows: &[usize], excess: f64) {
     let run = targets.len();
+    if let [row] = rows {
+        axpy(targets, &weights[*row..*row + run], excess);
+        return;
+    }
     let wide = run - run % WIDE;
     accumulate::<WIDE>(&mut targets[..wide], weights, rows, 0, excess);
     let narrow = run - run % LANES;
@@ -91,10 +98,45 @@ fn accumulate<const N: usize>(
                 .try_into()
                 .expect("N weights");
             for (a, &w) in acc.iter_mut().zip(w) {
-                *a += f64::from(w) * excess;
+                *a = add_spike(*a, w, excess);
             }
         }
         chunk.copy_from_slice(&acc);
+    }
+}
+
+/// Channel, row and column of channel-major neurons of one shape, by multiplications and shifts
+/// instead of divisions (the divisors are fixed per layer).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Positions {
+    plane: StrengthReducedU32,
+    width: StrengthReducedU32,
+}
+
+impl Positions {
+    pub(crate) fn of(shape: Shape) -> Positions {
+        Positions {
+            plane: StrengthReducedU32::new((shape.h * shape.w).max(1)),
+            width: StrengthReducedU32::new(shape.w.max(1)),
+        }
+    }
+
+    /// Neuron `i`'s position in its channel's plane (row-major).
+    #[inline(always)]
+    pub(crate) fn position(&self, i: u32) -> u32 {
+        i % self.plane
+    }
+
+    /// Neuron `i`'s channel.
+    #[inline(always)]
+    pub(crate) fn channel(&self, i: u32) -> u32 {
+        i / self.plane
+    }
+
+    /// Neuron `i`'s row and column.
+    #[inline(always)]
+    pub(crate) fn row_col(&self, i: u32) -> (u32, u32) {
+        StrengthReducedU32::div_rem(self.position(i), self.width)
     }
 }
 
@@ -110,15 +152,14 @@ fn accumulate<const N: usize>(
 pub(crate) fn conv_rows(
     c: &Conv2d,
     flipped: &[f32],
-    inp: Shape,
+    geometry: &Positions,
     out: Shape,
     group: &[u32],
     excess: f64,
     u: &mut [f64],
     rows: &mut Vec<usize>,
 ) -> u64 {
-    let plane = inp.h * inp.w;
-    let (y, x) = ((group[0] % plane) / inp.w, group[0] % inp.w);
+    let (y, x) = geometry.row_col(group[0]);
     let [kh, kw] = c.window.kernel.map(i64::from);
     let cout = c.out_channels as usize;
     let (stride, [pad_y, pad_x]) = (
@@ -139,13 +180,17 @@ pub(crate) fn conv_rows(
     rows.extend(
         group
             .iter()
-            .map(|&i| ((i64::from(i / plane) * kh * kw + m0) as usize) * cout),
+            .map(|&i| ((i64::from(geometry.channel(i)) * kh * kw + m0) as usize) * cout),
     );
     let next_row = kw as usize * cout;
     for ky in 0..kh {
         let shifted = i64::from(y) + pad_y - ky;
-        if shifted >= 0 && shifted % stride == 0 && shifted / stride < i64::from(out.h) {
-            let oy = shifted / stride;
+        // Output row `shifted / stride`, if it divides; a stride of 1 needs no division.
+        let oy = match stride {
+            1 => Some(shifted),
+            _ => (shifted % stride == 0).then(|| shifted.div_euclid(stride)),
+        };
+        if let Some(oy) = oy.filter(|oy| (0..i64::from(out.h)).contains(oy)) {
             let at = ((oy * i64::from(out.w) + ox0 + m0) as usize) * cout;
             accumulate_runs(&mut u[at..at + run], flipped, rows, excess);
             synapses += (run * group.len()) as u64;
@@ -172,8 +217,7 @@ pub(crate) fn bias(
     } else {
         let plane = (out.h * out.w) as usize;
         for (run, &b) in u.chunks_exact_mut(plane).zip(bias) {
-            let add = f64::from(b) * excess;
-            run.iter_mut().for_each(|u| *u += add);
+            run.iter_mut().for_each(|u| *u = add_spike(*u, b, excess));
         }
     }
     out.len()
@@ -247,8 +291,9 @@ mod tests {
             let flipped = row_runs(&Layer::Conv2d(layer.clone())).expect("column stride 1");
             let plane = inp.h * inp.w;
             let mut row_synapses = 0;
+            let geometry = Positions::of(inp);
             for group in sources.chunk_by(|a, b| a % plane == b % plane) {
-                row_synapses += conv_rows(&layer, &flipped, inp, out, group, excess, &mut by_rows, &mut Vec::new());
+                row_synapses += conv_rows(&layer, &flipped, &geometry, out, group, excess, &mut by_rows, &mut Vec::new());
             }
             prop_assert_eq!(synapses, row_synapses);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -8,20 +8,24 @@
 //! order (each target sees its additions in the same order as in the event-by-event path),
 //! releases, and fires. Spikes at the frame origin are not delivered: they are worth exactly
 //! zero beyond the row sums the potentials start from. In closed-form tick mode the firing
-//! steps come from the exact threshold table (`ticking.rs`), counted level by level over all
-//! neurons at once; in explicit mode
-//! the ticking neuron still visits every waiting neuron at every step.
+//! steps come from the exact threshold table (`ticking.rs`), counted level by level over a
+//! block of neurons at once (`fire.rs`); in explicit mode the ticking neuron still visits
+//! every waiting neuron at every step. Max-pool units take the latest input of each window
+//! (`pool.rs`).
 //!
 //! The observer sees the input spikes, then each layer's release and spikes, layer by layer,
 //! in time order within a layer.
 
 mod deliver;
+mod fire;
 mod order;
+mod pool;
 
 use hashbrown::HashMap;
-use smallvec::SmallVec;
 
+use self::fire::Firing;
 use self::order::TimeOrder;
+use self::pool::MaxPool;
 use super::leak::LeakTable;
 use super::plan::Plan;
 use super::ticking::TickSchedule;
@@ -143,7 +147,14 @@ impl<'g> Simulator<'g> {
             match &graph.layers()[k] {
                 Layer::MaxPool(p) => {
                     let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-                    max_pool(&p.window, inp, out, prev, st, &mut self.column);
+                    self.arch.dispatch(MaxPool {
+                        window: &p.window,
+                        inp,
+                        out,
+                        prev,
+                        spikes: &mut st.spikes,
+                        column: &mut self.column,
+                    });
                     st.ops.paper.pool_comparisons = self.plan.synapses[k];
                     st.ops.engine.pool_comparisons = self.plan.synapses[k];
                 }
@@ -162,9 +173,10 @@ impl<'g> Simulator<'g> {
                     let t_il = release - origin;
                     observer.release(k, release, t_il);
                     let scale = self.leak.factor(t_il);
-                    st.ops.engine.leak_mults += st.u.len() as u64;
+                    let neurons = graph.output_shape(k).len();
+                    st.ops.engine.leak_mults += neurons;
                     if let Layer::Output(_) = graph.layers()[k] {
-                        st.ops.paper.leak_mults += st.u.len() as u64 * u64::from(t_il);
+                        st.ops.paper.leak_mults += neurons * u64::from(t_il);
                         self.output = output_record(&st.u, scale);
                         st.spikes.clear();
                         continue;
@@ -280,13 +292,19 @@ impl Layerwise<'_> {
         let sums = &self.plan.row_sums[k];
         u.clear();
         match &graph.layers()[k] {
-            Layer::Conv2d(_) => {
+            Layer::Conv2d(c) => {
+                let row = (out.w * c.out_channels) as usize;
                 for oy in 0..out.h {
-                    for ox in 0..out.w {
-                        u.extend_from_slice(sums.at(oy, ox));
+                    if oy > 0 && sums.same_rows(oy - 1, oy) {
+                        u.extend_from_within(u.len() - row..);
+                    } else {
+                        for ox in 0..out.w {
+                            u.extend_from_slice(sums.at(oy, ox));
+                        }
                     }
                 }
             }
+            Layer::Dense(_) | Layer::Output(_) => u.extend_from_slice(sums.at(0, 0)),
             _ => u.extend((0..out.len() as usize).map(|j| sums.of_neuron(j, out))),
         }
     }
@@ -329,23 +347,16 @@ impl Layerwise<'_> {
         schedule: &mut TickSchedule,
     ) -> Result<()> {
         let release = st.release.expect("released");
-        // Potentials at the release, in place, then each neuron's step: the number of
-        // thresholds above its potential, counted level by level over all neurons at once.
-        let lowest = self.arch.dispatch(Release {
-            v: &mut st.u,
-            scale,
-        });
-        schedule.cover(lowest);
         let steps = &mut st.steps;
         steps.clear();
         steps.resize(st.u.len(), 0);
-        self.arch.dispatch(FiringSteps {
-            v: &st.u,
-            bounds: schedule.bounds(),
+        let (latest, total) = self.arch.dispatch(Firing {
+            v: &mut st.u,
+            scale,
+            schedule,
             steps,
         });
-        let latest = steps.iter().copied().max().unwrap_or(0);
-        st.ops.paper.tick_adds += steps.iter().map(|&s| u64::from(s)).sum::<u64>();
+        st.ops.paper.tick_adds += total;
         add_time(release, latest, self.k)?;
         let spikes = &mut st.spikes;
         spikes.clear();
@@ -374,7 +385,7 @@ impl Layerwise<'_> {
         let threshold = self.graph.params().threshold;
         let (u, spikes) = (&st.u, &mut st.spikes);
         spikes.clear();
-        spikes.resize(u.len(), release);
+        spikes.resize(self.graph.output_shape(self.k).len() as usize, release);
         waiting.clear();
         self.for_each_slot(|j, slot| {
             let v = u[slot] * scale;
@@ -448,9 +459,9 @@ impl pulp::WithSimd for Delivery<'_> {
                     Some(f) => {
                         // Sources come position by position (channels-last): each position's
                         // channels share their targets.
-                        let plane = inp.h * inp.w;
-                        for group in sources.chunk_by(|a, b| a % plane == b % plane) {
-                            synapses += deliver::conv_rows(c, f, inp, out, group, excess, u, rows);
+                        let at = deliver::Positions::of(inp);
+                        for group in sources.chunk_by(|&a, &b| at.position(a) == at.position(b)) {
+                            synapses += deliver::conv_rows(c, f, &at, out, group, excess, u, rows);
                         }
                     }
                     None => {
@@ -475,96 +486,5 @@ impl pulp::WithSimd for Delivery<'_> {
             }
         }
         synapses
-    }
-}
-
-/// The release of a layer: potentials scaled to `V(R) = U e^{-T_il/L}` in place; returns the
-/// lowest, with one running minimum per vector lane (no serial chain).
-struct Release<'a> {
-    v: &'a mut [f64],
-    scale: f64,
-}
-
-impl pulp::WithSimd for Release<'_> {
-    type Output = f64;
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f64 {
-        use deliver::LANES;
-        let mut lowest = [f64::INFINITY; LANES];
-        let mut chunks = self.v.chunks_exact_mut(LANES);
-        for chunk in &mut chunks {
-            for (l, v) in lowest.iter_mut().zip(chunk) {
-                *v *= self.scale;
-                *l = if *v < *l { *v } else { *l };
-            }
-        }
-        for v in chunks.into_remainder() {
-            *v *= self.scale;
-            lowest[0] = if *v < lowest[0] { *v } else { lowest[0] };
-        }
-        lowest.into_iter().fold(f64::INFINITY, f64::min)
-    }
-}
-
-/// Closed-form firing steps of a released layer, run under [`pulp::Arch::dispatch`]: for each
-/// threshold level, one vectorised comparison over every neuron.
-struct FiringSteps<'a> {
-    v: &'a [f64],
-    bounds: &'a [f64],
-    steps: &'a mut [u32],
-}
-
-impl pulp::WithSimd for FiringSteps<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        for &m in self.bounds {
-            for (s, &v) in self.steps.iter_mut().zip(self.v) {
-                *s += u32::from(m > v);
-            }
-        }
-    }
-}
-
-/// Max-pool units: each fires with the last input of its window (real taps only): per
-/// output row, the latest time down each input column of the window's rows, then across
-/// each window's columns.
-fn max_pool(
-    window: &crate::graph::Window,
-    inp: Shape,
-    out: Shape,
-    prev: &[u32],
-    st: &mut LayerState,
-    column: &mut Vec<u32>,
-) {
-    // Real input rows and columns of every output row and column, computed once.
-    let span = |axis: usize, o: u32, extent: u32| {
-        let taps = window.taps(axis, o, extent);
-        // Tap k sits at input position out * stride - padding + k, real here.
-        let first = o * window.stride[axis] + taps.start - window.padding[axis];
-        first as usize..(first + taps.len() as u32) as usize
-    };
-    let rows: SmallVec<[_; 64]> = (0..out.h).map(|oy| span(0, oy, inp.h)).collect();
-    let cols: SmallVec<[_; 64]> = (0..out.w).map(|ox| span(1, ox, inp.w)).collect();
-    let (plane, width) = ((inp.h * inp.w) as usize, inp.w as usize);
-    st.spikes.clear();
-    for channel in prev.chunks_exact(plane).take(out.c as usize) {
-        for ys in &rows {
-            column.clear();
-            column.resize(width, 0);
-            for y in ys.clone() {
-                let row = &channel[y * width..(y + 1) * width];
-                column
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(c, &t)| *c = (*c).max(t));
-            }
-            st.spikes.extend(
-                cols.iter()
-                    .map(|xs| column[xs.clone()].iter().copied().max().unwrap_or(0)),
-            );
-        }
     }
 }
