@@ -9,14 +9,14 @@
 //! so the weights are used in place (borrowed from the [`Dnn`], never copied: VGG-16's 553 MB
 //! stay single); every scratch buffer is allocated once, at construction, for the largest
 //! layer and batch. ReLU, max-pool (padding ignored) and avg-pool (padding counted as 0) run
-//! in f32 with the converter's pooling loops ([`pool_into`]).
+//! in f32 with the converter's pooling loops ([`max_pool_into`], [`pool_into`]).
 //!
 //! No `G`: this is the plain ReLU network ([`tdsnn_converter::relu_forward`] in f64), whose
 //! multiply-accumulates are the DNN's table-2 count ([`Dnn::op_counts`]). One core: GEMM runs
 //! with `gemm::Parallelism::None`. Cost: the DNN's multiply-accumulates at GEMM speed, plus
 //! one pass over each conv's unrolled input.
 
-use tdsnn_converter::reference::{input_position, max, pool_into, valid_outputs};
+use tdsnn_converter::reference::{input_position, max_pool_into, pool_into, valid_outputs};
 use tdsnn_converter::{Dnn, DnnLayer, Shape, Window};
 
 use crate::gemm::{matmul_add, MatMut, MatRef};
@@ -180,7 +180,7 @@ impl<'a> DenseForward<'a> {
                 ),
                 DnnLayer::MaxPool { window } => {
                     for (x, y) in input.chunks_exact(fl).zip(output.chunks_exact_mut(tl)) {
-                        pool_into(x, from, to, window, f32::NEG_INFINITY, max, y);
+                        max_pool_into(x, from, to, window, f32::NEG_INFINITY, y);
                     }
                 }
                 DnnLayer::AvgPool { window } => {

@@ -321,8 +321,64 @@ fn avg_pool(g: &[f64], from: Shape, to: Shape, window: &Window) -> Vec<f64> {
 /// position because padding is at most half the kernel).
 fn max_pool(x: &[f64], from: Shape, to: Shape, window: &Window) -> Vec<f64> {
     let mut out = vec![f64::NEG_INFINITY; to.len() as usize];
-    pool_into(x, from, to, window, f64::NEG_INFINITY, max, &mut out);
+    max_pool_into(x, from, to, window, f64::NEG_INFINITY, &mut out);
     out
+}
+
+/// Max-pools one image into `out` (channel-major, `to.len()` values), padding ignored: per
+/// output row, the largest value down each input column of the window's real rows, then
+/// across each window's real columns. The order of comparisons does not matter to a maximum,
+/// so this takes the fast order (whole rows at a time) rather than [`pool_into`]'s kernel
+/// order. `lowest` is below every input. Shared by the f64 reference and the dense f32
+/// baseline. Panics if `x` or `out` does not hold `from.len()` or `to.len()` values.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::reference::max_pool_into;
+/// use tdsnn_converter::{Shape, Window};
+/// let x = [1.0f32, 4.0, 3.0, 2.0];
+/// let mut out = [0.0f32; 1];
+/// max_pool_into(&x, Shape::new(1, 2, 2), Shape::new(1, 1, 1), &Window::square(2, 2, 0), f32::MIN, &mut out);
+/// assert_eq!(out, [4.0]);
+/// ```
+pub fn max_pool_into<T: Copy + PartialOrd>(
+    x: &[T],
+    from: Shape,
+    to: Shape,
+    window: &Window,
+    lowest: T,
+    out: &mut [T],
+) {
+    assert_eq!(x.len() as u64, from.len(), "pool input");
+    assert_eq!(out.len() as u64, to.len(), "pool output");
+    let (hi, wi) = (from.h as usize, from.w as usize);
+    // The real input rows and columns of each output row and column, worked out once.
+    let spans = |axis: usize, input: u32, outputs: u32| -> Vec<Range<usize>> {
+        (0..outputs)
+            .map(|o| {
+                let taps = window.taps(axis, o, input);
+                let first = input_position(window, axis, o as usize, taps.start);
+                first..first + taps.len()
+            })
+            .collect()
+    };
+    let (rows, cols) = (spans(0, from.h, to.h), spans(1, from.w, to.w));
+    let mut column = vec![lowest; wi];
+    let planes = out.chunks_exact_mut((to.h * to.w) as usize);
+    for (plane, channel) in planes.zip(x.chunks_exact(hi * wi)) {
+        for (outputs, ys) in plane.chunks_exact_mut(to.w as usize).zip(&rows) {
+            column.fill(lowest);
+            for row in channel[ys.start * wi..ys.end * wi].chunks_exact(wi) {
+                column
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(c, &v)| *c = max(*c, v));
+            }
+            for (o, xs) in outputs.iter_mut().zip(&cols) {
+                *o = column[xs.clone()].iter().fold(lowest, |m, &v| max(m, v));
+            }
+        }
+    }
 }
 
 /// The larger of two values (the first on equality or NaN): the max-pool fold.
@@ -387,7 +443,35 @@ pub fn pool_into<T: Copy>(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Row by row or in kernel order, a max pool finds the same maxima.
+        #[test]
+        fn max_pool_into_matches_kernel_order(
+            (c, h, w) in (1u32..=3, 1u32..=9, 1u32..=9),
+            (k, s, p) in (1u32..=3, 1u32..=3, 0u32..=1),
+            seed in any::<u64>(),
+        ) {
+            let window = Window::square(k, s, p.min(k / 2));
+            let from = Shape::new(c, h, w);
+            prop_assume!(k <= h + 2 * window.padding[0] && k <= w + 2 * window.padding[1]);
+            let to = Shape::new(
+                c,
+                (h + 2 * window.padding[0] - k) / s + 1,
+                (w + 2 * window.padding[1] - k) / s + 1,
+            );
+            let x: Vec<f64> = (0..from.len())
+                .map(|i| ((i ^ seed) % 97) as f64 - 48.0)
+                .collect();
+            let (mut rows, mut taps) = (vec![0.0; to.len() as usize], vec![0.0; to.len() as usize]);
+            max_pool_into(&x, from, to, &window, f64::NEG_INFINITY, &mut rows);
+            pool_into(&x, from, to, &window, f64::NEG_INFINITY, max, &mut taps);
+            prop_assert_eq!(rows, taps);
+        }
+    }
 
     const L: f64 = 5.0;
 

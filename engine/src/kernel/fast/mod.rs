@@ -189,11 +189,11 @@ impl<'g> Simulator<'g> {
                             ctx.fire_explicit(st, scale, schedule, &mut self.waiting)?
                         }
                     }
-                    st.ops.paper.leak_mults += st
-                        .spikes
-                        .iter()
-                        .map(|&t| u64::from(t - origin))
-                        .sum::<u64>();
+                    // Each neuron leaks at every step from the frame origin until it fires:
+                    // `T_il` steps to the release, then its firing step, and the firing steps
+                    // of all the layer's neurons sum to its tick additions (one per waiting
+                    // neuron per step, in either tick mode).
+                    st.ops.paper.leak_mults += neurons * u64::from(t_il) + st.ops.paper.tick_adds;
                     origin = release;
                 }
             }
