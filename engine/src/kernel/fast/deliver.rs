@@ -65,7 +65,7 @@ pub(super) const LANES: usize = 8;
 const WIDE: usize = 4 * LANES;
 
 /// `targets[l] += w[row + l] * excess` for each weight row start in `rows`, in order: wide
-/// register blocks, then narrow ones, then single lanes.
+/// register blocks, then one block of each smaller power of two the rest needs.
 #[inline(always)]
 fn accumulate_runs(targets: &mut [f64], weights: &[f32], rows: &[usize], excess: f64) {
     let run = targets.len();
@@ -73,11 +73,31 @@ fn accumulate_runs(targets: &mut [f64], weights: &[f32], rows: &[usize], excess:
         axpy(targets, &weights[*row..*row + run], excess);
         return;
     }
-    let wide = run - run % WIDE;
-    accumulate::<WIDE>(&mut targets[..wide], weights, rows, 0, excess);
-    let narrow = run - run % LANES;
-    accumulate::<LANES>(&mut targets[wide..narrow], weights, rows, wide, excess);
-    accumulate::<1>(&mut targets[narrow..], weights, rows, narrow, excess);
+    let mut done = run - run % WIDE;
+    accumulate::<WIDE>(&mut targets[..done], weights, rows, 0, excess);
+    // The rest, fewer than WIDE lanes, in at most one block of each smaller power of two.
+    done += tail::<16>(&mut targets[done..], weights, rows, done, excess);
+    done += tail::<8>(&mut targets[done..], weights, rows, done, excess);
+    done += tail::<4>(&mut targets[done..], weights, rows, done, excess);
+    done += tail::<2>(&mut targets[done..], weights, rows, done, excess);
+    tail::<1>(&mut targets[done..], weights, rows, done, excess);
+}
+
+/// [`accumulate`] on the first `N` of `targets`, if there are that many; returns how many
+/// were done (`N` or 0).
+#[inline(always)]
+fn tail<const N: usize>(
+    targets: &mut [f64],
+    weights: &[f32],
+    rows: &[usize],
+    offset: usize,
+    excess: f64,
+) -> usize {
+    if targets.len() < N {
+        return 0;
+    }
+    accumulate::<N>(&mut targets[..N], weights, rows, offset, excess);
+    N
 }
 
 /// `targets[l] += w[row + offset + l] * excess` for each weight row start in `rows`, in order,
