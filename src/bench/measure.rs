@@ -1,6 +1,7 @@
-//! The timed measurements, each with its set-up kept out of the timed region: the engine per
-//! image, the dense forward pass per image, the streaming-add rate, the engine over a data
-//! set split statically across threads, and the process's peak memory.
+//! The timed measurements, each with its set-up kept out of the timed region: passes of the
+//! engine and of the dense forward pass over a set of images (timed interleaved), the
+//! streaming-add rate, the engine over a data set split statically across threads, and the
+//! process's peak memory.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -45,29 +46,51 @@ pub fn total_ops(
     Ok((total, n))
 }
 
-/// Median time of one pass of the engine over every image, one thread (records dropped).
-pub fn time_engine(sim: &mut Simulator, images: &[f32], repetitions: usize) -> Duration {
+/// Runs each of `passes` once untimed (warm-up), then `repetitions` rounds in which every pass
+/// is timed in turn; each pass's median time. Interleaved, the passes share whatever the
+/// machine does meanwhile (frequency, neighbours), so their ratios are steadier than those of
+/// medians taken one after the other.
+pub fn medians_interleaved(repetitions: usize, passes: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    passes.iter_mut().for_each(|pass| pass());
+    let mut times = vec![Vec::new(); passes.len()];
+    for _ in 0..repetitions.max(1) {
+        for (pass, times) in passes.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            pass();
+            times.push(start.elapsed());
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// One pass of the engine over every image, one thread (records dropped).
+pub fn engine_pass<'a, 'g>(
+    sim: &'a mut Simulator<'g>,
+    images: &'a [f32],
+) -> impl FnMut() + use<'a, 'g> {
     let per = sim.graph().input_shape().len() as usize;
-    median_of(repetitions, || {
+    move || {
         for x in images.chunks_exact(per) {
             black_box(
                 sim.run(x, &mut ())
                     .expect("an input the engine accepted before"),
             );
         }
-    })
+    }
 }
 
-/// Median time of one pass of the dense forward pass over every image, in batches of its
-/// capacity (the last one possibly smaller), one thread.
-pub fn time_dense(forward: &mut DenseForward<'_>, images: &[f32], repetitions: usize) -> Duration {
-    let per = forward.dnn().input_shape().len() as usize;
-    let batch = forward.capacity() * per;
-    median_of(repetitions, || {
+/// One pass of the dense forward pass over every image, in batches of its capacity (the last
+/// one possibly smaller), one thread.
+pub fn dense_pass<'a, 'd>(
+    forward: &'a mut DenseForward<'d>,
+    images: &'a [f32],
+) -> impl FnMut() + use<'a, 'd> {
+    let batch = forward.capacity() * forward.dnn().input_shape().len() as usize;
+    move || {
         for x in images.chunks(batch) {
             black_box(forward.run(x).expect("whole images"));
         }
-    })
+    }
 }
 
 /// The streaming-add rate in additions per second: `y += x` over two L2-resident arrays of

@@ -427,7 +427,7 @@ pub fn run(
     let mut step = |stage, done, total| {
         progress(Progress { stage, done, total });
     };
-    // LeNet: 4 timed measurements plus the untimed records pass.
+    // LeNet: the untimed records pass, then the four timed passes.
     step("lenet", 0, 5);
     let (total, n) = measure::total_ops(
         &mut Simulator::new(&lenet.graph, TickMode::ClosedForm),
@@ -435,23 +435,30 @@ pub fn run(
     )?;
     let events = Events::of(&total, n, &lenet.dnn);
     step("lenet", 1, 5);
-    let engine = |mode| {
-        let mut sim = Simulator::new(&lenet.graph, mode);
-        let t = measure::time_engine(&mut sim, &lenet.images, reps) / lenet.len() as u32;
-        EngineTiming::new(mode, t, &events)
-    };
-    let closed_form = engine(TickMode::ClosedForm);
-    step("lenet", 2, 5);
-    let explicit = engine(TickMode::Explicit);
-    step("lenet", 3, 5);
-    let dense = |batch: usize| {
-        let mut forward = DenseForward::new(&lenet.dnn, batch);
-        let t = measure::time_dense(&mut forward, &lenet.images, reps) / lenet.len() as u32;
-        DenseTiming::new(batch, t, events.dnn_macs)
-    };
-    let dense_batch1 = dense(1);
-    step("lenet", 4, 5);
-    let dense_batched = dense(config.batch.max(1));
+    // The four passes timed in turn, repetition after repetition.
+    let (mut closed, mut explicit) = (
+        Simulator::new(&lenet.graph, TickMode::ClosedForm),
+        Simulator::new(&lenet.graph, TickMode::Explicit),
+    );
+    let batch = config.batch.max(1);
+    let (mut single, mut batched) = (
+        DenseForward::new(&lenet.dnn, 1),
+        DenseForward::new(&lenet.dnn, batch),
+    );
+    let times = measure::medians_interleaved(
+        reps,
+        &mut [
+            &mut measure::engine_pass(&mut closed, &lenet.images),
+            &mut measure::engine_pass(&mut explicit, &lenet.images),
+            &mut measure::dense_pass(&mut single, &lenet.images),
+            &mut measure::dense_pass(&mut batched, &lenet.images),
+        ],
+    );
+    let per_image = |i: usize| times[i] / lenet.len() as u32;
+    let closed_form = EngineTiming::new(TickMode::ClosedForm, per_image(0), &events);
+    let explicit = EngineTiming::new(TickMode::Explicit, per_image(1), &events);
+    let dense_batch1 = DenseTiming::new(1, per_image(2), events.dnn_macs);
+    let dense_batched = DenseTiming::new(batch, per_image(3), events.dnn_macs);
     step("lenet", 5, 5);
     step("calibration", 0, 1);
     let adds_per_s = measure::add_rate(L2_VALUES, config.calibration_budget, reps);

@@ -25,7 +25,7 @@ fn axpy(u: &mut [f64], w: &[f32], excess: f64) {
 /// step's weight rows added in source order, a register block of outputs at a time, so
 /// each potential is loaded and stored once per step; returns the synapses used.
 #[inline(always)]
-pub(crate) fn dense(
+pub(crate) fn dense<const WIDE: usize>(
     d: &Dense,
     sources: &[u32],
     excess: f64,
@@ -38,7 +38,7 @@ pub(crate) fn dense(
     let n = d.outputs as usize;
     rows.clear();
     rows.extend(sources.iter().map(|&i| i as usize * n));
-    accumulate_runs(u, &d.weights, rows, excess);
+    accumulate_runs::<WIDE>(u, &d.weights, rows, excess);
     (n * sources.len()) as u64
 }
 
@@ -60,14 +60,29 @@ pub(crate) fn conv(
     })
 }
 
-/// Output lanes accumulated in registers at once by [`conv_rows`]: one vector, and four.
+/// f64 lanes of one AVX-512 vector (two AVX2 ones).
 pub(super) const LANES: usize = 8;
-const WIDE: usize = 4 * LANES;
+
+/// Potentials [`accumulate_runs`] holds in registers at once, for SIMD vectors of `lanes` f64:
+/// eight vectors' worth, but no more than 32 lanes below AVX-512 (AVX2 has 16 registers).
+pub(super) const fn wide(lanes: usize) -> usize {
+    if lanes >= LANES {
+        8 * LANES
+    } else {
+        4 * LANES
+    }
+}
 
 /// `targets[l] += w[row + l] * excess` for each weight row start in `rows`, in order: wide
-/// register blocks, then one block of each smaller power of two the rest needs.
+/// register blocks of `WIDE` (see [`wide`]), then one block of each smaller power of two the
+/// rest needs.
 #[inline(always)]
-fn accumulate_runs(targets: &mut [f64], weights: &[f32], rows: &[usize], excess: f64) {
+fn accumulate_runs<const WIDE: usize>(
+    targets: &mut [f64],
+    weights: &[f32],
+    rows: &[usize],
+    excess: f64,
+) {
     let run = targets.len();
     if let [row] = rows {
         axpy(targets, &weights[*row..*row + run], excess);
@@ -76,6 +91,7 @@ fn accumulate_runs(targets: &mut [f64], weights: &[f32], rows: &[usize], excess:
     let mut done = run - run % WIDE;
     accumulate::<WIDE>(&mut targets[..done], weights, rows, 0, excess);
     // The rest, fewer than WIDE lanes, in at most one block of each smaller power of two.
+    done += tail::<32>(&mut targets[done..], weights, rows, done, excess);
     done += tail::<16>(&mut targets[done..], weights, rows, done, excess);
     done += tail::<8>(&mut targets[done..], weights, rows, done, excess);
     done += tail::<4>(&mut targets[done..], weights, rows, done, excess);
@@ -169,7 +185,7 @@ impl Positions {
 /// at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // the layer, its weights and shapes, the group, the scratch
-pub(crate) fn conv_rows(
+pub(crate) fn conv_rows<const WIDE: usize>(
     c: &Conv2d,
     flipped: &[f32],
     geometry: &Positions,
@@ -212,7 +228,7 @@ pub(crate) fn conv_rows(
         };
         if let Some(oy) = oy.filter(|oy| (0..i64::from(out.h)).contains(oy)) {
             let at = ((oy * i64::from(out.w) + ox0 + m0) as usize) * cout;
-            accumulate_runs(&mut u[at..at + run], flipped, rows, excess);
+            accumulate_runs::<WIDE>(&mut u[at..at + run], flipped, rows, excess);
             synapses += (run * group.len()) as u64;
         }
         rows.iter_mut().for_each(|r| *r += next_row);
@@ -313,7 +329,7 @@ mod tests {
             let mut row_synapses = 0;
             let geometry = Positions::of(inp);
             for group in sources.chunk_by(|a, b| a % plane == b % plane) {
-                row_synapses += conv_rows(&layer, &flipped, &geometry, out, group, excess, &mut by_rows, &mut Vec::new());
+                row_synapses += conv_rows::<{ wide(LANES) }>(&layer, &flipped, &geometry, out, group, excess, &mut by_rows, &mut Vec::new());
             }
             prop_assert_eq!(synapses, row_synapses);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -435,6 +435,19 @@ impl pulp::WithSimd for Delivery<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> u64 {
+        // Register blocks as wide as the CPU's registers allow (a constant per SIMD level).
+        if deliver::wide(S::F64_LANES) > deliver::wide(1) {
+            self.each_step::<{ deliver::wide(deliver::LANES) }>()
+        } else {
+            self.each_step::<{ deliver::wide(1) }>()
+        }
+    }
+}
+
+impl Delivery<'_> {
+    /// Every time step's deliveries, `WIDE` potentials held in registers at a time.
+    #[inline(always)]
+    fn each_step<const WIDE: usize>(self) -> u64 {
         let Delivery {
             layer,
             flipped,
@@ -453,7 +466,7 @@ impl pulp::WithSimd for Delivery<'_> {
             let sources = order.at(tau);
             match layer {
                 Layer::Dense(d) | Layer::Output(d) => {
-                    synapses += deliver::dense(d, sources, excess, u, rows);
+                    synapses += deliver::dense::<WIDE>(d, sources, excess, u, rows);
                 }
                 Layer::Conv2d(c) => match flipped {
                     Some(f) => {
@@ -461,7 +474,8 @@ impl pulp::WithSimd for Delivery<'_> {
                         // channels share their targets.
                         let at = deliver::Positions::of(inp);
                         for group in sources.chunk_by(|&a, &b| at.position(a) == at.position(b)) {
-                            synapses += deliver::conv_rows(c, f, &at, out, group, excess, u, rows);
+                            synapses +=
+                                deliver::conv_rows::<WIDE>(c, f, &at, out, group, excess, u, rows);
                         }
                     }
                     None => {
