@@ -22,9 +22,10 @@
 //!
 //! Events run in (time, layer, phase) order, phases deliver, release, tick, fire; spikes
 //! fired at `t` reach the next layer at `t`, added in ascending position, then channel (the
-//! bias last). Cost: one queue operation per (time, layer, phase) slot, one multiplication and
-//! addition per synapse of every spike, one multiplication per neuron at release, and in
-//! explicit mode one multiplication and addition per not-yet-fired neuron per tick.
+//! bias last). Cost: one queue operation per (time, layer, phase) slot, one fused
+//! multiply-add per synapse of every spike (`leak::add_spike`, the step the fast path takes
+//! too), one multiplication per neuron at release, and in explicit mode one multiplication and
+//! addition per not-yet-fired neuron per tick.
 
 mod buckets;
 mod delivery;
