@@ -383,10 +383,12 @@ pub fn evaluate(
     let done = AtomicUsize::new(0);
     type Outcome = Result<ImageResult, tdsnn_engine::Error>;
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; n]);
+    // One simulator per worker, all sharing the graph's tables.
+    let template = Simulator::new(graph, config.mode);
     crossbeam::scope(|scope| {
         for _ in 0..config.threads.max(1) {
             scope.spawn(|_| {
-                let mut sim = Simulator::new(graph, config.mode);
+                let mut sim = template.fork();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n {

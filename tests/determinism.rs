@@ -1,5 +1,6 @@
 //! Same graph and input, the same record bit for bit: across repeated runs of one simulator
-//! (its buffers reused), across fresh simulators, and in both tick modes.
+//! (its buffers reused), across fresh simulators, forks of a used one (sharing its per-graph
+//! tables) on another thread, and in both tick modes.
 
 mod common;
 
@@ -21,9 +22,14 @@ proptest! {
             sim.run(&other, &mut ()).unwrap();
             let again = sim.run(&case.input, &mut ()).unwrap();
             let fresh = Simulator::new(&graph, mode).run(&case.input, &mut ()).unwrap();
+            let forked = std::thread::scope(|s| {
+                s.spawn(|| sim.fork().run(&case.input, &mut ())).join().unwrap()
+            })
+            .unwrap();
             prop_assert_eq!(first.digest(), again.digest());
             prop_assert_eq!(&first, &again);
             prop_assert_eq!(&first, &fresh);
+            prop_assert_eq!(&first, &forked);
         }
     }
 }

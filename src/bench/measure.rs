@@ -125,13 +125,16 @@ pub fn simulate_split(
     let per = graph.input_shape().len() as usize;
     let n = images.len() / per;
     let share = n.div_ceil(threads.max(1)).max(1);
+    // One simulator per worker, all sharing the graph's tables.
+    let template = Simulator::new(graph, mode);
+    let template = &template;
     let start = Instant::now();
     let parts: Vec<Result<Vec<u32>, tdsnn_engine::Error>> = crossbeam::scope(|scope| {
         let workers: Vec<_> = images
             .chunks(share * per)
             .map(|part| {
                 scope.spawn(move |_| {
-                    let mut sim = Simulator::new(graph, mode);
+                    let mut sim = template.fork();
                     part.chunks_exact(per)
                         .map(|x| sim.run(x, &mut ()).map(|r| r.digest()))
                         .collect()

@@ -21,6 +21,8 @@ mod fire;
 mod order;
 mod pool;
 
+use std::sync::Arc;
+
 use hashbrown::HashMap;
 
 use self::fire::Firing;
@@ -73,7 +75,8 @@ struct LayerState {
 pub struct Simulator<'g> {
     graph: &'g Graph,
     mode: TickMode,
-    plan: Plan,
+    /// The per-graph tables (row sums, reordered conv weights), shared by forks.
+    plan: Arc<Plan>,
     arch: pulp::Arch,
     leak: LeakTable,
     /// Firing thresholds of the active period, one table per `T_il` value.
@@ -91,10 +94,43 @@ pub struct Simulator<'g> {
 impl<'g> Simulator<'g> {
     /// A simulator for `graph` in the given tick mode.
     pub fn new(graph: &'g Graph, mode: TickMode) -> Self {
+        Self::with_plan(graph, mode, Arc::new(Plan::new(graph)))
+    }
+
+    /// A fresh simulator for the same graph and tick mode, for another thread: it shares this
+    /// one's per-graph tables (row sums and a reordered copy of the conv weights, the size of
+    /// the conv weights themselves) instead of building its own; everything it writes is its
+    /// own. It gives the same records as [`Simulator::new`].
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::{GraphBuilder, Shape, Simulator, TickMode};
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+    ///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
+    ///     .build()?;
+    /// let sim = Simulator::new(&graph, TickMode::ClosedForm);
+    /// let inputs = [[0.2, 0.9], [0.7, 0.1]];
+    /// let records: Vec<_> = std::thread::scope(|s| {
+    ///     let workers: Vec<_> = inputs
+    ///         .iter()
+    ///         .map(|x| s.spawn(|| sim.fork().run(x, &mut ())))
+    ///         .collect();
+    ///     workers.into_iter().map(|w| w.join().unwrap()).collect()
+    /// });
+    /// let alone = Simulator::new(&graph, TickMode::ClosedForm).run(&inputs[1], &mut ())?;
+    /// assert_eq!(records[1].as_ref().unwrap().digest(), alone.digest());
+    /// # Ok(()) }
+    /// ```
+    pub fn fork(&self) -> Self {
+        Self::with_plan(self.graph, self.mode, Arc::clone(&self.plan))
+    }
+
+    fn with_plan(graph: &'g Graph, mode: TickMode, plan: Arc<Plan>) -> Self {
         Simulator {
             graph,
             mode,
-            plan: Plan::new(graph),
+            plan,
             arch: pulp::Arch::new(),
             leak: LeakTable::new(graph.params().leak),
             schedules: HashMap::new(),
