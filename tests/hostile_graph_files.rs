@@ -177,7 +177,7 @@ fn extension_is_an_error() {
     let b = valid_file();
     for extra in [1usize, 4, 8, 64] {
         let mut e = b.clone();
-        e.extend(std::iter::repeat(0).take(extra));
+        e.extend(std::iter::repeat_n(0, extra));
         let err = error_of(&e);
         assert!(
             matches!(

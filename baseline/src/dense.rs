@@ -8,8 +8,9 @@
 //! weights are streamed once per batch, not once per image. Both layouts are PyTorch's own,
 //! so the weights are used in place (borrowed from the [`Dnn`], never copied: VGG-16's 553 MB
 //! stay single); every scratch buffer is allocated once, at construction, for the largest
-//! layer and batch. ReLU, max-pool (padding ignored) and avg-pool (padding counted as 0) run
-//! in f32 with the converter's pooling loops ([`max_pool_into`], [`pool_into`]).
+//! layer and batch (max-pool alone works out its windows per image, in three small vectors).
+//! ReLU, max-pool (padding ignored) and avg-pool (padding counted as 0) run in f32 with the
+//! converter's pooling loops ([`max_pool_into`], [`pool_into`]).
 //!
 //! No `G`: this is the plain ReLU network ([`tdsnn_converter::relu_forward`] in f64), whose
 //! multiply-accumulates are the DNN's table-2 count ([`Dnn::op_counts`]). One core: GEMM runs
@@ -127,7 +128,7 @@ impl<'a> DenseForward<'a> {
     pub fn run(&mut self, images: &[f32]) -> Result<&[f32], ForwardError> {
         let dnn = self.dnn;
         let per_image = dnn.input_shape().len() as usize;
-        if images.is_empty() || images.len() % per_image != 0 {
+        if images.is_empty() || !images.len().is_multiple_of(per_image) {
             return Err(ForwardError::InputLength {
                 len: images.len(),
                 per_image,

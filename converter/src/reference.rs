@@ -327,9 +327,10 @@ fn max_pool(x: &[f64], from: Shape, to: Shape, window: &Window) -> Vec<f64> {
 
 /// Max-pools one image into `out` (channel-major, `to.len()` values), padding ignored: per
 /// output row, the largest value down each input column of the window's real rows, then
-/// across each window's real columns. The order of comparisons does not matter to a maximum,
-/// so this takes the fast order (whole rows at a time) rather than [`pool_into`]'s kernel
-/// order. `lowest` is below every input. Shared by the f64 reference and the dense f32
+/// across each window's real columns. The order of comparisons does not matter to a maximum
+/// (except which of `+0` and `-0` a window holding both returns, which no later layer tells
+/// apart), so this takes the fast order (whole rows at a time) rather than [`pool_into`]'s
+/// kernel order. `lowest` is below every input. Shared by the f64 reference and the dense f32
 /// baseline. Panics if `x` or `out` does not hold `from.len()` or `to.len()` values.
 ///
 /// # Example

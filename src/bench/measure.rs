@@ -19,15 +19,7 @@ pub fn median(mut times: Vec<Duration>) -> Duration {
 
 /// Runs `pass` once untimed (warm-up), then `repetitions` timed times; the median time.
 pub fn median_of(repetitions: usize, mut pass: impl FnMut()) -> Duration {
-    pass();
-    let times = (0..repetitions.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            pass();
-            start.elapsed()
-        })
-        .collect();
-    median(times)
+    medians_interleaved(repetitions, &mut [&mut pass])[0]
 }
 
 /// The engine's operation counts summed over every image (`images` holds them back to back),

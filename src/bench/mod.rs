@@ -427,14 +427,14 @@ pub fn run(
     let mut step = |stage, done, total| {
         progress(Progress { stage, done, total });
     };
-    // LeNet: the untimed records pass, then the four timed passes.
-    step("lenet", 0, 5);
+    // LeNet: the untimed records pass, then the four timed passes together.
+    step("lenet", 0, 2);
     let (total, n) = measure::total_ops(
         &mut Simulator::new(&lenet.graph, TickMode::ClosedForm),
         &lenet.images,
     )?;
     let events = Events::of(&total, n, &lenet.dnn);
-    step("lenet", 1, 5);
+    step("lenet", 1, 2);
     // The four passes timed in turn, repetition after repetition.
     let (mut closed, mut explicit) = (
         Simulator::new(&lenet.graph, TickMode::ClosedForm),
@@ -459,7 +459,7 @@ pub fn run(
     let explicit = EngineTiming::new(TickMode::Explicit, per_image(1), &events);
     let dense_batch1 = DenseTiming::new(1, per_image(2), events.dnn_macs);
     let dense_batched = DenseTiming::new(batch, per_image(3), events.dnn_macs);
-    step("lenet", 5, 5);
+    step("lenet", 2, 2);
     step("calibration", 0, 1);
     let adds_per_s = measure::add_rate(L2_VALUES, config.calibration_budget, reps);
     step("calibration", 1, 1);

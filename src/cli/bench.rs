@@ -54,7 +54,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let mut bar: Option<(&'static str, ProgressBar)> = None;
     let report = bench::run(&config, &mut |p: Progress| {
-        if !bar.as_ref().is_some_and(|(stage, _)| *stage == p.stage) {
+        if bar.as_ref().is_none_or(|(stage, _)| *stage != p.stage) {
             if let Some((_, old)) = bar.take() {
                 old.finish_and_clear();
             }

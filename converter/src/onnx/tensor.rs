@@ -42,7 +42,7 @@ fn values<T: Copy, const WIDTH: usize>(
     decode: impl Fn([u8; WIDTH]) -> T,
 ) -> Result<Vec<T>, OnnxErrorKind> {
     if !t.raw_data.is_empty() {
-        if t.raw_data.len() / WIDTH != n || t.raw_data.len() % WIDTH != 0 {
+        if t.raw_data.len() / WIDTH != n || !t.raw_data.len().is_multiple_of(WIDTH) {
             return Err(tensor_error(
                 t,
                 format!(

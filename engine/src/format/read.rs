@@ -106,7 +106,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
         .ok_or_else(|| io(format!("a file of {size} bytes does not fit in memory")))?;
 
     // The one buffer: zeroed words, then the file's bytes read straight into them.
-    let mut words: Arc<[f32]> = std::iter::repeat(0.0f32).take(len.div_ceil(4)).collect();
+    let mut words: Arc<[f32]> = std::iter::repeat_n(0.0f32, len.div_ceil(4)).collect();
     let Some(unique) = Arc::get_mut(&mut words) else {
         return Err(io("internal error: the fresh read buffer is shared".into()));
     };

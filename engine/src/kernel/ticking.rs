@@ -14,7 +14,8 @@
 //! (64 evaluations of `g`). With `M_s = min_{r <= s} theta_r`, the first `s` with
 //! `V_0 >= theta_s` is the first with `V_0 >= M_s`, and `M` is non-increasing, so the firing
 //! step is the number of `M_s` above `V_0`: one binary search per neuron (`EventByEvent`), or
-//! one vectorised comparison of every neuron per level (`Simulator`). The thresholds depend
+//! one vectorised comparison per level over a block of neurons, down to the block's lowest
+//! potential (`Simulator`, `fast/fire.rs`). The thresholds depend
 //! only on `T_il` (through `w`), so the simulators cache one table per `T_il` across runs: a
 //! cost of `O(64 * max_s)` per distinct `T_il`.
 

@@ -24,8 +24,9 @@
 //! fired at `t` reach the next layer at `t`, added in ascending position, then channel (the
 //! bias last). Cost: one queue operation per (time, layer, phase) slot, one fused
 //! multiply-add per synapse of every spike (`leak::add_spike`, the step the fast path takes
-//! too), one multiplication per neuron at release, and in explicit mode one multiplication and
-//! addition per not-yet-fired neuron per tick.
+//! too; compiled here for the baseline target, it is a call to the platform's `fma` routine,
+//! the same bits, slower), one multiplication per neuron at release, and in explicit mode one
+//! multiplication and addition per not-yet-fired neuron per tick.
 
 mod buckets;
 mod delivery;

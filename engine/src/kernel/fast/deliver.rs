@@ -63,19 +63,15 @@ pub(crate) fn conv(
 /// f64 lanes of one AVX-512 vector (two AVX2 ones).
 pub(super) const LANES: usize = 8;
 
-/// Potentials [`accumulate_runs`] holds in registers at once, for SIMD vectors of `lanes` f64:
-/// eight vectors' worth, but no more than 32 lanes below AVX-512 (AVX2 has 16 registers).
-pub(super) const fn wide(lanes: usize) -> usize {
-    if lanes >= LANES {
-        8 * LANES
-    } else {
-        4 * LANES
-    }
-}
+/// Potentials [`accumulate_runs`] holds in registers at once: 32 (eight AVX2 vectors of f64;
+/// AVX2 has 16 registers) ...
+pub(super) const WIDE: usize = 4 * LANES;
+/// ... and 64 where the CPU has AVX-512 (eight of its 32 registers).
+pub(super) const WIDE_AVX512: usize = 8 * LANES;
 
 /// `targets[l] += w[row + l] * excess` for each weight row start in `rows`, in order: wide
-/// register blocks of `WIDE` (see [`wide`]), then one block of each smaller power of two the
-/// rest needs.
+/// register blocks of `WIDE` ([`WIDE`] or [`WIDE_AVX512`]), then one block of each smaller
+/// power of two the rest needs.
 #[inline(always)]
 fn accumulate_runs<const WIDE: usize>(
     targets: &mut [f64],
@@ -329,7 +325,7 @@ mod tests {
             let mut row_synapses = 0;
             let geometry = Positions::of(inp);
             for group in sources.chunk_by(|a, b| a % plane == b % plane) {
-                row_synapses += conv_rows::<{ wide(LANES) }>(&layer, &flipped, &geometry, out, group, excess, &mut by_rows, &mut Vec::new());
+                row_synapses += conv_rows::<WIDE>(&layer, &flipped, &geometry, out, group, excess, &mut by_rows, &mut Vec::new());
             }
             prop_assert_eq!(synapses, row_synapses);
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

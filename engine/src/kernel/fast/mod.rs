@@ -472,10 +472,10 @@ impl pulp::WithSimd for Delivery<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> u64 {
         // Register blocks as wide as the CPU's registers allow (a constant per SIMD level).
-        if deliver::wide(S::F64_LANES) > deliver::wide(1) {
-            self.each_step::<{ deliver::wide(deliver::LANES) }>()
+        if S::F64_LANES >= deliver::LANES {
+            self.each_step::<{ deliver::WIDE_AVX512 }>()
         } else {
-            self.each_step::<{ deliver::wide(1) }>()
+            self.each_step::<{ deliver::WIDE }>()
         }
     }
 }
@@ -497,6 +497,7 @@ impl Delivery<'_> {
             rows,
         } = self;
         let mut synapses = 0;
+        let geometry = deliver::Positions::of(inp);
         for tau in 1..=latest {
             let excess = leak.excess(tau);
             let sources = order.at(tau);
@@ -508,10 +509,12 @@ impl Delivery<'_> {
                     Some(f) => {
                         // Sources come position by position (channels-last): each position's
                         // channels share their targets.
-                        let at = deliver::Positions::of(inp);
-                        for group in sources.chunk_by(|&a, &b| at.position(a) == at.position(b)) {
-                            synapses +=
-                                deliver::conv_rows::<WIDE>(c, f, &at, out, group, excess, u, rows);
+                        let same =
+                            |&a: &u32, &b: &u32| geometry.position(a) == geometry.position(b);
+                        for group in sources.chunk_by(same) {
+                            synapses += deliver::conv_rows::<WIDE>(
+                                c, f, &geometry, out, group, excess, u, rows,
+                            );
                         }
                     }
                     None => {
