@@ -197,6 +197,20 @@ impl Dnn {
         &self.layers
     }
 
+    /// Weights and biases of every conv and dense layer, counted as PyTorch counts a model's
+    /// parameters.
+    pub fn parameter_count(&self) -> u64 {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. } => {
+                    (weights.len() + bias.as_ref().map_or(0, Vec::len)) as u64
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Output shape of layer `k`. Panics if `k` is out of range.
     pub fn output_shape(&self, k: usize) -> Shape {
         self.shapes[k]

@@ -212,18 +212,7 @@ mod tests {
             ]
         );
         assert_eq!(ops.multiplications(), 714_188_480); // torchvision: 0.71 GMACs
-        let params: usize = dnn
-            .layers()
-            .iter()
-            .map(|l| match l {
-                crate::DnnLayer::Conv2d { weights, bias, .. }
-                | crate::DnnLayer::Dense { weights, bias, .. } => {
-                    weights.len() + bias.as_ref().map_or(0, Vec::len)
-                }
-                _ => 0,
-            })
-            .sum();
-        assert_eq!(params, 61_100_840); // torchvision's AlexNet
+        assert_eq!(dnn.parameter_count(), 61_100_840); // torchvision's AlexNet
     }
 
     #[test]

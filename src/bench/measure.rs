@@ -12,7 +12,7 @@ use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{Graph, Simulator, TickMode};
 
 /// The median of some durations (the upper one of the middle two for an even count).
-pub fn median(mut times: Vec<Duration>) -> Duration {
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort_unstable();
     times.get(times.len() / 2).copied().unwrap_or_default()
 }

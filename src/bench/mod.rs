@@ -30,12 +30,13 @@ use tdsnn_baseline::calibration::L2_VALUES;
 use tdsnn_baseline::DenseForward;
 use tdsnn_converter::model_file::{read_model, Architecture, ModelFileError};
 use tdsnn_converter::zoo::{he_init, random_image};
-use tdsnn_converter::{convert, ConvertError, Dnn, DnnLayer, IdxError, ModelError};
+use tdsnn_converter::{convert, ConvertError, Dnn, IdxError, ModelError};
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{Graph, Simulator, TickMode, TilPolicy};
 
 use crate::fixtures::{self, Split};
 use crate::report::Ops;
+use crate::training::pixels;
 
 /// The leak constant of every benchmarked network (the shipped LeNet's, the paper's best).
 pub const LEAK: f64 = 5.0;
@@ -116,10 +117,13 @@ impl Lenet {
         let dnn = read_model(fixtures::lenet_g())?.dnn;
         let graph = convert(&dnn, LEAK, TilPolicy::Dynamic)?;
         let data = fixtures::load_split(&fixtures::mnist_dir(), Split::Test)?;
-        let images = (0..images.min(data.len()))
-            .flat_map(|i| data.pixels(i))
-            .collect();
-        Ok(Lenet { dnn, graph, images })
+        let mut pixels = pixels(&data);
+        pixels.truncate(images.min(data.len()) * graph.input_shape().len() as usize);
+        Ok(Lenet {
+            dnn,
+            graph,
+            images: pixels,
+        })
     }
 
     /// Number of images.
@@ -130,12 +134,6 @@ impl Lenet {
     /// Whether there is no image.
     pub fn is_empty(&self) -> bool {
         self.images.is_empty()
-    }
-
-    /// Image `i`.
-    pub fn image(&self, i: usize) -> &[f32] {
-        let per = self.graph.input_shape().len() as usize;
-        &self.images[i * per..(i + 1) * per]
     }
 }
 
@@ -390,11 +388,13 @@ impl Host {
     }
 }
 
+/// The SIMD level `pulp` dispatches the engine's loops to (the level it detects, not merely
+/// one feature flag).
 #[cfg(target_arch = "x86_64")]
 fn simd() -> &'static str {
-    if std::is_x86_feature_detected!("avx512f") {
+    if pulp::x86::V4::try_new().is_some() {
         "avx512"
-    } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    } else if pulp::x86::V3::try_new().is_some() {
         "avx2+fma"
     } else {
         "sse2"
@@ -423,7 +423,11 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BenchReport, BenchError> {
     let reps = config.repetitions.max(1);
-    let lenet = Lenet::load(config.images.max(1))?;
+    // Loaded once for both the timed images and the (usually larger) scaling run.
+    let scaling_images = config.scaling_images.unwrap_or(usize::MAX).max(1);
+    let lenet = Lenet::load(config.images.max(scaling_images).max(1))?;
+    let per = lenet.graph.input_shape().len() as usize;
+    let timed = &lenet.images[..config.images.max(1).min(lenet.len()) * per];
     let mut step = |stage, done, total| {
         progress(Progress { stage, done, total });
     };
@@ -431,7 +435,7 @@ pub fn run(
     step("lenet", 0, 2);
     let (total, n) = measure::total_ops(
         &mut Simulator::new(&lenet.graph, TickMode::ClosedForm),
-        &lenet.images,
+        timed,
     )?;
     let events = Events::of(&total, n, &lenet.dnn);
     step("lenet", 1, 2);
@@ -448,13 +452,13 @@ pub fn run(
     let times = measure::medians_interleaved(
         reps,
         &mut [
-            &mut measure::engine_pass(&mut closed, &lenet.images),
-            &mut measure::engine_pass(&mut explicit, &lenet.images),
-            &mut measure::dense_pass(&mut single, &lenet.images),
-            &mut measure::dense_pass(&mut batched, &lenet.images),
+            &mut measure::engine_pass(&mut closed, timed),
+            &mut measure::engine_pass(&mut explicit, timed),
+            &mut measure::dense_pass(&mut single, timed),
+            &mut measure::dense_pass(&mut batched, timed),
         ],
     );
-    let per_image = |i: usize| times[i] / lenet.len() as u32;
+    let per_image = |i: usize| times[i] / (timed.len() / per) as u32;
     let closed_form = EngineTiming::new(TickMode::ClosedForm, per_image(0), &events);
     let explicit = EngineTiming::new(TickMode::Explicit, per_image(1), &events);
     let dense_batch1 = DenseTiming::new(1, per_image(2), events.dnn_macs);
@@ -468,8 +472,8 @@ pub fn run(
         adds_per_s,
         ns_per_add: 1e9 / adds_per_s,
     };
-    let thread_scaling = scaling(config, &mut step)?;
-    let images = lenet.len();
+    let thread_scaling = scaling(&lenet, scaling_images, config.threads, &mut step)?;
+    let images = timed.len() / per;
     let lenet_ops = OpRow::new("LeNet-5 (shipped, MNIST)", &lenet.dnn, &total, n);
     drop(lenet);
     let mut nets = Vec::new();
@@ -513,23 +517,26 @@ pub fn run(
     })
 }
 
-/// The engine over the test split (or its start) with 1 thread, then `config.threads`.
+/// The engine over the first `images` of `lenet`'s images (all, if fewer) with 1 thread,
+/// then `threads`.
 fn scaling(
-    config: &BenchConfig,
+    lenet: &Lenet,
+    images: usize,
+    threads: usize,
     step: &mut impl FnMut(&'static str, u64, u64),
 ) -> Result<ThreadScaling, BenchError> {
-    let set = Lenet::load(config.scaling_images.unwrap_or(usize::MAX).max(1))?;
-    let threads = config.threads.max(1);
+    let n = images.min(lenet.len());
+    let set = &lenet.images[..n * lenet.graph.input_shape().len() as usize];
+    let threads = threads.max(1);
     step("scaling", 0, 2);
-    let (t1, d1) = measure::simulate_split(&set.graph, TickMode::ClosedForm, &set.images, 1)?;
+    let (t1, d1) = measure::simulate_split(&lenet.graph, TickMode::ClosedForm, set, 1)?;
     step("scaling", 1, 2);
-    let (tn, dn) = measure::simulate_split(&set.graph, TickMode::ClosedForm, &set.images, threads)?;
+    let (tn, dn) = measure::simulate_split(&lenet.graph, TickMode::ClosedForm, set, threads)?;
     step("scaling", 2, 2);
-    let n = set.len() as f64;
-    let (r1, rn) = (n / t1.as_secs_f64(), n / tn.as_secs_f64());
+    let (r1, rn) = (n as f64 / t1.as_secs_f64(), n as f64 / tn.as_secs_f64());
     Ok(ThreadScaling {
         threads,
-        images: set.len(),
+        images: n,
         images_per_s_1: r1,
         images_per_s_n: rn,
         speedup: rn / r1,
@@ -556,13 +563,12 @@ fn big_net(
     let convert_s = start.elapsed().as_secs_f64();
     step(stage, 2, 4);
     // Like the dense pass: set-up (the simulator's per-graph plan) outside the timer, one
-    // warm-up run, then the median of one timed run.
+    // warm-up run (the one whose record is kept), then one timed run.
     let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
     let record = sim.run(&image, &mut ())?;
-    let snn_s = measure::median_of(1, || {
-        std::hint::black_box(sim.run(&image, &mut ()).expect("ran once already"));
-    })
-    .as_secs_f64();
+    let start = Instant::now();
+    std::hint::black_box(sim.run(&image, &mut ())?);
+    let snn_s = start.elapsed().as_secs_f64();
     drop(sim);
     step(stage, 3, 4);
     let neurons = (0..graph.layers().len())
@@ -579,20 +585,10 @@ fn big_net(
     step(stage, 4, 4);
     let total = record.total_ops();
     let events = Events::of(&total, 1, &dnn);
-    let parameters = dnn
-        .layers()
-        .iter()
-        .map(|l| match l {
-            DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. } => {
-                (weights.len() + bias.as_ref().map_or(0, Vec::len)) as u64
-            }
-            _ => 0,
-        })
-        .sum();
     Ok(NetBench {
         net: stage.to_string(),
         neurons,
-        parameters,
+        parameters: dnn.parameter_count(),
         snn_vs_dense_latency_ratio: snn_s / dense_s,
         paper_events_per_s: events.paper / snn_s,
         events,
