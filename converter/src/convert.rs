@@ -82,7 +82,7 @@ pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertErr
             } => Layer::Conv2d(Conv2d {
                 out_channels: *out_channels,
                 window: *window,
-                weights: engine_weights(weights, *out_channels, sign).into(),
+                weights: transpose_scaled(weights, *out_channels, sign).into(),
                 bias: bias(b),
             }),
             DnnLayer::Dense {
@@ -92,7 +92,7 @@ pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertErr
             } => {
                 let dense = Dense {
                     outputs: *outputs,
-                    weights: engine_weights(weights, *outputs, sign).into(),
+                    weights: transpose_scaled(weights, *outputs, sign).into(),
                     bias: bias(b),
                 };
                 if k == output {
@@ -184,14 +184,15 @@ fn check(dnn: &Dnn) -> Result<usize, ConvertError> {
     }
 }
 
-/// PyTorch weights, one row of `fan_in` weights per output (`[out][in]`, and for a conv
-/// `[c_out][c_in][kh][kw]`, whose rows are `[c_in][kh][kw]`), to the engine's pre-synaptic
-/// major layout (`[in][out]`, `[c_in][kh][kw][c_out]`): a transpose, times `sign` (`-1` or
-/// `1`, exact).
-fn engine_weights(torch: &[f32], outputs: u32, sign: f64) -> Vec<f32> {
-    let n_out = outputs as usize;
+/// The transpose of a row-major matrix of `rows` rows, each entry times `scale` (an f32
+/// product, exact for `scale = ±1`). With PyTorch weights, one row of `fan_in` weights per
+/// output (`[out][in]`, and for a conv `[c_out][c_in][kh][kw]`, whose rows are
+/// `[c_in][kh][kw]`), it gives the engine's pre-synaptic major layout (`[in][out]`,
+/// `[c_in][kh][kw][c_out]`); the ONNX import uses it for `Gemm` weights given `[in][out]`.
+pub(crate) fn transpose_scaled(torch: &[f32], rows: u32, scale: f64) -> Vec<f32> {
+    let n_out = rows as usize;
     let fan_in = torch.len() / n_out;
-    let sign = sign as f32;
+    let sign = scale as f32;
     let mut engine = vec![0.0; torch.len()];
     for (j, row) in torch.chunks_exact(fan_in).enumerate() {
         for (i, &w) in row.iter().enumerate() {

@@ -12,6 +12,7 @@ use super::error::{NodeRef, OnnxErrorKind};
 use super::graph::{float_attr, int_attr, ints_attr, string_attr, TensorProtoRef};
 use super::proto::{NodeProto, TensorProto};
 use super::tensor::{floats, ints};
+use crate::convert::transpose_scaled;
 use crate::model::{out_shape, DnnLayer};
 
 /// The layers built so far and the current data shape.
@@ -154,18 +155,17 @@ impl Builder {
                 } else {
                     1.0
                 };
-                let (o, i) = (outputs as usize, values.len() / (outputs.max(1) as usize));
-                let weights = (0..o * i)
-                    .map(|k| {
-                        let (r, c) = (k / i, k % i);
-                        let v = if trans_b {
-                            values[k]
-                        } else {
-                            values[c * o + r]
-                        };
-                        (alpha * f64::from(v)) as f32
-                    })
-                    .collect();
+                // PyTorch's `[out][in]`: B as given with transB = 1, else its transpose. Alpha
+                // is an f32, so each f32 product is the f64 one rounded once.
+                let weights = if trans_b {
+                    values
+                        .iter()
+                        .map(|&v| (alpha * f64::from(v)) as f32)
+                        .collect()
+                } else {
+                    let inputs = (values.len() / outputs.max(1) as usize) as u32;
+                    transpose_scaled(&values, inputs, alpha)
+                };
                 let bias = match constant(2, "bias")?.filter(|_| gemm) {
                     None => None,
                     Some(c) => {
