@@ -59,12 +59,14 @@ pub struct NpyError {
 }
 
 impl Images {
-    /// The images of an IDX data set, with their labels, as [`Dataset::pixels`] gives them.
-    pub fn from_dataset(data: &Dataset) -> Images {
+    /// The first `count` images of an IDX data set (all, if fewer), with their labels, as
+    /// [`Dataset::pixels`] gives them: only those are converted.
+    pub fn from_dataset(data: &Dataset, count: usize) -> Images {
+        let count = count.min(data.len());
         Images {
             shape: Inputs::shape(data),
-            values: (0..data.len()).flat_map(|i| data.pixels(i)).collect(),
-            labels: Some(data.labels.clone()),
+            values: (0..count).flat_map(|i| data.pixels(i)).collect(),
+            labels: Some(data.labels[..count].to_vec()),
         }
     }
 

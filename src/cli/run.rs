@@ -110,8 +110,12 @@ fn load_data(args: &RunArgs) -> Result<(Images, PathBuf)> {
                 },
             ),
         };
+        // Only the images `--limit` keeps are converted.
+        let count = args
+            .limit
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         (
-            Images::from_dataset(&Dataset::read(&images, &labels)?),
+            Images::from_dataset(&Dataset::read(&images, &labels)?, count),
             images,
         )
     };
