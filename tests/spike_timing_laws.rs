@@ -1,4 +1,4 @@
-//! The laws of SPEC on random networks (proptest, 256 cases each): every spike lands where
+//! The laws of docs/semantics.md on random networks (proptest, 256 cases each): every spike lands where
 //! equation (10) says, given the spikes that reached its layer, under both `T_il` policies and
 //! both tick modes; and the SNN's class is the reference DNN's.
 //!
@@ -83,7 +83,7 @@ fn every_spike_lands_where_equation_10_says() {
 fn tick_modes_give_identical_records() {
     runner()
         .run(&(case(), -1e-3f64..=0.0), |(case, threshold)| {
-            // Another firing threshold (SPEC's is 0): the modes must still agree.
+            // Another firing threshold (the laws' is 0): the modes must still agree.
             let graph = case.graph(TilPolicy::Dynamic);
             let graph = graph
                 .clone()

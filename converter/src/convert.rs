@@ -1,5 +1,5 @@
 //! DNN to TDSNN conversion: the connection graph the engine runs (Algorithm 1 of the paper,
-//! with the SPEC's bias encoding).
+//! with the bias encoding of docs/semantics.md).
 //!
 //! Layer by layer:
 //! - hidden conv2d and dense: weights negated (the inhibitory period integrates `-W_ji`) and

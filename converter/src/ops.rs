@@ -1,4 +1,4 @@
-//! Operation counts of the DNN, the DNN side of the paper's table 2 (SPEC, "Operation
+//! Operation counts of the DNN, the DNN side of the paper's table 2 (docs/semantics.md, "Operation
 //! counts").
 //!
 //! Per synapse-based layer with `M` inputs per output and `N` outputs: `M * N`

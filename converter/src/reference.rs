@@ -1,4 +1,4 @@
-//! The reference DNN in f64: what the converted SNN must equal (SPEC, "The reference DNN").
+//! The reference DNN in f64: what the converted SNN must equal (docs/semantics.md, "The reference DNN").
 //!
 //! Every synapse-based layer (dense, conv2d, avg-pool) sees `G` of its input, equation (11):
 //! `A_j = sum_i W_ji * G(x_i) + b_j`, with `G(x) = exp(T(x) / L)` and `G(x) = 1` for `x <= 0`

@@ -51,7 +51,7 @@ pub struct LayerAudit {
     /// Neurons at a tie whose spike time is one step off `T(A)`.
     pub tie_differences: u64,
     /// Whether the frame origin (the previous synapse-based layer's release, 0 for the
-    /// first) and the release are the ones SPEC prescribes: the last pre-synaptic spike,
+    /// first) and the release are the ones docs/semantics.md prescribes: the last pre-synaptic spike,
     /// bias included (dynamic `T_il`), or the origin plus the fixed `T_il`, covering every
     /// pre-synaptic spike.
     pub frame_ok: bool,

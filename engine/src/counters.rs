@@ -1,6 +1,6 @@
 //! Operation counts, in the paper's accounting and in the engine's actual work.
 //!
-//! The paper's table 2 (SPEC, "Operation counts"): every delivered synaptic event and every
+//! The paper's table 2 (docs/semantics.md, "Operation counts"): every delivered synaptic event and every
 //! tick delivered to a not-yet-fired neuron is an addition; every max-pool input is an
 //! addition (a comparison); the leak of every neuron at every time step from its frame origin
 //! until it fires (the output layer: until its release) is a multiplication.

@@ -139,7 +139,7 @@ impl Net {
                     Some(p),
                 ) => {
                     let [ph, pw] = window.padding.map(|p| p as usize);
-                    // Zero padding after the activation, as SPEC's reference does; then the
+                    // Zero padding after the activation, as the reference DNN does (docs/semantics.md); then the
                     // conv as a gather of patches and one matrix product (faster on CPU than
                     // candle's direct conv2d, and its backward is a scatter-add).
                     let padded = x.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?;

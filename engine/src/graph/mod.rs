@@ -69,7 +69,7 @@ pub enum TilPolicy {
 pub struct Params {
     /// Leak constant `L > 0` (the paper's best is 5).
     pub leak: f64,
-    /// Firing threshold `theta` of the ticking layers (SPEC: 0; must be <= 0).
+    /// Firing threshold `theta` of the ticking layers (0 in docs/semantics.md; must be <= 0).
     pub threshold: f64,
     /// How `T_il` is chosen.
     pub til: TilPolicy,

@@ -6,7 +6,7 @@
 //!   (a spike at the frame origin is worth exactly zero beyond the row sum, `row_sums.rs`),
 //!   conv delivery as contiguous channels-last weight runs, no `exp` per event, flat state
 //!   reused across runs, the hot loops compiled for the best SIMD level the CPU has.
-//! - [`EventByEvent`] (`event/`): the straightforward path, SPEC in code: one global queue
+//! - [`EventByEvent`] (`event/`): the straightforward path, docs/semantics.md in code: one global queue
 //!   of (time, layer, phase) slots, every spike delivered synapse by synapse, frame-origin
 //!   spikes included.
 //!

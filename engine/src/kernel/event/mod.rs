@@ -1,5 +1,5 @@
 //! The straightforward path: a global event queue, every spike delivered synapse by
-//! synapse, the executable form of SPEC that the fast [`Simulator`](super::Simulator) must
+//! synapse, the executable form of docs/semantics.md that the fast [`Simulator`](super::Simulator) must
 //! match record for record (all but `EngineOps`, the work each path does).
 //!
 //! One run presents one input. Input neuron `i` spikes at `T(x_i)`. Each synapse-based layer

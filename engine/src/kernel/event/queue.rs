@@ -9,7 +9,7 @@
 use priority_queue::PriorityQueue;
 use std::cmp::Reverse;
 
-/// Phases within one time step of one layer, in the order SPEC fixes.
+/// Phases within one time step of one layer, in the order docs/semantics.md fixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Phase {
     /// Integrate the spikes (and the bias spike) arriving now.

@@ -1,6 +1,6 @@
 //! Integer-time buckets: one layer's spikes sorted by (time, neuron) with one counting-sort
 //! pass, no heap and no per-event allocation. Within a time step, neurons of a spatial layer
-//! come in channels-last order (position, then channel): the delivery order SPEC's event order
+//! come in channels-last order (position, then channel): the delivery order the event order of docs/semantics.md
 //! leaves open and both paths of the engine fix this way.
 
 /// The spikes of one layer, grouped by step after their frame origin, ascending neurons
