@@ -16,7 +16,9 @@
 //!   staircase `G(x) - 1` under a straight-through gradient; [`staircase`] folds the latter
 //!   into a DNN(G).
 //! - [`model_file`]: trained models on disk (safetensors plus the architecture as JSON).
-//! - [`idx`]: labelled image data sets in the IDX format (MNIST's).
+//! - [`idx`]: labelled image data sets in the IDX format (MNIST's), plain or gzip-compressed.
+//! - [`input`]: every file read whole under a byte limit (a pipe or a device without an end
+//!   costs at most 32 MiB), gzip inflated under one.
 //! - [`onnx`]: models trained elsewhere, read from the ONNX file `torch.onnx.export` writes.
 //! - [`zoo`]: AlexNet and VGG-16 built in code, He-initialised, for scale.
 //!
@@ -54,6 +56,7 @@
 pub mod convert;
 mod error;
 pub mod idx;
+pub mod input;
 pub mod model;
 pub mod model_file;
 pub mod onnx;
@@ -66,6 +69,7 @@ pub mod zoo;
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
 pub use idx::{Dataset, FileRole, IdxError};
+pub use input::{InputError, InputErrorKind};
 pub use model::{Dnn, DnnLayer};
 pub use ops::{LayerOps, OpCounts};
 pub use reference::{

@@ -41,6 +41,11 @@
 //! tensor of the returned graph is a [`Weights`](crate::Weights) view into that buffer: no
 //! tensor is copied. [`from_bytes`] makes the one copy of its input into such a buffer.
 //!
+//! [`read`] reads the header first and allocates only the length it stores, once that length
+//! equals the file's size; an input that is not a regular file (a pipe, a device) is read up
+//! to [`STREAM_LIMIT`] bytes. Anything that is not a graph file is refused at its magic,
+//! after 8 bytes: `read("/dev/zero")` returns at once.
+//!
 //! # Validation
 //!
 //! The reader checks the file's structure (sizes, magic, version, trailer, checksum, stored
@@ -60,6 +65,21 @@ pub use write::{to_bytes, write};
 /// The 8 bytes every graph file starts with.
 pub const MAGIC: [u8; 8] = *b"TDSNNGRF";
 
+/// Whether `prefix`, the first bytes of a file, is the start of a graph file: whether it
+/// begins with [`MAGIC`]. Eight bytes decide it; a model file (safetensors, which starts with
+/// its header's length) never begins so.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::format::is_graph_file;
+/// assert!(is_graph_file(b"TDSNNGRF\x01\0\0\0"));
+/// assert!(!is_graph_file(b"TDSNNGR")); // too short to tell
+/// assert!(!is_graph_file(&[0x58, 0x01, 0, 0, 0, 0, 0, 0, b'{']));
+/// ```
+pub fn is_graph_file(prefix: &[u8]) -> bool {
+    prefix.starts_with(&MAGIC)
+}
+
 /// The format version this crate reads and writes.
 pub const VERSION: u32 = 1;
 
@@ -68,6 +88,12 @@ pub const TRAILER_TAG: [u8; 4] = *b"TDSE";
 
 /// Size of the file header in bytes.
 pub const HEADER_LEN: usize = 64;
+
+/// The most bytes read from an input that is not a regular file (a pipe, a device,
+/// `/dev/stdin`): 32 MiB. A regular file's size is known before it is read; a stream's is
+/// not, so a stream without an end costs at most this much memory before it is refused.
+/// LeNet-5's graph file is 1.7 MB; a larger one is read from a regular file.
+pub const STREAM_LIMIT: u64 = 32 << 20;
 
 /// Size of one layer descriptor in bytes.
 pub const DESCRIPTOR_LEN: usize = 64;
