@@ -2,13 +2,20 @@
 //! printed, random data sets survive a write/read round trip, and malformed files (truncated
 //! anywhere, wrong magic, wrong type, zero or huge dimensions, mismatched counts, trailing
 //! bytes) give the specific typed error, never a panic, and never an allocation sized by the
-//! header rather than by the bytes present.
+//! header rather than by the bytes present. Gzip-compressed files, as MNIST is distributed,
+//! read as the plain ones do; gzip data that inflates past its header's length (a "bomb") or
+//! is damaged is an error.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use proptest::prelude::*;
 use tdsnn_converter::idx::{Dataset, FileRole, IdxError};
+use tdsnn_converter::input::InputErrorKind;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -247,15 +254,15 @@ fn truncated_files_on_disk_name_the_file() {
 #[test]
 fn wrong_magic_is_bad_magic() {
     let (mut images, labels) = small_bytes();
-    images[0] = 0x1F; // e.g. a gzip file (0x1f 0x8b) read without decompressing
-    images[1] = 0x8B;
+    images[0] = 0x50; // e.g. a zip archive ("PK")
+    images[1] = 0x4B;
     let err = Dataset::from_bytes(&images, &labels).unwrap_err();
     assert!(
         matches!(
             err,
             IdxError::BadMagic {
                 role: FileRole::Images,
-                found: 0x1F8B_0803,
+                found: 0x504B_0803,
                 expected: 0x0803,
                 ..
             }
@@ -263,7 +270,7 @@ fn wrong_magic_is_bad_magic() {
         "{err:?}"
     );
     assert!(
-        err.to_string().contains("bad magic 0x1f8b0803 at byte 0"),
+        err.to_string().contains("bad magic 0x504b0803 at byte 0"),
         "{err}"
     );
 }
@@ -574,4 +581,156 @@ proptest! {
             prop_assert_eq!(ds.to_bytes().unwrap(), (images, labels));
         }
     }
+}
+
+// --- gzip-compressed files, as distributed -------------------------------------------------
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn gzip_files_read_as_the_plain_ones() {
+    let (images, labels) = small_bytes();
+    let (gz_images, gz_labels) = (gzip(&images), gzip(&labels));
+    assert_eq!(
+        Dataset::from_bytes(&gz_images, &gz_labels).unwrap(),
+        small()
+    );
+    // One of the pair compressed, the other not.
+    assert_eq!(Dataset::from_bytes(&images, &gz_labels).unwrap(), small());
+
+    // On disk, named as distributed; and compressed under a plain name (the magic decides).
+    let dir = TempDir::new("gzip");
+    let (image_path, label_path) = (
+        dir.path("t10k-images-idx3-ubyte.gz"),
+        dir.path("t10k-labels-idx1-ubyte"),
+    );
+    std::fs::write(&image_path, &gz_images).unwrap();
+    std::fs::write(&label_path, &gz_labels).unwrap();
+    assert_eq!(Dataset::read(&image_path, &label_path).unwrap(), small());
+
+    // Concatenated members (`gzip -c a >> b`) are one stream, as gunzip reads them.
+    let mut two_members = gzip(&images[..10]);
+    two_members.extend(gzip(&images[10..]));
+    assert_eq!(Dataset::from_bytes(&two_members, &labels).unwrap(), small());
+}
+
+#[test]
+fn the_mnist_fixtures_read_the_same_gzip_compressed() {
+    let plain = load("test");
+    let dir = TempDir::new("mnist-gz");
+    let mut paths = Vec::new();
+    for name in ["test-images-idx3-ubyte", "test-labels-idx1-ubyte"] {
+        let path = dir.path(&format!("{name}.gz"));
+        std::fs::write(&path, gzip(&std::fs::read(fixture(name)).unwrap())).unwrap();
+        paths.push(path);
+    }
+    assert_eq!(Dataset::read(&paths[0], &paths[1]).unwrap(), plain);
+}
+
+/// 100 MB of zeros, compressed to about 100 KB, under a header claiming 10 images of 28x28:
+/// inflating stops at the 7,856 bytes the header describes.
+#[test]
+fn a_gzip_bomb_is_an_error_after_the_header_length() {
+    let mut bomb = GzEncoder::new(Vec::new(), Compression::fast());
+    bomb.write_all(&header(0x08, &[10, 28, 28])).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..100 {
+        bomb.write_all(&zeros).unwrap();
+    }
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 1 << 20, "{} compressed bytes", bomb.len());
+    let labels = gzip(&[header(0x08, &[10]), vec![1; 10]].concat());
+
+    let limit = 16 + 10 * 28 * 28;
+    let started = std::time::Instant::now();
+    let err = Dataset::from_bytes(&bomb, &labels).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            IdxError::Input { role: FileRole::Images, error }
+                if error.kind == InputErrorKind::InflatesPast { limit }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "<memory> (images): the gzip data inflates to more than 7856 bytes, the most expected"
+    );
+    // Stopping at the header's length takes milliseconds; inflating all 100 MB takes longer.
+    assert!(
+        started.elapsed().as_secs_f64() < 5.0,
+        "{:?}",
+        started.elapsed()
+    );
+
+    // On disk, the same.
+    let dir = TempDir::new("bomb");
+    let (image_path, label_path) = (dir.path("images.gz"), dir.path("labels.gz"));
+    std::fs::write(&image_path, &bomb).unwrap();
+    std::fs::write(&label_path, &labels).unwrap();
+    let err = Dataset::read(&image_path, &label_path).unwrap_err();
+    assert!(
+        matches!(&err, IdxError::Input { error, .. } if error.path == image_path),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_huge_gzip_header_with_a_short_body_is_truncated_without_allocating() {
+    // 2^40 pixels claimed (65536 images of 4096 x 4096), 5 present.
+    let mut images = header(0x08, &[1 << 16, 1 << 12, 1 << 12]);
+    images.extend_from_slice(&[1, 2, 3, 4, 5]);
+    let labels = header(0x08, &[1 << 16]);
+    let err = Dataset::from_bytes(&gzip(&images), &gzip(&labels)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IdxError::Truncated { role: FileRole::Images, part: "data", expected, actual: 21, .. }
+                if expected == 16 + (1 << 40)
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn damaged_gzip_data_is_an_error() {
+    let (images, labels) = small_bytes();
+    let gz = gzip(&images);
+
+    // Cut short: the member's end (and its CRC) missing.
+    let err = Dataset::from_bytes(&gz[..gz.len() - 6], &labels).unwrap_err();
+    assert!(
+        matches!(&err, IdxError::Input { role: FileRole::Images, error }
+            if matches!(error.kind, InputErrorKind::Gzip { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("damaged gzip data"), "{err}");
+
+    // A flipped byte in the compressed data: the CRC or the inflater catches it.
+    let mut flipped = gz.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    assert!(Dataset::from_bytes(&flipped, &labels).is_err());
+
+    // The gzip magic and nothing else.
+    let err = Dataset::from_bytes(&[0x1f, 0x8b], &labels).unwrap_err();
+    assert!(matches!(err, IdxError::Input { .. }), "{err:?}");
+
+    // Inflating to too few bytes is a truncated file, as for a plain one.
+    let err = Dataset::from_bytes(&gzip(&images[..20]), &labels).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IdxError::Truncated {
+                expected: 34,
+                actual: 20,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

@@ -13,17 +13,27 @@
 //!
 //! The magic numbers are therefore `0x00000803` for images and `0x00000801` for labels.
 //!
+//! Files as distributed, gzip-compressed (`t10k-images-idx3-ubyte.gz`), are read as they
+//! are: gzip data is recognised by its magic bytes `1f 8b`, whatever the file's name, and
+//! inflated.
+//!
 //! Reading checks the whole header against the data's actual length before allocating
 //! anything, so a hostile header cannot cause a large allocation: memory is bounded by the
-//! bytes really present. Every failure is an [`IdxError`] naming the file (`<memory>` for
-//! [`Dataset::from_bytes`]), which of the pair it is, and the byte offset. Labels are
-//! arbitrary bytes, as IDX allows; [`Dataset::max_label`] and [`Dataset::classes`] report
-//! their range. Cost: one pass over the bytes and one allocation per file.
+//! bytes really present. A file is read through [`input::read_bounded`] (a pipe or a device
+//! such as `/dev/zero` costs at most [`input::STREAM_LIMIT`] bytes); gzip data is inflated
+//! through [`input::inflate`] to at most the length its header describes, so a small file
+//! that inflates to gigabytes is an error after that many bytes. Every failure is an
+//! [`IdxError`] naming the file (`<memory>` for [`Dataset::from_bytes`]), which of the pair
+//! it is, and the byte offset. Labels are arbitrary bytes, as IDX allows;
+//! [`Dataset::max_label`] and [`Dataset::classes`] report their range. Cost: one pass over
+//! the bytes and one allocation per file (plus the compressed bytes, for gzip).
 
+use std::borrow::Cow;
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::input::{self, InputError, InputErrorKind};
 
 /// Element type code of unsigned bytes, the only one supported.
 pub const UNSIGNED_BYTE: u8 = 0x08;
@@ -115,6 +125,16 @@ pub enum IdxError {
         /// The operating system's message.
         message: String,
     },
+    /// The file cannot be read within its limits (a pipe or device past
+    /// [`input::STREAM_LIMIT`], a file past [`input::FILE_LIMIT`], a file that changes while
+    /// read), or its gzip data is damaged or inflates past the length its header describes.
+    #[error("{} ({role}): {}", error.path.display(), error.kind)]
+    Input {
+        /// Which file of the pair.
+        role: FileRole,
+        /// What happened, and the file.
+        error: InputError,
+    },
     /// The first two bytes are not zero, so this is not an IDX file.
     #[error(
         "{} ({role}): bad magic {found:#010x} at byte 0: an idx file starts with two zero \
@@ -177,7 +197,8 @@ pub enum IdxError {
         /// `4 + 4 * axis`.
         axis: usize,
     },
-    /// The header's dimensions multiply to more bytes than a `u64` counts.
+    /// The header's dimensions multiply to more bytes than a `u64` counts (gzip data is
+    /// not inflated then: `actual` is its compressed length).
     #[error(
         "{} ({role}): the dimensions {} at bytes 4..{} need more than {} bytes of data; the \
          file holds {actual} bytes",
@@ -281,6 +302,23 @@ impl Source<'_> {
             role: self.role,
             kind: e.kind(),
             message: e.to_string(),
+        }
+    }
+
+    /// An input error: the operating system's as [`IdxError::Io`], any other as
+    /// [`IdxError::Input`].
+    fn input(self, error: InputError) -> IdxError {
+        match error.kind {
+            InputErrorKind::Io { kind, message } => IdxError::Io {
+                path: error.path,
+                role: self.role,
+                kind,
+                message,
+            },
+            _ => IdxError::Input {
+                role: self.role,
+                error,
+            },
         }
     }
 }
@@ -395,53 +433,40 @@ fn parse_header(bytes: &[u8], src: Source<'_>) -> Result<Header, IdxError> {
     Ok(Header { dims })
 }
 
-/// Parses a whole file held in memory: its header and a borrow of its data.
-fn parse_bytes<'b>(bytes: &'b [u8], src: Source<'_>) -> Result<(Header, &'b [u8]), IdxError> {
-    let header = parse_header(bytes, src)?;
+/// Parses a whole file, plain or gzip-compressed: its header and its data. Plain bytes
+/// given owned are not copied (the header is cut off in place).
+fn decode(bytes: Cow<'_, [u8]>, src: Source<'_>) -> Result<(Header, Vec<u8>), IdxError> {
+    if input::is_gzip(&bytes) {
+        // The header first, to know how much the data may inflate to.
+        let head = input::inflate_prefix(&bytes, src.role.header_len(), src.path)
+            .map_err(|e| src.input(e))?;
+        let header = parse_header(&head, src)?;
+        let Some(expected) = header.file_len() else {
+            return Err(header.overflow(bytes.len() as u64, src));
+        };
+        let plain = input::inflate(&bytes, expected.min(input::FILE_LIMIT), src.path)
+            .map_err(|e| src.input(e))?;
+        return decode(Cow::Owned(plain), src);
+    }
+    let header = parse_header(&bytes, src)?;
     header.check_len(bytes.len() as u64, src)?;
     // Both checks passed: the header's length is within `bytes`.
-    let data = bytes.get(header.len()..).unwrap_or_default();
+    let data = match bytes {
+        Cow::Borrowed(b) => b.get(header.len()..).unwrap_or_default().to_vec(),
+        Cow::Owned(mut b) => {
+            b.drain(..header.len());
+            b
+        }
+    };
     Ok((header, data))
 }
 
-/// Reads a file: its header, then its data, never holding more than the bytes present.
+/// Reads a file (at most [`input::FILE_LIMIT`] bytes, a stream at most
+/// [`input::STREAM_LIMIT`]) and decodes it.
 fn read_file(path: &Path, role: FileRole) -> Result<(Header, Vec<u8>), IdxError> {
     let src = Source { path, role };
-    let mut file = File::open(path).map_err(|e| src.io(&e))?;
-    let mut head = Vec::with_capacity(role.header_len());
-    (&mut file)
-        .take(role.header_len() as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| src.io(&e))?;
-    let header = parse_header(&head, src)?;
-    let header_len = header.len() as u64;
-
-    // Counts the bytes left in the file without keeping them.
-    let rest = |file: &mut File| io::copy(file, &mut io::sink()).map_err(|e| src.io(&e));
-    let Some(data_len) = header.file_len().map(|n| n - header_len) else {
-        let actual = header_len + rest(&mut file)?;
-        return Err(header.overflow(actual, src));
-    };
-
-    // Reserve no more than the file holds (a regular file's length is known; for anything
-    // else, the vector grows with the bytes actually read).
-    let on_disk = file
-        .metadata()
-        .map(|m| m.len().saturating_sub(header_len))
-        .unwrap_or(0);
-    let mut data = Vec::new();
-    data.try_reserve_exact(usize::try_from(on_disk.min(data_len)).unwrap_or(usize::MAX))
-        .map_err(|e| src.io(&io::Error::new(io::ErrorKind::OutOfMemory, e.to_string())))?;
-    (&mut file)
-        .take(data_len.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| src.io(&e))?;
-    let mut actual = header_len + data.len() as u64;
-    if data.len() as u64 > data_len {
-        actual += rest(&mut file)?;
-    }
-    header.check_len(actual, src)?;
-    Ok((header, data))
+    let bytes = input::read_bounded(path, input::FILE_LIMIT).map_err(|e| src.input(e))?;
+    decode(Cow::Owned(bytes), src)
 }
 
 /// Images and labels of one IDX pair, for instance the MNIST training set.
@@ -504,12 +529,17 @@ impl fmt::Debug for Dataset {
 
 impl Dataset {
     /// Reads an images file and a labels file, e.g. `train-images-idx3-ubyte` and
-    /// `train-labels-idx1-ubyte`. Each file's header is checked against its length before its
-    /// data is read; then the two counts must agree.
+    /// `train-labels-idx1-ubyte`, each plain or gzip-compressed as distributed
+    /// (`t10k-images-idx3-ubyte.gz`: recognised by its magic bytes, whatever its name). Each
+    /// file is read whole, at most [`input::FILE_LIMIT`] bytes (a pipe or a device at most
+    /// [`input::STREAM_LIMIT`]), and its header checked against its length; then the two
+    /// counts must agree.
     ///
     /// # Errors
-    /// [`IdxError::Io`] if a file cannot be read; a format error naming the file and byte
-    /// offset if either is malformed; [`IdxError::CountMismatch`] if the counts differ.
+    /// [`IdxError::Io`] if a file cannot be read; [`IdxError::Input`] if it is over its
+    /// limit, changes while read, or holds damaged gzip data or gzip data that inflates past
+    /// the length its header describes; a format error naming the file and byte offset if
+    /// either is malformed; [`IdxError::CountMismatch`] if the counts differ.
     ///
     /// # Example
     /// ```
@@ -543,33 +573,19 @@ impl Dataset {
         )
     }
 
-    /// Parses an images file and a labels file held in memory. Errors name the path
-    /// `<memory>`; otherwise as [`Dataset::read`].
+    /// Parses an images file and a labels file held in memory, each plain or
+    /// gzip-compressed. Errors name the path `<memory>`; otherwise as [`Dataset::read`].
+    /// Memory: the data, plus for gzip at most the length its header describes while
+    /// inflating (a header claiming more than the data holds costs nothing more).
     ///
     /// # Errors
     /// As [`Dataset::read`], less [`IdxError::Io`].
     pub fn from_bytes(images: &[u8], labels: &[u8]) -> Result<Dataset, IdxError> {
         let memory = Path::new(MEMORY);
-        let (image_header, image_data) = parse_bytes(
-            images,
-            Source {
-                path: memory,
-                role: FileRole::Images,
-            },
-        )?;
-        let (label_header, label_data) = parse_bytes(
-            labels,
-            Source {
-                path: memory,
-                role: FileRole::Labels,
-            },
-        )?;
-        Dataset::assemble(
-            memory,
-            memory,
-            (&image_header, image_data.to_vec()),
-            (&label_header, label_data.to_vec()),
-        )
+        let source = |role| Source { path: memory, role };
+        let images = decode(Cow::Borrowed(images), source(FileRole::Images))?;
+        let labels = decode(Cow::Borrowed(labels), source(FileRole::Labels))?;
+        Dataset::assemble(memory, memory, (&images.0, images.1), (&labels.0, labels.1))
     }
 
     /// Builds the data set from two checked files.
