@@ -262,6 +262,32 @@ pub enum EvalError {
     /// The networks or the data do not fit together.
     #[error("{0}")]
     Mismatch(String),
+    /// An image's label is not one of the network's classes.
+    #[error(
+        "image {image}: label {label}, but the network has {classes} classes (labels 0 to {})",
+        classes.saturating_sub(1)
+    )]
+    Label {
+        /// Index of the image (the first with such a label).
+        image: usize,
+        /// Its label.
+        label: usize,
+        /// The network's number of classes.
+        classes: usize,
+    },
+}
+
+/// Errors unless every label of `data` is one of `classes` classes (`0..classes`), naming
+/// the first image whose label is not. [`evaluate`] checks this before simulating.
+pub fn check_labels(data: &impl Inputs, classes: usize) -> Result<(), EvalError> {
+    match (0..data.count()).find_map(|i| data.label(i).filter(|&l| l >= classes).map(|l| (i, l))) {
+        Some((image, label)) => Err(EvalError::Label {
+            image,
+            label,
+            classes,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Errors unless the graph, the networks and the data fit together.
@@ -297,7 +323,7 @@ fn check_fit(
             data.shape()
         )));
     }
-    Ok(())
+    check_labels(data, classes.len() as usize)
 }
 
 /// Everything one image needs computed.

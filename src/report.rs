@@ -196,8 +196,8 @@ pub struct Report {
 pub struct Setup {
     /// The converted model.
     pub model: String,
-    /// The ReLU model compared with, if any.
-    pub relu_model: Option<String>,
+    /// The plain ReLU network of the DNN (ReLU) row, if any.
+    pub relu_model: Option<ReluModel>,
     /// The images file.
     pub data: String,
     /// Leak constant `L`.
@@ -208,6 +208,62 @@ pub struct Setup {
     pub tick_mode: String,
     /// Worker threads.
     pub threads: usize,
+}
+
+/// Which plain ReLU network the DNN (ReLU) row ran.
+///
+/// In the JSON report (`setup.relu_model`) it is a string: the name, followed for
+/// [`ReluModel::SameWeights`] by what the row is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReluModel {
+    /// A ReLU model of its own, by name: for instance the network the DNN(G) was fine-tuned
+    /// from (`--relu-model`).
+    Own(String),
+    /// The converted model's own weights, by name, run as a plain float ReLU network (an
+    /// imported ONNX file without `--relu-model`). Weights fine-tuned with `G` are not the
+    /// ReLU network they were fine-tuned from: their error without `G` can be far from it.
+    SameWeights(String),
+}
+
+impl ReluModel {
+    /// The table's label of the row.
+    fn row(&self) -> &'static str {
+        match self {
+            ReluModel::Own(_) => "DNN (ReLU), its own weights",
+            ReluModel::SameWeights(_) => "DNN (ReLU), the same weights",
+        }
+    }
+
+    /// The table's note after the row.
+    fn note(&self) -> String {
+        match self {
+            ReluModel::Own(name) => format!("({name})"),
+            ReluModel::SameWeights(name) => format!(
+                "({name} without G; for a model fine-tuned with G, give --relu-model the ReLU \
+                 network it came from)"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for ReluModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReluModel::Own(name) => f.write_str(name),
+            ReluModel::SameWeights(name) => {
+                write!(
+                    f,
+                    "{name} (the same weights, as a plain float ReLU network)"
+                )
+            }
+        }
+    }
+}
+
+impl Serialize for ReluModel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 impl Report {
@@ -287,11 +343,17 @@ impl Report {
         );
         s += "Table 1: error                       this run     paper (LeNet, MNIST)\n";
         if let Some(a) = self.dnn_relu_accuracy {
-            s += &format!(
-                "  DNN (ReLU)                       {:>9}     {:.2}%\n",
+            let (row, note) = st
+                .relu_model
+                .as_ref()
+                .map_or(("DNN (ReLU)", String::new()), |r| (r.row(), r.note()));
+            let line = format!(
+                "  {row:<32} {:>9}     {:.2}%     {note}",
                 err(a),
                 self.paper_lenet.dnn_error
             );
+            s += line.trim_end();
+            s += "\n";
         }
         s += &format!(
             "  DNN (G), the reference           {:>9}\n",

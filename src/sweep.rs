@@ -9,7 +9,7 @@ use tdsnn_converter::train::TrainEvent;
 use tdsnn_converter::{convert, Dataset, Dnn, TilPolicy};
 
 use crate::evaluate::{evaluate, EvalConfig};
-use crate::report::{Report, Setup};
+use crate::report::{ReluModel, Report, Setup};
 use crate::training::{train_models, Phase, Recipe, TrainingError};
 
 /// One point of the study.
@@ -31,6 +31,8 @@ pub enum SweepEvent {
 }
 
 /// Runs the study for every `leak`, fine-tuning `relu` with `recipe` (its `leak` is replaced).
+/// Every leak constant and the recipe are checked ([`Recipe::check`]) before the first
+/// training starts.
 pub fn sweep(
     relu: &Dnn,
     train_set: &Dataset,
@@ -40,6 +42,7 @@ pub fn sweep(
     config: &EvalConfig,
     progress: impl Fn(SweepEvent) + Sync,
 ) -> Result<Vec<SweepPoint>, TrainingError> {
+    check(leaks, recipe, train_set.len())?;
     let mut points = Vec::new();
     for &leak in leaks {
         let recipe = Recipe {
@@ -66,7 +69,9 @@ pub fn sweep(
         )?;
         let setup = Setup {
             model: format!("LeNet-5 fine-tuned with G, L = {leak}"),
-            relu_model: None,
+            relu_model: Some(ReluModel::Own(
+                "the ReLU network fine-tuned for each L".into(),
+            )),
             data: "held-out split".into(),
             leak,
             til: "Dynamic".into(),
@@ -79,6 +84,18 @@ pub fn sweep(
         });
     }
     Ok(points)
+}
+
+/// Errors unless `recipe` with each of `leaks` can be trained with on `images` training
+/// images ([`Recipe::check`]).
+pub fn check(leaks: &[f64], recipe: &Recipe, images: usize) -> Result<(), TrainingError> {
+    leaks.iter().try_for_each(|&leak| {
+        Recipe {
+            leak,
+            ..recipe.clone()
+        }
+        .check(images)
+    })
 }
 
 /// The study as CSV: one row per `L`.

@@ -6,6 +6,10 @@ use tdsnn_converter::model_file::{Architecture, Model, ModelInfo};
 use tdsnn_converter::staircase::{check_foldable, fold_staircase};
 use tdsnn_converter::train::{self, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn};
+use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
+
+use crate::evaluate::check_labels;
+use crate::images::Inputs;
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +54,47 @@ pub enum Phase {
     G,
 }
 
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Relu => "ReLU",
+            Phase::G => "G(x) - 1",
+        })
+    }
+}
+
+impl Recipe {
+    /// Errors unless every setting can be trained with on `images` training images: the
+    /// learning rates finite and > 0, the mini-batch size 1 to `images`, the leak constant
+    /// one the engine accepts ([`check_leak`]). [`train_models`] checks this before the
+    /// first epoch; call it earlier to fail before loading anything else.
+    pub fn check(&self, images: usize) -> Result<(), TrainingError> {
+        check_leak(self.leak)?;
+        for (phase, rate) in [(Phase::Relu, self.relu_lr), (Phase::G, self.g_lr)] {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(TrainingError::LearningRate { phase, rate });
+            }
+        }
+        if !(1..=images).contains(&self.batch_size) {
+            return Err(TrainingError::BatchSize {
+                size: self.batch_size,
+                images,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Errors unless `leak` is a leak constant the engine accepts: finite and in
+/// `[MIN_LEAK, MAX_LEAK]` ([`valid_leak`], the converter's and the engine's own check).
+pub fn check_leak(leak: f64) -> Result<(), TrainingError> {
+    if valid_leak(leak) {
+        Ok(())
+    } else {
+        Err(TrainingError::Leak(leak))
+    }
+}
+
 /// Both trained models and their held-out accuracies.
 #[derive(Debug, Clone)]
 pub struct Trained {
@@ -71,11 +116,45 @@ pub enum TrainingError {
     Train(#[from] TrainError),
     /// The leak constant is not one the engine accepts.
     #[error(
-        "leak constant L = {0} must be finite and in [{min}, {max}]",
-        min = tdsnn_engine::graph::MIN_LEAK,
-        max = tdsnn_engine::graph::MAX_LEAK
+        "leak constant L = {0:?} must be finite and in [{min:?}, {max:?}]",
+        min = MIN_LEAK,
+        max = MAX_LEAK
     )]
     Leak(f64),
+    /// A learning rate is not a finite number > 0.
+    #[error("learning rate {rate:?} of the {phase} phase must be finite and > 0")]
+    LearningRate {
+        /// The phase it is for.
+        phase: Phase,
+        /// The rejected value.
+        rate: f64,
+    },
+    /// The mini-batch size is 0 or larger than the training set.
+    #[error("mini-batch size {size} must be 1 to the {images} training images")]
+    BatchSize {
+        /// The rejected size.
+        size: usize,
+        /// Images in the training set.
+        images: usize,
+    },
+    /// A label is not one of the network's classes.
+    #[error("the {} labels: {error}", if *held_out { "held-out" } else { "training" })]
+    Labels {
+        /// Whether they are the held-out set's (else the training set's).
+        held_out: bool,
+        /// The first image with such a label.
+        error: crate::evaluate::EvalError,
+    },
+    /// The images are not of the shape the network takes.
+    #[error("the {which} images are {found}, the network takes {expected}")]
+    ImageShape {
+        /// `training` or `held-out`.
+        which: &'static str,
+        /// Their shape.
+        found: tdsnn_engine::Shape,
+        /// The network's input shape.
+        expected: tdsnn_engine::Shape,
+    },
     /// The network cannot be folded into a DNN(G) (padded conv or average pool).
     #[error(transparent)]
     Fold(#[from] tdsnn_converter::FoldError),
@@ -120,15 +199,27 @@ pub fn train_models(
     recipe: &Recipe,
     mut progress: impl FnMut(Phase, TrainEvent),
 ) -> Result<Trained, TrainingError> {
-    // Fail before training, not after: the leak constant, and whether G(x) - 1 will fold.
-    if !tdsnn_engine::graph::valid_leak(recipe.leak) {
-        return Err(TrainingError::Leak(recipe.leak));
-    }
+    // Fail before training, not after: the settings, the images' shape, and whether
+    // G(x) - 1 will fold.
+    recipe.check(train_set.len())?;
     // The ReLU network to fine-tune: given, or still to train from a seeded start.
     let (first, trained) = match start {
         Some(dnn) => (dnn, true),
         None => (train::init(arch, recipe.seed)?, false),
     };
+    let expected = first.input_shape();
+    let classes = first.final_shape().len() as usize;
+    for (held_out, which, set) in [(false, "training", train_set), (true, "held-out", test_set)] {
+        let found = Inputs::shape(set);
+        if found != expected {
+            return Err(TrainingError::ImageShape {
+                which,
+                found,
+                expected,
+            });
+        }
+        check_labels(set, classes).map_err(|error| TrainingError::Labels { held_out, error })?;
+    }
     check_foldable(&first)?;
     let images = pixels(train_set);
     let samples = Samples {

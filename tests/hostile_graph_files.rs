@@ -207,6 +207,37 @@ fn a_truncated_file_on_disk_is_a_format_error() {
     );
 }
 
+/// The file reader checks the header before reading the rest, yet a file on disk gets the
+/// error its bytes get in memory: for every truncation, and for every damaged header field.
+#[test]
+fn read_gives_the_error_from_bytes_gives() {
+    let b = valid_file();
+    let path = std::env::temp_dir().join(format!(
+        "tdsnn-hostile-same-{}-{:?}.grf",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let mut cases: Vec<Vec<u8>> = (0..b.len()).map(|k| b[..k].to_vec()).collect();
+    cases.extend([
+        patched(0, b"TDSNNGRX"),
+        patched(0, &[0; 8]),
+        patched_u32(VERSION, 2),
+        patched_u64(FILE_LEN, b.len() as u64 + 64),
+        patched_u64(FILE_LEN, 0),
+        patched_u32(LAYER_COUNT, u32::MAX),
+    ]);
+    let mut extended = b.clone();
+    extended.extend_from_slice(&[0; 64]);
+    cases.push(extended);
+    for case in cases {
+        std::fs::write(&path, &case).unwrap();
+        let (on_disk, in_memory) = (read(&path), from_bytes(&case));
+        assert_eq!(on_disk, in_memory, "{} bytes", case.len());
+        assert!(in_memory.is_err());
+    }
+    std::fs::remove_file(&path).ok();
+}
+
 /// Byte offsets worth aiming at: the header and the descriptor table, then anywhere.
 fn position(len: usize) -> impl Strategy<Value = usize> {
     prop_oneof![0..desc(LAYERS), 0..len - 8]
@@ -276,8 +307,21 @@ proptest! {
 
 #[test]
 fn too_short_is_a_format_error_at_the_length() {
+    let file = valid_file();
     for len in [0, 1, 8, 63, 64, 71] {
-        assert_format_at(&vec![0u8; len], len);
+        assert_format_at(&file[..len], len);
+    }
+}
+
+#[test]
+fn too_short_and_not_a_graph_file_is_a_bad_magic() {
+    // Whatever the length, bytes that are not the magic's are reported as such first.
+    for len in [1, 7, 8, 63, 71] {
+        let err = from_bytes(&vec![0u8; len]).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::Format { offset: 0, what } if what.contains("not a TDSNN graph file")),
+            "{len} bytes: {err}"
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use std::fmt;
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The leak constant is not a finite number in `[MIN_LEAK, MAX_LEAK]`.
-    #[error("leak constant L = {leak} must be finite and in [{min}, {max}]")]
+    #[error("leak constant L = {leak:?} must be finite and in [{min:?}, {max:?}]")]
     InvalidLeak {
         /// The rejected value.
         leak: f64,
@@ -22,7 +22,7 @@ pub enum ErrorKind {
     },
     /// The firing threshold is not finite or is positive (a positive threshold may never be
     /// reached by the ticking neuron).
-    #[error("firing threshold {threshold} must be finite and <= 0")]
+    #[error("firing threshold {threshold:?} must be finite and <= 0")]
     InvalidThreshold {
         /// The rejected value.
         threshold: f64,
@@ -52,7 +52,7 @@ pub enum ErrorKind {
         what: String,
     },
     /// A weight or bias is NaN or infinite.
-    #[error("layer {layer} ({kind}): {tensor}[{index}] = {value} is not finite")]
+    #[error("layer {layer} ({kind}): {tensor}[{index}] = {value:?} is not finite")]
     NonFinite {
         /// Index of the layer in the graph.
         layer: usize,
@@ -117,6 +117,21 @@ pub enum ErrorKind {
         stored: u32,
         /// The checksum of the bytes read.
         computed: u32,
+    },
+    /// An input that is not a regular file (a pipe, a device) whose graph file header
+    /// declares more bytes than are read from a stream
+    /// ([`format::STREAM_LIMIT`](crate::format::STREAM_LIMIT)).
+    #[error(
+        "{path}: not a regular file (a pipe or a device), and its header declares {declared} \
+         bytes, more than the {limit} read from a stream: save it to a regular file"
+    )]
+    StreamTooLong {
+        /// The input.
+        path: String,
+        /// The file length its header declares (bytes 56..64).
+        declared: u64,
+        /// The most bytes read from a stream.
+        limit: u64,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]

@@ -7,8 +7,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::bench::{self, BenchConfig, Progress};
+use tdsnn::fixtures::{self, Split};
 
-use super::bar_style;
+use super::output::{Input, Outputs};
+use super::{bar_style, thread_count};
 
 /// Measure the engine on the shipped LeNet (per image, both tick modes, one core) next to a
 /// dense f32 forward pass (im2col + GEMM, batch 1 and batched) and an L2 streaming-add
@@ -25,8 +27,8 @@ pub struct BenchArgs {
     /// Batch size of the batched dense forward pass.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     batch: u32,
-    /// Threads of the scaling run, compared with 1.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Threads of the scaling run, compared with 1 (1 to 1024).
+    #[arg(long, default_value_t = 2, value_parser = thread_count())]
     threads: u32,
     /// Images of the scaling run (default: the whole test split).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -43,6 +45,14 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    // Before any work: the JSON must not overwrite a fixture the bench reads.
+    let (images, labels) = fixtures::split_files(&fixtures::mnist_dir(), Split::Test);
+    let mut outputs = Outputs::new(vec![
+        Input::new("the shipped LeNet-5", fixtures::lenet_g()),
+        Input::new("the shipped test images", images),
+        Input::new("the shipped test labels", labels),
+    ]);
+    let json = outputs.optional("--json", args.json.as_deref())?;
     let config = BenchConfig {
         images: args.images as usize,
         repetitions: args.repetitions as usize,
@@ -72,9 +82,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let report = report.context("benchmarking")?;
     print!("{}", report.table());
+    if let (Some(temp), Some(path)) = (&json, &args.json) {
+        std::fs::write(temp, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing --json {}", path.display()))?;
+    }
+    outputs.commit()?;
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
         println!("\nmeasurements written to {}", path.display());
     }
     Ok(())

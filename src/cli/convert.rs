@@ -9,13 +9,15 @@ use tdsnn::converter::model_file::write_model;
 use tdsnn::engine::{format, TilPolicy};
 
 use super::inspect::print_graph;
+use super::output::{Input, Outputs};
 use super::run::parse_til;
-use super::{leak_of, load_model};
+use super::{leak_of, load_model, parse_leak};
 
 /// Convert a trained model (safetensors with a tdsnn architecture, or an ONNX file written by
 /// `torch.onnx.export`) into the connection graph the engine runs: negated weights, bias
 /// neurons worth -b/G(1), max-pool units, L and the T_il policy. Writes the graph file and
-/// prints its layers.
+/// prints its layers. No output may name the model file or the other output; both are
+/// moved into place only once everything succeeded.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// The model file: safetensors with a tdsnn architecture, or `.onnx`.
@@ -28,7 +30,7 @@ pub struct ConvertArgs {
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Leak constant L (default: the one the model was trained for).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_leak, allow_negative_numbers = true)]
     leak: Option<f64>,
     /// T_il policy: `dynamic`, or a fixed number of steps.
     #[arg(long, default_value = "dynamic", value_parser = parse_til)]
@@ -36,20 +38,30 @@ pub struct ConvertArgs {
 }
 
 pub fn run(args: ConvertArgs) -> Result<()> {
+    let (output, what) = match &args.output {
+        Some(path) => (path.clone(), "--output"),
+        None => (
+            args.model.with_extension("tdsnn"),
+            "the graph file (the model's path with extension .tdsnn: give -o)",
+        ),
+    };
+    let mut outputs = Outputs::new(vec![Input::new("the model file", &args.model)]);
+    let graph_temp = outputs.file(what, &output)?;
+    let model_temp = outputs.optional("--save-model", args.save_model.as_deref())?;
     let mut model = load_model(&args.model)?;
     let leak = leak_of(args.leak, &model, &args.model)?;
-    if let Some(path) = &args.save_model {
-        model.info.leak = Some(leak);
-        write_model(&model, path).with_context(|| format!("writing {}", path.display()))?;
-        println!("model written to {}", path.display());
-    }
     let graph = convert(&model.dnn, leak, args.til)
         .with_context(|| format!("converting {}", args.model.display()))?;
-    let output = args
-        .output
-        .unwrap_or_else(|| args.model.with_extension("tdsnn"));
-    format::write(&graph, &output).with_context(|| format!("writing {}", output.display()))?;
+    if let (Some(temp), Some(path)) = (&model_temp, &args.save_model) {
+        model.info.leak = Some(leak);
+        write_model(&model, temp).with_context(|| format!("writing {}", path.display()))?;
+    }
+    format::write(&graph, &graph_temp).with_context(|| format!("writing {}", output.display()))?;
+    outputs.commit()?;
     print_graph(&graph);
+    if let Some(path) = &args.save_model {
+        println!("model written to {}", path.display());
+    }
     println!("graph written to {}", output.display());
     Ok(())
 }

@@ -8,7 +8,8 @@ use indicatif::ProgressBar;
 use tdsnn::demo;
 use tdsnn::engine::{format, Graph, Record, TickMode};
 
-use super::bar_style;
+use super::output::Outputs;
+use super::{bar_style, parse_leak};
 
 /// The tick mode, as a command-line value.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -32,11 +33,11 @@ impl From<Mode> for TickMode {
 /// seeded random images, check every spike against equation (10), print a per-layer table.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Number of images.
-    #[arg(long, default_value_t = 200)]
-    images: usize,
+    /// Number of images (at least 1).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    images: u32,
     /// Leak constant L.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_leak, allow_negative_numbers = true)]
     leak: f64,
     /// Tick mode.
     #[arg(long, value_enum, default_value_t = Mode::ClosedForm)]
@@ -44,14 +45,15 @@ pub struct DemoArgs {
     /// Seed of the weights and images.
     #[arg(long, default_value_t = 2019)]
     seed: u64,
-    /// Also write the converted graph to this file.
+    /// Also write the converted graph to this file (moved into place once every spike is
+    /// checked).
     #[arg(long)]
     save_graph: Option<PathBuf>,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
     run_demo(
-        args.images,
+        args.images as usize,
         args.leak,
         args.mode.into(),
         args.seed,
@@ -66,6 +68,8 @@ fn run_demo(
     seed: u64,
     save_graph: Option<PathBuf>,
 ) -> Result<()> {
+    let mut outputs = Outputs::new(Vec::new());
+    let graph_temp = outputs.optional("--save-graph", save_graph.as_deref())?;
     let dnn = demo::network(seed);
     let images = demo::images(seed, n);
     let bar = ProgressBar::new(n as u64)
@@ -73,9 +77,8 @@ fn run_demo(
         .with_message("simulating");
     let (graph, summary) = demo::run(&dnn, leak, mode, &images, |i| bar.set_position(i as u64))?;
     bar.finish_and_clear();
-    if let Some(path) = save_graph {
-        format::write(&graph, &path).with_context(|| format!("writing {}", path.display()))?;
-        println!("graph written to {}", path.display());
+    if let (Some(temp), Some(path)) = (&graph_temp, &save_graph) {
+        format::write(&graph, temp).with_context(|| format!("writing {}", path.display()))?;
     }
     println!(
         "tdsnn demo: seeded random LeNet-shaped network, L = {leak}, {mode:?} ticks, {} images\n",
@@ -92,6 +95,11 @@ fn run_demo(
         "class agreement with the f64 reference DNN: {}/{}",
         summary.class_agreements, summary.images
     );
+    // The graph is complete whatever the audit found.
+    outputs.commit()?;
+    if let Some(path) = &save_graph {
+        println!("graph written to {}", path.display());
+    }
     anyhow::ensure!(
         summary.mismatches == 0 && summary.audit_failures == 0,
         "{} spikes off equation (10), {} images failing the audit",

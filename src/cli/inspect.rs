@@ -2,33 +2,42 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use tdsnn::converter::model_file::Model;
 
-use super::read_model;
+use super::{is_onnx, load_model, read_model, sniff, FileKind};
 use tdsnn::converter::DnnLayer;
 use tdsnn::engine::{format, Graph, Layer};
 
 /// Print a graph file's or a model file's layers, shapes and parameters.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A graph file (.tdsnn) or a model file (.safetensors).
+    /// A graph file (.tdsnn), a model file (.safetensors) or an ONNX file (.onnx); graph and
+    /// model files are told apart by their first bytes, whatever their names.
     path: PathBuf,
 }
 
 pub fn run(args: InspectArgs) -> Result<()> {
-    let mut magic = [0u8; 8];
-    let is_graph = std::fs::File::open(&args.path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok_and(|()| magic == format::MAGIC);
-    if is_graph {
-        let graph =
-            format::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
-        print_graph(&graph);
-    } else {
-        let model = read_model(&args.path)?;
-        print_model(&model);
+    let path = &args.path;
+    if is_onnx(path) {
+        print_model(&load_model(path)?);
+        return Ok(());
+    }
+    match sniff(path)? {
+        FileKind::Graph => {
+            let graph =
+                format::read(path).with_context(|| format!("reading {}", path.display()))?;
+            print_graph(&graph);
+        }
+        FileKind::Safetensors => print_model(&read_model(path)?),
+        FileKind::Other { head } => bail!(
+            "{} is neither a graph file (it would start with \"{}\") nor a model file \
+             (safetensors: an 8-byte header length, then a JSON header); it starts with \"{}\"",
+            path.display(),
+            format::MAGIC.escape_ascii(),
+            head.escape_ascii()
+        ),
     }
     Ok(())
 }

@@ -8,30 +8,39 @@ use indicatif::ProgressBar;
 use tdsnn::converter::{convert, Dataset};
 use tdsnn::dump::write_dump;
 use tdsnn::engine::{Simulator, TilPolicy};
-use tdsnn::evaluate::{evaluate, EvalConfig};
+use tdsnn::evaluate::{check_labels, evaluate, EvalConfig};
 use tdsnn::fixtures::{self, Split};
 use tdsnn::images::{Images, Inputs};
 use tdsnn::plot;
-use tdsnn::report::{Report, Setup};
+use tdsnn::report::{ReluModel, Report, Setup};
 
 use super::demo::Mode;
-use super::{bar_style, is_onnx, leak_of, load_model, threads};
+use super::output::{Input, Outputs};
+use super::{bar_style, is_onnx, leak_of, load_model, parse_leak, thread_count, threads};
 
-/// Convert a model trained with G, simulate every image of a labelled IDX data set in the
-/// engine, check every spike against equation (10) and every class against the f64 reference
-/// DNN, and print the paper's tables 1 and 2 for it. The defaults run the shipped LeNet-5 on
-/// the shipped MNIST test split (the main job).
+/// Convert a model trained with G, simulate every image of a labelled IDX data set (or an NPY
+/// array) in the engine, check every spike against equation (10) and every class against the
+/// f64 reference DNN, and print the paper's tables 1 and 2 for it. The defaults run the
+/// shipped LeNet-5 on the shipped MNIST test split (the main job).
+///
+/// Every option is checked before the simulation starts; no output may name an input or
+/// another output. Outputs are written beside their destinations and moved into place at the
+/// end: a run that fails with an error leaves none of them. (A run whose audit finds spikes
+/// off equation (10) writes its outputs, which show it, and then exits with an error.)
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The model: safetensors with a tdsnn architecture, or an ONNX file (`.onnx`; give
     /// --leak). See README.
     #[arg(long, default_value_os_t = fixtures::lenet_g())]
     model: PathBuf,
-    /// A plain ReLU model to compare with (the DNN(ReLU) column). Defaults to the shipped
-    /// ReLU LeNet-5 when --model is the shipped one.
+    /// A plain ReLU model to compare with (the DNN (ReLU) row), safetensors or ONNX: the
+    /// network the model was fine-tuned from. Defaults to the shipped ReLU LeNet-5 when
+    /// --model is the shipped one. Without it, an ONNX model's own weights are run without G
+    /// and the row says so: weights fine-tuned with G are not a ReLU network's own.
     #[arg(long)]
     relu_model: Option<PathBuf>,
-    /// Directory with test-images-idx3-ubyte and test-labels-idx1-ubyte (or train-*).
+    /// Directory of an IDX data set (MNIST, Fashion-MNIST or any other of one channel):
+    /// test-images-idx3-ubyte and test-labels-idx1-ubyte (or train-*).
     #[arg(long, default_value_os_t = fixtures::mnist_dir())]
     data: PathBuf,
     /// Use the training split of --data instead of the test split.
@@ -54,7 +63,7 @@ pub struct RunArgs {
     #[arg(long)]
     dump: Option<PathBuf>,
     /// Leak constant L (default: the one the model was trained for).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_leak, allow_negative_numbers = true)]
     leak: Option<f64>,
     /// T_il policy: `dynamic`, or a fixed number of steps.
     #[arg(long, default_value = "dynamic", value_parser = parse_til)]
@@ -62,8 +71,8 @@ pub struct RunArgs {
     /// Tick mode.
     #[arg(long, value_enum, default_value_t = Mode::ClosedForm)]
     mode: Mode,
-    /// Worker threads (default: every core). Results are identical for any count.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Worker threads, 1 to 1024 (default: every core). Results are identical for any count.
+    #[arg(long, value_parser = thread_count())]
     threads: Option<u32>,
     /// Evaluate only the first N images.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -75,8 +84,8 @@ pub struct RunArgs {
     /// inhibitory period shaded, each release marked.
     #[arg(long)]
     raster: Option<PathBuf>,
-    /// Which image the raster shows (index into the data set).
-    #[arg(long, default_value_t = 0)]
+    /// Which image the raster shows (index into the images evaluated, after --limit).
+    #[arg(long, default_value_t = 0, requires = "raster")]
     raster_image: usize,
 }
 
@@ -91,85 +100,184 @@ pub fn parse_til(s: &str) -> Result<TilPolicy, String> {
     }
 }
 
-fn load_data(args: &RunArgs) -> Result<(Images, PathBuf)> {
-    let (mut data, path) = if let Some(npy) = &args.npy {
-        let mut images = Images::read_npy(npy)?;
-        if let Some(labels) = &args.npy_labels {
-            images.read_npy_labels(labels)?;
+/// Where the images and labels come from.
+enum Source {
+    /// An IDX pair: from --data, or --images and --labels.
+    Idx {
+        images: PathBuf,
+        labels: PathBuf,
+        /// The options that named them.
+        named: [&'static str; 2],
+    },
+    /// An NPY array, with labels or not.
+    Npy {
+        images: PathBuf,
+        labels: Option<PathBuf>,
+    },
+}
+
+impl Source {
+    fn of(args: &RunArgs) -> Source {
+        if let Some(npy) = &args.npy {
+            return Source::Npy {
+                images: npy.clone(),
+                labels: args.npy_labels.clone(),
+            };
         }
-        (images, npy.clone())
-    } else {
-        let (images, labels) = match (&args.images, &args.labels) {
-            (Some(i), Some(l)) => (i.clone(), l.clone()),
-            _ => fixtures::split_files(
-                &args.data,
-                if args.train_split {
+        match (&args.images, &args.labels) {
+            (Some(images), Some(labels)) => Source::Idx {
+                images: images.clone(),
+                labels: labels.clone(),
+                named: ["the --images file", "the --labels file"],
+            },
+            _ => {
+                let split = if args.train_split {
                     Split::Train
                 } else {
                     Split::Test
-                },
-            ),
-        };
-        // Only the images `--limit` keeps are converted.
-        let count = args
-            .limit
-            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        (
-            Images::from_dataset(&Dataset::read(&images, &labels)?, count),
-            images,
-        )
-    };
-    if let Some(n) = args.limit {
-        let n = usize::try_from(n).unwrap_or(usize::MAX).min(data.count());
-        data.values.truncate(n * data.shape.len() as usize);
-        if let Some(labels) = &mut data.labels {
-            labels.truncate(n);
+                };
+                let (images, labels) = fixtures::split_files(&args.data, split);
+                Source::Idx {
+                    images,
+                    labels,
+                    named: ["the images file of --data", "the labels file of --data"],
+                }
+            }
         }
     }
-    Ok((data, path))
+
+    /// The files read, as inputs no output may overwrite.
+    fn inputs(&self) -> Vec<Input> {
+        match self {
+            Source::Idx {
+                images,
+                labels,
+                named,
+            } => vec![Input::new(named[0], images), Input::new(named[1], labels)],
+            Source::Npy { images, labels } => std::iter::once(Input::new("the --npy file", images))
+                .chain(
+                    labels
+                        .iter()
+                        .map(|l| Input::new("the --npy-labels file", l)),
+                )
+                .collect(),
+        }
+    }
+
+    /// The images file, as the report names the data.
+    fn images(&self) -> &Path {
+        match self {
+            Source::Idx { images, .. } | Source::Npy { images, .. } => images,
+        }
+    }
+
+    /// The labels file, if any.
+    fn labels(&self) -> Option<&Path> {
+        match self {
+            Source::Idx { labels, .. } => Some(labels),
+            Source::Npy { labels, .. } => labels.as_deref(),
+        }
+    }
+
+    /// Reads the images (the first `limit` of them) and their labels.
+    fn load(&self, limit: Option<u64>) -> Result<Images> {
+        let count = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        match self {
+            Source::Npy { images, labels } => {
+                let mut data = Images::read_npy(images)?;
+                if let Some(labels) = labels {
+                    data.read_npy_labels(labels)?;
+                }
+                let n = count.min(data.count());
+                data.values.truncate(n * data.shape.len() as usize);
+                if let Some(labels) = &mut data.labels {
+                    labels.truncate(n);
+                }
+                Ok(data)
+            }
+            // Only the images kept are converted.
+            Source::Idx { images, labels, .. } => {
+                Ok(Images::from_dataset(&Dataset::read(images, labels)?, count))
+            }
+        }
+    }
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let model = load_model(&args.model)?;
+    let source = Source::of(&args);
     let onnx = is_onnx(&args.model);
     let relu_path = args.relu_model.clone().or_else(|| {
         (args.model == fixtures::lenet_g())
             .then(fixtures::lenet_relu)
             .filter(|p| p.exists())
     });
+    // Before any work: no output may overwrite an input or another output, and each one's
+    // directory must take a file.
+    let mut inputs = vec![Input::new("the --model file", &args.model)];
+    inputs.extend(
+        relu_path
+            .iter()
+            .map(|p| Input::new("the --relu-model file", p)),
+    );
+    inputs.extend(source.inputs());
+    let mut outputs = Outputs::new(inputs);
+    let json = outputs.optional("--json", args.json.as_deref())?;
+    let raster = outputs.optional("--raster", args.raster.as_deref())?;
+    let dump = outputs.optional("--dump", args.dump.as_deref())?;
+
+    let model = load_model(&args.model)?;
     let relu = match &relu_path {
-        // An imported ONNX network is the float ReLU network itself.
-        None if onnx => Some(model.dnn.clone()),
-        Some(p) => Some(load_model(p)?.dnn),
+        Some(p) => Some((load_model(p)?.dnn, ReluModel::Own(display(p)))),
+        // An imported ONNX network, run as a plain float network, and said to be so.
+        None if onnx => Some((
+            model.dnn.clone(),
+            ReluModel::SameWeights(display(&args.model)),
+        )),
         None => None,
     };
     let leak = leak_of(args.leak, &model, &args.model)?;
-    let (data, images_path) = load_data(&args)?;
-    let graph = convert(&model.dnn, leak, args.til)?;
-    let threads = threads(args.threads).min(data.count());
+    let data = source.load(args.limit)?;
+    // Every range check before the simulation.
+    if args.raster.is_some() && args.raster_image >= data.count() {
+        bail!(
+            "--raster-image {}: there are {} images to evaluate (indices 0 to {})",
+            args.raster_image,
+            data.count(),
+            data.count().saturating_sub(1)
+        );
+    }
+    let classes = model.dnn.final_shape().len() as usize;
+    if let Some(labels) = source.labels() {
+        check_labels(&data, classes).with_context(|| format!("{}", labels.display()))?;
+    }
+    let graph = convert(&model.dnn, leak, args.til)
+        .with_context(|| format!("converting {}", args.model.display()))?;
+    let threads = threads(args.threads).min(data.count().max(1));
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,
-        keep: args.dump.is_some(),
+        keep: dump.is_some(),
         ..EvalConfig::default()
     };
     let bar = ProgressBar::new(data.count() as u64)
         .with_style(bar_style())
         .with_message("simulating");
-    let eval = evaluate(&graph, &model.dnn, relu.as_ref(), &data, &config, |done| {
-        bar.set_position(done as u64)
-    });
+    let eval = evaluate(
+        &graph,
+        &model.dnn,
+        relu.as_ref().map(|r| &r.0),
+        &data,
+        &config,
+        |done| bar.set_position(done as u64),
+    );
     bar.finish_and_clear();
-    let eval = eval.with_context(|| format!("evaluating on {}", images_path.display()))?;
+    let eval = eval.with_context(|| format!("evaluating on {}", source.images().display()))?;
     let report = Report::new(
         &eval,
         Setup {
             model: display(&args.model),
-            relu_model: relu_path
-                .as_deref()
-                .map(display)
-                .or_else(|| onnx.then(|| format!("{} (as a float network)", display(&args.model)))),
-            data: display(&images_path),
+            relu_model: relu.map(|r| r.1),
+            data: display(source.images()),
             leak,
             til: format!("{:?}", args.til),
             tick_mode: format!("{:?}", config.mode),
@@ -177,41 +285,48 @@ pub fn run(args: RunArgs) -> Result<()> {
         },
     );
     print!("{}", report.table());
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("\nreport written to {}", path.display());
+    let mut written = Vec::new();
+    if let (Some(temp), Some(path)) = (&json, &args.json) {
+        std::fs::write(temp, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing --json {}", path.display()))?;
+        written.push(format!("report written to {}", path.display()));
     }
-    if let Some(path) = &args.raster {
+    if let (Some(temp), Some(path)) = (&raster, &args.raster) {
         let i = args.raster_image;
-        if i >= data.count() {
-            bail!(
-                "--raster-image {i}: the data set has {} images",
-                data.count()
-            );
-        }
         let record = Simulator::new(&graph, config.mode).run(&data.input(i), &mut ())?;
         let label = data.label(i).map_or("none".into(), |l| l.to_string());
         let title = format!(
             "image {i} (label {label}, SNN class {}), L = {leak}",
             record.output.class
         );
-        plot::raster(&graph, &record, &title, path)?;
-        println!("raster of image {i} written to {}", path.display());
+        plot::raster(&graph, &record, &title, temp)
+            .with_context(|| format!("writing --raster {}", path.display()))?;
+        written.push(format!("raster of image {i} written to {}", path.display()));
     }
-    if let Some(path) = &args.dump {
-        let arrays = write_dump(path, &graph, &model.dnn, &data, &eval)?;
-        println!(
+    if let (Some(temp), Some(path)) = (&dump, &args.dump) {
+        let arrays = write_dump(temp, &graph, &model.dnn, &data, &eval)
+            .with_context(|| format!("writing --dump {}", path.display()))?;
+        written.push(format!(
             "dump of {} images ({arrays} arrays) written to {}",
             data.count(),
             path.display()
-        );
+        ));
+    }
+    outputs.commit()?;
+    if !written.is_empty() {
+        println!();
+    }
+    for line in written {
+        println!("{line}");
     }
     if report.spike_times.mismatches > 0
         || report.spike_times.audit_failures > 0
         || report.ties.unexplained_disagreements > 0
     {
-        bail!("spikes, frames or logits off SPEC, or classes off the reference without a tie: see above");
+        bail!(
+            "spikes, frames or logits off equation (10), or classes off the reference DNN(G) \
+             without a tie: see the table above"
+        );
     }
     Ok(())
 }

@@ -9,44 +9,59 @@ use tdsnn::converter::train::TrainEvent;
 use tdsnn::evaluate::EvalConfig;
 use tdsnn::fixtures::{self, Split};
 use tdsnn::plot;
-use tdsnn::sweep::{csv, sweep, SweepEvent};
+use tdsnn::sweep::{check, csv, sweep, SweepEvent};
 use tdsnn::training::{Phase, Recipe};
 
-use super::{bar_style, read_model, threads};
+use super::output::{Input, Outputs};
+use super::{
+    bar_style, data_inputs, name_labels_file, parse_leak, read_model, thread_count, threads,
+};
 
 /// For each leak constant L: fine-tune a ReLU LeNet-5 with G(x) - 1, fold, convert, simulate
-/// the held-out split; write a CSV and a plot of accuracy and DNN/SNN operation ratio
-/// against L (the paper's figures 4 and 5).
+/// the held-out images; write a CSV and a plot of accuracy and DNN/SNN operation ratio
+/// against L (the paper's figures 4 and 5). Every option, the labels and the output
+/// directory are checked before the first training; the CSV and the plot are moved into
+/// place only once the whole study succeeded.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     /// The leak constants, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 2.0, 3.0, 4.0, 5.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1.0, 2.0, 3.0, 4.0, 5.0],
+          value_parser = parse_leak, allow_negative_numbers = true)]
     leaks: Vec<f64>,
     /// The ReLU model to fine-tune for each L.
     #[arg(long, default_value_os_t = fixtures::lenet_relu())]
     from: PathBuf,
-    /// Directory with the MNIST-style IDX files.
+    /// Directory of an IDX data set: train-/test-images-idx3-ubyte and -labels-idx1-ubyte.
     #[arg(long, default_value_os_t = fixtures::mnist_dir())]
     data: PathBuf,
     /// Epochs of fine-tuning with G(x) - 1 per L.
     #[arg(long, default_value_t = Recipe::default().g_epochs)]
     g_epochs: usize,
-    /// Learning rate of the fine-tuning.
-    #[arg(long, default_value_t = Recipe::default().g_lr)]
+    /// Learning rate of the fine-tuning (Adam), finite and > 0.
+    #[arg(long, default_value_t = Recipe::default().g_lr, allow_negative_numbers = true)]
     g_lr: f64,
     /// Seed of the shuffling.
     #[arg(long, default_value_t = Recipe::default().seed)]
     seed: u64,
-    /// Worker threads for the simulation (default: every core).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Worker threads for the simulation, 1 to 1024 (default: every core).
+    #[arg(long, value_parser = thread_count())]
     threads: Option<u32>,
-    /// Where to write sweep.csv and sweep.svg.
+    /// Where to write sweep.csv and sweep.svg (created if missing).
     #[arg(long, default_value = "sweep")]
     out_dir: PathBuf,
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
-    let relu = read_model(&args.from)?.dnn;
+    // Before any work: the outputs against the inputs, the output directory, the data, the
+    // recipe for every L (sweep checks it again), the model.
+    let mut inputs = data_inputs(&args.data);
+    inputs.push(Input::new("the --from model", &args.from));
+    let mut outputs = Outputs::new(inputs);
+    outputs.directory("--out-dir", &args.out_dir)?;
+    let csv_path = args.out_dir.join("sweep.csv");
+    let svg = args.out_dir.join("sweep.svg");
+    let csv_temp = outputs.file("the CSV", &csv_path)?;
+    let svg_temp = outputs.file("the plot", &svg)?;
     let train_set = fixtures::load_split(&args.data, Split::Train)?;
     let test_set = fixtures::load_split(&args.data, Split::Test)?;
     let recipe = Recipe {
@@ -55,6 +70,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
         seed: args.seed,
         ..Recipe::default()
     };
+    check(&args.leaks, &recipe, train_set.len()).context("checking --g-lr and --leaks")?;
+    let relu = read_model(&args.from)?.dnn;
     let threads = threads(args.threads);
     let config = EvalConfig {
         threads,
@@ -80,7 +97,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             }
             SweepEvent::Train(leak, _, TrainEvent::Epoch(r)) => bar.suspend(|| {
                 println!(
-                    "L = {leak}: G(x)-1 epoch {}: loss {:.4}, train accuracy {:.2}%",
+                    "L = {leak}: G(x)-1 epoch {}: loss {:.4}, training accuracy {:.2}%",
                     r.epoch,
                     r.loss,
                     100.0 * r.train_accuracy
@@ -92,12 +109,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
                 bar.set_position(done as u64);
             }
         },
-    )?;
+    );
     bar.finish_and_clear();
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("creating {}", args.out_dir.display()))?;
-    let csv_path = args.out_dir.join("sweep.csv");
-    std::fs::write(&csv_path, csv(&points))
+    let points = points.map_err(|e| name_labels_file(e, &args.data))?;
+    std::fs::write(&csv_temp, csv(&points))
         .with_context(|| format!("writing {}", csv_path.display()))?;
     println!("\n    L   DNN(G) acc   SNN acc   agreement   DNN/SNN mult   add   total (paper accounting)");
     for p in &points {
@@ -116,7 +131,6 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let series = |f: &dyn Fn(&tdsnn::report::Report) -> f64| -> Vec<(f64, f64)> {
         points.iter().map(|p| (p.leak, f(&p.report))).collect()
     };
-    let svg = args.out_dir.join("sweep.svg");
     plot::lines(
         "TDSNN LeNet-5 on MNIST: the leak constant L (figures 4 and 5)",
         "leak constant L",
@@ -139,8 +153,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
                 ],
             ),
         ],
-        &svg,
-    )?;
+        &svg_temp,
+    )
+    .with_context(|| format!("writing {}", svg.display()))?;
+    outputs.commit()?;
     println!("\nwrote {} and {}", csv_path.display(), svg.display());
     Ok(())
 }

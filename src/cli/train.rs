@@ -10,39 +10,46 @@ use tdsnn::converter::train::TrainEvent;
 use tdsnn::fixtures::{self, Split};
 use tdsnn::training::{train_models, Phase, Recipe};
 
-use super::{bar_style, read_model};
+use super::output::{Input, Outputs};
+use super::{bar_style, data_inputs, name_labels_file, parse_leak, read_model};
 
-/// Train LeNet-5 on an MNIST-style data set: ReLU first (or start from a ReLU model), then
-/// fine-tune with the staircase G(x) - 1 (a straight-through gradient) and fold it into the
-/// DNN(G) that converts losslessly. Saves `lenet5-relu.safetensors` and
-/// `lenet5-g-L{L}.safetensors`. The defaults regenerate the shipped fixtures.
+/// Train LeNet-5 on an IDX data set of 1x28x28 images (MNIST, Fashion-MNIST, ...): ReLU
+/// first (or start from a ReLU model), then fine-tune with the staircase G(x) - 1 (a
+/// straight-through gradient) and fold it into the DNN(G) that converts losslessly. Saves
+/// `lenet5-relu.safetensors` and `lenet5-g-L{L}.safetensors`. The defaults regenerate the
+/// shipped fixtures.
+///
+/// Every option, the labels and the output directory are checked before the first epoch;
+/// the models are moved into place only once both are trained and written.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Directory with train-/test-images-idx3-ubyte and -labels-idx1-ubyte.
+    /// Directory of an IDX data set: train-/test-images-idx3-ubyte and -labels-idx1-ubyte
+    /// (the test split is held out to measure the models).
     #[arg(long, default_value_os_t = fixtures::mnist_dir())]
     data: PathBuf,
-    /// Where to write the models.
+    /// Where to write the models (created if missing).
     #[arg(long, default_value_os_t = fixtures::lenet_dir())]
     out_dir: PathBuf,
     /// Start from this ReLU model instead of training one.
     #[arg(long)]
     from: Option<PathBuf>,
     /// Leak constant L of G.
-    #[arg(long, default_value_t = Recipe::default().leak)]
+    #[arg(long, default_value_t = Recipe::default().leak, value_parser = parse_leak,
+          allow_negative_numbers = true)]
     leak: f64,
     /// Epochs of plain ReLU training.
     #[arg(long, default_value_t = Recipe::default().relu_epochs)]
     relu_epochs: usize,
-    /// Learning rate of the ReLU phase (Adam).
-    #[arg(long, default_value_t = Recipe::default().relu_lr)]
+    /// Learning rate of the ReLU phase (Adam), finite and > 0.
+    #[arg(long, default_value_t = Recipe::default().relu_lr, allow_negative_numbers = true)]
     relu_lr: f64,
     /// Epochs of fine-tuning with G(x) - 1.
     #[arg(long, default_value_t = Recipe::default().g_epochs)]
     g_epochs: usize,
-    /// Learning rate of the fine-tuning (Adam).
-    #[arg(long, default_value_t = Recipe::default().g_lr)]
+    /// Learning rate of the fine-tuning (Adam), finite and > 0.
+    #[arg(long, default_value_t = Recipe::default().g_lr, allow_negative_numbers = true)]
     g_lr: f64,
-    /// Mini-batch size.
+    /// Mini-batch size, 1 to the number of training images.
     #[arg(long, default_value_t = Recipe::default().batch_size)]
     batch_size: usize,
     /// Seed of the initial weights and the shuffling.
@@ -51,12 +58,6 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let train_set = fixtures::load_split(&args.data, Split::Train)?;
-    let test_set = fixtures::load_split(&args.data, Split::Test)?;
-    let start = match &args.from {
-        Some(path) => Some(read_model(path)?.dnn),
-        None => None,
-    };
     let recipe = Recipe {
         relu_epochs: args.relu_epochs,
         relu_lr: args.relu_lr,
@@ -66,9 +67,34 @@ pub fn run(args: TrainArgs) -> Result<()> {
         leak: args.leak,
         seed: args.seed,
     };
+    // Before any work: the outputs against the inputs, the output directory, the data, the
+    // recipe, the starting model.
+    let mut inputs = data_inputs(&args.data);
+    inputs.extend(args.from.iter().map(|p| Input::new("the --from model", p)));
+    let mut outputs = Outputs::new(inputs);
+    outputs.directory("--out-dir", &args.out_dir)?;
+    let relu_path = args.out_dir.join("lenet5-relu.safetensors");
+    let g_path = args
+        .out_dir
+        .join(format!("lenet5-g-L{}.safetensors", args.leak));
+    let relu_temp = match args.from {
+        None => Some(outputs.file("the ReLU model", &relu_path)?),
+        Some(_) => None,
+    };
+    let g_temp = outputs.file("the DNN(G) model", &g_path)?;
+    let train_set = fixtures::load_split(&args.data, Split::Train)?;
+    let test_set = fixtures::load_split(&args.data, Split::Test)?;
+    recipe
+        .check(train_set.len())
+        .context("checking --relu-lr, --g-lr, --batch-size and --leak")?;
+    let start = match &args.from {
+        Some(path) => Some(read_model(path)?.dnn),
+        None => None,
+    };
     println!(
-        "training LeNet-5 on {} digits ({} held out), {recipe:?}",
+        "training LeNet-5 on {} images of {} ({} held out), {recipe:?}",
         train_set.len(),
+        tdsnn::images::Inputs::shape(&train_set),
         test_set.len()
     );
     let bars = MultiProgress::new();
@@ -101,7 +127,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     }
                     bars.suspend(|| {
                         println!(
-                            "{name} epoch {:>2}: loss {:.4}, train accuracy {:.2}%, {:.1} s",
+                            "{name} epoch {:>2}: loss {:.4}, training accuracy {:.2}%, {:.1} s",
                             r.epoch,
                             r.loss,
                             100.0 * r.train_accuracy,
@@ -111,22 +137,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 }
             }
         },
-    )?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("creating {}", args.out_dir.display()))?;
-    let relu_path = args.out_dir.join("lenet5-relu.safetensors");
-    let g_path = args
-        .out_dir
-        .join(format!("lenet5-g-L{}.safetensors", args.leak));
-    if args.from.is_none() {
-        write_model(&trained.relu, &relu_path)?;
+    )
+    .map_err(|e| name_labels_file(e, &args.data))?;
+    if let Some(temp) = &relu_temp {
+        write_model(&trained.relu, temp)
+            .with_context(|| format!("writing {}", relu_path.display()))?;
+    }
+    write_model(&trained.g, &g_temp).with_context(|| format!("writing {}", g_path.display()))?;
+    outputs.commit()?;
+    if relu_temp.is_some() {
         println!(
             "wrote {} (held-out accuracy {:.2}%)",
             relu_path.display(),
             100.0 * trained.relu_accuracy
         );
     }
-    write_model(&trained.g, &g_path)?;
     println!(
         "wrote {} (held-out accuracy of the DNN(G), f64 reference: {:.2}%)",
         g_path.display(),

@@ -13,7 +13,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{descriptor, header, kind, til};
-use super::{DESCRIPTOR_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, TRAILER_LEN, TRAILER_TAG, VERSION};
+use super::{
+    DESCRIPTOR_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, STREAM_LIMIT, TRAILER_LEN, TRAILER_TAG,
+    VERSION,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{
     AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, Shape, TilPolicy, Weights, Window,
@@ -66,12 +69,18 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Graph> {
 
 /// Reads the graph file at `path`.
 ///
-/// The file is read once, into one 4-byte-aligned shared buffer, and every weight tensor of
-/// the returned graph is a view into it: no tensor is copied.
+/// The header is read first: the magic, then the file length it stores, which must equal a
+/// regular file's size. Only then is the one 4-byte-aligned shared buffer allocated, of that
+/// length, and the file read into it; every weight tensor of the returned graph is a view
+/// into it: no tensor is copied. An input that is not a regular file (a pipe, a device,
+/// `/dev/stdin`) is read the same way, up to [`STREAM_LIMIT`] bytes: a stream that is not a
+/// graph file is refused after 8 bytes, and one that never ends costs at most that much
+/// memory.
 ///
 /// # Errors
-/// [`ErrorKind::Io`] naming `path` if the file cannot be read; otherwise as
-/// [`from_bytes`].
+/// [`ErrorKind::Io`] naming `path` if the file cannot be read, or grows or shrinks while
+/// read; [`ErrorKind::StreamTooLong`] for a stream that declares more than
+/// [`STREAM_LIMIT`] bytes; otherwise as [`from_bytes`].
 ///
 /// # Example
 /// ```
@@ -87,6 +96,11 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Graph> {
 ///
 /// let err = format::read(&path).unwrap_err();
 /// assert!(matches!(err.kind(), ErrorKind::Io { .. }));
+/// # if cfg!(unix) {
+/// // Not a graph file: refused at its first byte, however long it is.
+/// let err = format::read("/dev/zero").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::Format { offset: 0, .. }));
+/// # }
 /// # Ok(()) }
 /// ```
 pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
@@ -99,11 +113,51 @@ pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
         .into()
     };
     let mut file = File::open(path).map_err(|e| io(e.to_string()))?;
-    let size = file.metadata().map_err(|e| io(e.to_string()))?.len();
-    let len = usize::try_from(size)
+    let meta = file.metadata().map_err(|e| io(e.to_string()))?;
+    let regular = meta.is_file().then_some(meta.len());
+
+    // The header: the magic, then the length it declares.
+    let mut head = [0u8; HEADER_LEN];
+    let got = read_full(&mut file, &mut head).map_err(|e| io(e.to_string()))?;
+    let head = &head[..got];
+    // The same checks, in the same order, as parse(): a file read from disk gets the error
+    // its bytes get from from_bytes().
+    check_magic(head)?;
+    if got < HEADER_LEN || regular.is_some_and(|size| size < MIN_LEN as u64) {
+        // Too short for a header and a trailer, which parse() reports.
+        let mut all = head.to_vec();
+        file.take(MIN_LEN as u64)
+            .read_to_end(&mut all)
+            .map_err(|e| io(e.to_string()))?;
+        return from_bytes(&all);
+    }
+    check_version(head)?;
+    let declared = u64_at(head, header::FILE_LEN)?;
+    match regular {
+        Some(size) => check_file_len(declared, size)?,
+        None if declared > STREAM_LIMIT => {
+            return Err(ErrorKind::StreamTooLong {
+                path: path.display().to_string(),
+                declared,
+                limit: STREAM_LIMIT,
+            }
+            .into())
+        }
+        None => {}
+    }
+    if declared < MIN_LEN as u64 {
+        return Err(format_error(
+            header::FILE_LEN,
+            format!(
+                "stored file length {declared} is shorter than a {MIN_LEN}-byte header and \
+                 trailer"
+            ),
+        ));
+    }
+    let len = usize::try_from(declared)
         .ok()
         .filter(|&n| n <= isize::MAX as usize - 3)
-        .ok_or_else(|| io(format!("a file of {size} bytes does not fit in memory")))?;
+        .ok_or_else(|| io(format!("a file of {declared} bytes does not fit in memory")))?;
 
     // The one buffer: zeroed words, then the file's bytes read straight into them.
     let mut words: Arc<[f32]> = std::iter::repeat_n(0.0f32, len.div_ceil(4)).collect();
@@ -111,23 +165,30 @@ pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
         return Err(io("internal error: the fresh read buffer is shared".into()));
     };
     let dst = &mut bytemuck::cast_slice_mut::<f32, u8>(unique)[..len];
-    file.read_exact(dst).map_err(|e| io(e.to_string()))?;
-
-    // The size came from the metadata: if there is more to read, the file grew while being
-    // read, or it is not a regular file (a pipe reports 0). Read the rest and decode a copy.
-    let mut probe = [0u8; 1];
-    let more = loop {
-        match file.read(&mut probe) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == IoErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(e.to_string())),
+    dst[..HEADER_LEN].copy_from_slice(head);
+    let rest = read_full(&mut file, &mut dst[HEADER_LEN..]).map_err(|e| io(e.to_string()))?;
+    let end = HEADER_LEN + rest;
+    let more = !at_end(&mut file).map_err(|e| io(e.to_string()))?;
+    match regular {
+        Some(size) if end < len || more => {
+            let how = if more { "grew" } else { "shrank" };
+            return Err(io(format!(
+                "the file {how} while being read (its size was {size} bytes)"
+            )));
         }
-    };
-    if more != 0 {
-        let mut all = bytemuck::cast_slice::<f32, u8>(&words)[..len].to_vec();
-        all.push(probe[0]);
-        file.read_to_end(&mut all).map_err(|e| io(e.to_string()))?;
-        return from_bytes(&all);
+        None if more => {
+            return Err(format_error(
+                len,
+                format!(
+                    "the stream goes on past byte {len}, the end its stored file length declares"
+                ),
+            ))
+        }
+        // Cut short: the error these bytes get from from_bytes().
+        None if end < len => {
+            return from_bytes(&bytemuck::cast_slice::<f32, u8>(&words)[..end]);
+        }
+        _ => {}
     }
 
     let plan = parse(&bytemuck::cast_slice::<f32, u8>(&words)[..len])?;
@@ -142,6 +203,66 @@ pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
         }
     }
     plan.build(&words)
+}
+
+/// Reads into `buf` until it is full or the input ends; returns the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == IoErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Whether `reader` has nothing more to give (reads at most one byte).
+fn at_end(reader: &mut impl Read) -> std::io::Result<bool> {
+    let mut probe = [0u8; 1];
+    read_full(reader, &mut probe).map(|n| n == 0)
+}
+
+/// Checks the magic against the first bytes: all 8, or as many as a shorter input holds,
+/// so that anything that is not a graph file is called so, however short.
+fn check_magic(bytes: &[u8]) -> Result<()> {
+    let n = bytes.len().min(MAGIC.len());
+    if bytes[..n] == MAGIC[..n] {
+        return Ok(());
+    }
+    Err(format_error(
+        header::MAGIC,
+        format!(
+            "magic is \"{}\", expected \"{}\": not a TDSNN graph file",
+            bytes[..n].escape_ascii(),
+            MAGIC.escape_ascii()
+        ),
+    ))
+}
+
+/// Checks the format version.
+fn check_version(bytes: &[u8]) -> Result<()> {
+    let version = u32_at(bytes, header::VERSION)?;
+    if version == VERSION {
+        return Ok(());
+    }
+    Err(format_error(
+        header::VERSION,
+        format!("format version {version} is not supported (this reader reads {VERSION})"),
+    ))
+}
+
+/// Checks the file length stored at [`header::FILE_LEN`] against the actual one.
+fn check_file_len(stored: u64, actual: u64) -> Result<()> {
+    if stored == actual {
+        return Ok(());
+    }
+    Err(format_error(
+        header::FILE_LEN,
+        format!("stored file length {stored} differs from the actual length {actual}"),
+    ))
 }
 
 /// What the file says, checked for structure; tensors as element ranges in the file.
@@ -257,30 +378,15 @@ fn kind_name(code: u32) -> &'static str {
 /// Checks the structure of a graph file and decodes its header and descriptors.
 fn parse(bytes: &[u8]) -> Result<Plan> {
     let len = bytes.len();
+    check_magic(bytes)?;
     if len < MIN_LEN {
         return Err(format_error(
             len,
             format!("the file is {len} bytes, shorter than a {MIN_LEN}-byte header and trailer"),
         ));
     }
-    let magic: [u8; 8] = field(bytes, header::MAGIC)?;
-    if magic != MAGIC {
-        return Err(format_error(
-            header::MAGIC,
-            format!(
-                "magic is \"{}\", expected \"{}\": not a TDSNN graph file",
-                magic.escape_ascii(),
-                MAGIC.escape_ascii()
-            ),
-        ));
-    }
-    let version = u32_at(bytes, header::VERSION)?;
-    if version != VERSION {
-        return Err(format_error(
-            header::VERSION,
-            format!("format version {version} is not supported (this reader reads {VERSION})"),
-        ));
-    }
+    check_version(bytes)?;
+    check_file_len(u64_at(bytes, header::FILE_LEN)?, len as u64)?;
     let body = len - TRAILER_LEN;
     let tag: [u8; 4] = field(bytes, body + 4)?;
     if tag != TRAILER_TAG {
@@ -297,13 +403,6 @@ fn parse(bytes: &[u8]) -> Result<Plan> {
     let computed = crc32fast::hash(&bytes[..body]);
     if stored != computed {
         return Err(ErrorKind::Checksum { stored, computed }.into());
-    }
-    let file_len = u64_at(bytes, header::FILE_LEN)?;
-    if file_len != len as u64 {
-        return Err(format_error(
-            header::FILE_LEN,
-            format!("stored file length {file_len} differs from the actual length {len}"),
-        ));
     }
     let count = u32_at(bytes, header::LAYER_COUNT)?;
     let room = (len - MIN_LEN) as u64;
