@@ -68,7 +68,7 @@ pub fn is_onnx(path: &Path) -> bool {
 /// What a file's first bytes say it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
-    /// An engine graph file: it starts with [`format::MAGIC`].
+    /// An engine graph file: it starts with [`format::MAGIC`] ([`format::is_graph_file`]).
     Graph,
     /// A safetensors file (the project's model file): an 8-byte little-endian header
     /// length that fits in the file, then the JSON header's `{`.
@@ -95,7 +95,7 @@ pub fn sniff(path: &Path) -> Result<FileKind> {
         }
     }
     let head = &head[..got];
-    if head.starts_with(&format::MAGIC) {
+    if format::is_graph_file(head) {
         return Ok(FileKind::Graph);
     }
     if let [h @ .., b'{'] = head {
