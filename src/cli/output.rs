@@ -12,7 +12,9 @@
 //!   directory it created, so a failed run leaves nothing that looks finished.
 //!
 //! Files end up with the permissions `File::create` would give them (`0666` less the umask:
-//! `0644` under the usual umask `022`), not the `0600` of a plain temporary file.
+//! `0644` under the usual umask `022`), not the `0600` of a plain temporary file. A
+//! destination that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a named
+//! pipe) is written directly: there is nothing to rename onto.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -39,16 +41,24 @@ impl Input {
     }
 }
 
-/// One declared output: where it goes, and the temporary file written meanwhile.
+/// One declared output: where it goes, and what is written meanwhile.
 #[derive(Debug)]
 struct Pending {
     what: String,
     dest: PathBuf,
     resolved: PathBuf,
-    temp: TempPath,
-    /// The permissions the temporary file was created with, restored before the rename: a
-    /// writer may have replaced the file with one of its own (safetensors writes a `0600`
-    /// temporary file and renames it onto the path it is given).
+    /// `None` for a destination that is not a regular file (`/dev/null`, `/dev/stdout`, a
+    /// pipe): written directly, nothing to rename.
+    temp: Option<Temp>,
+}
+
+/// A temporary file beside the destination.
+#[derive(Debug)]
+struct Temp {
+    path: TempPath,
+    /// The permissions it was created with, restored before the rename: a writer may have
+    /// replaced the file with one of its own (safetensors writes a `0600` temporary file and
+    /// renames it onto the path it is given).
     permissions: std::fs::Permissions,
 }
 
@@ -128,38 +138,20 @@ impl Outputs {
                 other.dest.display()
             );
         }
-        let dir = resolved.parent().unwrap_or(Path::new("."));
-        let name = resolved.file_name().unwrap_or_default().to_string_lossy();
-        let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // As `File::create`: 0666 less the umask.
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let cannot = || {
-            format!(
-                "{what} {}: cannot write in {}",
-                dest.display(),
-                dir.display()
-            )
+        let special = std::fs::metadata(dest).is_ok_and(|m| !m.is_file());
+        let temp = if special {
+            None
+        } else {
+            Some(temp_beside(&what, dest, &resolved)?)
         };
-        let file = builder.tempfile_in(dir).with_context(cannot)?;
-        let permissions = file
-            .as_file()
-            .metadata()
-            .with_context(cannot)?
-            .permissions();
-        let temp = file.into_temp_path();
-        let path = temp.to_path_buf();
+        let path = temp
+            .as_ref()
+            .map_or_else(|| dest.to_path_buf(), |t| t.path.to_path_buf());
         self.pending.push(Pending {
             what,
             dest: dest.to_path_buf(),
             resolved,
             temp,
-            permissions,
         });
         Ok(path)
     }
@@ -172,9 +164,10 @@ impl Outputs {
     /// Renames every temporary file onto its destination: the command succeeded.
     pub fn commit(mut self) -> Result<()> {
         for p in std::mem::take(&mut self.pending) {
+            let Some(temp) = p.temp else { continue };
             let fail = || format!("{} {}: cannot move it into place", p.what, p.dest.display());
-            std::fs::set_permissions(&p.temp, p.permissions.clone()).with_context(fail)?;
-            p.temp.persist(&p.dest).with_context(fail)?;
+            std::fs::set_permissions(&temp.path, temp.permissions).with_context(fail)?;
+            temp.path.persist(&p.dest).with_context(fail)?;
         }
         self.created.clear();
         Ok(())
@@ -189,6 +182,39 @@ impl Drop for Outputs {
             let _ = std::fs::remove_dir(dir);
         }
     }
+}
+
+/// A new temporary file in the directory of `resolved` (the output `dest`, named by `what`),
+/// hidden and named after it, with the permissions `File::create` would give it.
+fn temp_beside(what: &str, dest: &Path, resolved: &Path) -> Result<Temp> {
+    let dir = resolved.parent().unwrap_or(Path::new("."));
+    let name = resolved.file_name().unwrap_or_default().to_string_lossy();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // As `File::create`: 0666 less the umask.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let cannot = || {
+        format!(
+            "{what} {}: cannot write in {}",
+            dest.display(),
+            dir.display()
+        )
+    };
+    let file = builder.tempfile_in(dir).with_context(cannot)?;
+    let permissions = file
+        .as_file()
+        .metadata()
+        .with_context(cannot)?
+        .permissions();
+    Ok(Temp {
+        path: file.into_temp_path(),
+        permissions,
+    })
 }
 
 /// Where `dest` points once links are resolved: the canonical path of an existing file, or
@@ -273,6 +299,17 @@ mod tests {
         outputs.commit().unwrap();
         assert_eq!(std::fs::read(out.join("a.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_written_directly() {
+        let mut outputs = Outputs::new(Vec::new());
+        let path = outputs.file("--json", Path::new("/dev/null")).unwrap();
+        assert_eq!(path, Path::new("/dev/null"));
+        std::fs::write(&path, b"{}").unwrap();
+        outputs.commit().unwrap();
+        assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()));
     }
 
     #[test]
