@@ -17,6 +17,8 @@ use super::{bar_style, thread_count};
 /// calibration, all in this process; thread scaling on the test split; AlexNet and VGG-16
 /// (random He weights) on one image each; an operation table in the paper's table-2 format.
 #[derive(Debug, Args)]
+// A negative number is a value (rejected with its reason), not an unknown flag.
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     /// LeNet test images timed per image.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]

@@ -19,6 +19,8 @@ use super::{leak_of, load_model, parse_leak};
 /// prints its layers. No output may name the model file or the other output; both are
 /// moved into place only once everything succeeded.
 #[derive(Debug, Args)]
+// A negative number is a value (rejected with its reason), not an unknown flag.
+#[command(allow_negative_numbers = true)]
 pub struct ConvertArgs {
     /// The model file: safetensors with a tdsnn architecture, or `.onnx`.
     model: PathBuf,
@@ -30,7 +32,7 @@ pub struct ConvertArgs {
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Leak constant L (default: the one the model was trained for).
-    #[arg(long, value_parser = parse_leak, allow_negative_numbers = true)]
+    #[arg(long, value_parser = parse_leak)]
     leak: Option<f64>,
     /// T_il policy: `dynamic`, or a fixed number of steps.
     #[arg(long, default_value = "dynamic", value_parser = parse_til)]

@@ -32,12 +32,14 @@ impl From<Mode> for TickMode {
 /// Convert and simulate the built-in demo network (LeNet-shaped, seeded random weights) on
 /// seeded random images, check every spike against equation (10), print a per-layer table.
 #[derive(Debug, Args)]
+// A negative number is a value (rejected with its reason), not an unknown flag.
+#[command(allow_negative_numbers = true)]
 pub struct DemoArgs {
     /// Number of images (at least 1).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     images: u32,
     /// Leak constant L.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_leak, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_leak)]
     leak: f64,
     /// Tick mode.
     #[arg(long, value_enum, default_value_t = Mode::ClosedForm)]

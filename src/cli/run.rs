@@ -28,6 +28,8 @@ use super::{bar_style, is_onnx, leak_of, load_model, parse_leak, thread_count, t
 /// end: a run that fails with an error leaves none of them. (A run whose audit finds spikes
 /// off equation (10) writes its outputs, which show it, and then exits with an error.)
 #[derive(Debug, Args)]
+// A negative number is a value (rejected with its reason), not an unknown flag.
+#[command(allow_negative_numbers = true)]
 pub struct RunArgs {
     /// The model: safetensors with a tdsnn architecture, or an ONNX file (`.onnx`; give
     /// --leak). See README.
@@ -63,7 +65,7 @@ pub struct RunArgs {
     #[arg(long)]
     dump: Option<PathBuf>,
     /// Leak constant L (default: the one the model was trained for).
-    #[arg(long, value_parser = parse_leak, allow_negative_numbers = true)]
+    #[arg(long, value_parser = parse_leak)]
     leak: Option<f64>,
     /// T_il policy: `dynamic`, or a fixed number of steps.
     #[arg(long, default_value = "dynamic", value_parser = parse_til)]

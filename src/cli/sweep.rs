@@ -23,10 +23,12 @@ use super::{
 /// directory are checked before the first training; the CSV and the plot are moved into
 /// place only once the whole study succeeded.
 #[derive(Debug, Args)]
+// A negative number is a value (rejected with its reason), not an unknown flag.
+#[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     /// The leak constants, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1.0, 2.0, 3.0, 4.0, 5.0],
-          value_parser = parse_leak, allow_negative_numbers = true)]
+          value_parser = parse_leak)]
     leaks: Vec<f64>,
     /// The ReLU model to fine-tune for each L.
     #[arg(long, default_value_os_t = fixtures::lenet_relu())]
@@ -38,7 +40,7 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = Recipe::default().g_epochs)]
     g_epochs: usize,
     /// Learning rate of the fine-tuning (Adam), finite and > 0.
-    #[arg(long, default_value_t = Recipe::default().g_lr, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = Recipe::default().g_lr)]
     g_lr: f64,
     /// Seed of the shuffling.
     #[arg(long, default_value_t = Recipe::default().seed)]

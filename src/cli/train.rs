@@ -22,6 +22,8 @@ use super::{bar_style, data_inputs, name_labels_file, parse_leak, read_model};
 /// Every option, the labels and the output directory are checked before the first epoch;
 /// the models are moved into place only once both are trained and written.
 #[derive(Debug, Args)]
+// A negative number is a value (rejected with its reason), not an unknown flag.
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Directory of an IDX data set: train-/test-images-idx3-ubyte and -labels-idx1-ubyte
     /// (the test split is held out to measure the models).
@@ -34,20 +36,19 @@ pub struct TrainArgs {
     #[arg(long)]
     from: Option<PathBuf>,
     /// Leak constant L of G.
-    #[arg(long, default_value_t = Recipe::default().leak, value_parser = parse_leak,
-          allow_negative_numbers = true)]
+    #[arg(long, default_value_t = Recipe::default().leak, value_parser = parse_leak)]
     leak: f64,
     /// Epochs of plain ReLU training.
     #[arg(long, default_value_t = Recipe::default().relu_epochs)]
     relu_epochs: usize,
     /// Learning rate of the ReLU phase (Adam), finite and > 0.
-    #[arg(long, default_value_t = Recipe::default().relu_lr, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = Recipe::default().relu_lr)]
     relu_lr: f64,
     /// Epochs of fine-tuning with G(x) - 1.
     #[arg(long, default_value_t = Recipe::default().g_epochs)]
     g_epochs: usize,
     /// Learning rate of the fine-tuning (Adam), finite and > 0.
-    #[arg(long, default_value_t = Recipe::default().g_lr, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = Recipe::default().g_lr)]
     g_lr: f64,
     /// Mini-batch size, 1 to the number of training images.
     #[arg(long, default_value_t = Recipe::default().batch_size)]
