@@ -288,3 +288,23 @@ fn inspect_names_both_formats_when_neither_magic_matches() {
         run.stderr
     );
 }
+
+#[test]
+fn negative_and_huge_counts_are_refused_with_their_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, message) in [
+        (
+            &["run", "--til", "-3"][..],
+            "expected `dynamic` or a number of steps",
+        ),
+        (&["run", "--threads", "-1"], "-1 is not in 1..=1024"),
+        (&["run", "--threads", "4294967295"], "is not in 1..=1024"),
+        (&["bench", "--threads", "0"], "0 is not in 1..=1024"),
+        (&["sweep", "--threads", "2000"], "2000 is not in 1..=1024"),
+    ] {
+        let run = tdsnn(dir.path(), args);
+        assert!(!run.ok, "{args:?} was accepted");
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?} worked: {}", run.stdout);
+    }
+}
