@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::error::ModelError;
+use crate::input::InputErrorKind;
 
 /// One node of the ONNX graph, as errors name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,19 +25,36 @@ impl fmt::Display for NodeRef {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OnnxErrorKind {
-    /// The file cannot be read.
-    #[error(transparent)]
-    Io(std::io::Error),
+    /// The file cannot be read, or is too large to be an ONNX model.
+    #[error("{0}")]
+    Read(InputErrorKind),
+    /// The file is empty (0 bytes): not an ONNX model.
+    #[error("the file is empty (0 bytes), not an ONNX model")]
+    Empty,
     /// The bytes are not a protobuf `ModelProto` (a truncated file ends up here).
     #[error("not an ONNX model (protobuf decoding failed): {0}")]
     Decode(String),
     /// The model holds no graph.
     #[error("the model holds no graph")]
     NoGraph,
-    /// The model does not import the default operator set, or a version outside the
-    /// supported range.
-    #[error("{0}")]
-    Opset(String),
+    /// The model imports no operator set of the default domain (`""` or `ai.onnx`); the
+    /// domains it does import are listed (none at all is typical of bytes that are not an
+    /// ONNX model but happen to decode as one).
+    #[error("{}", no_default_opset(domains))]
+    NoDefaultOpset {
+        /// The operator set domains the model imports, in file order.
+        domains: Vec<String>,
+    },
+    /// The default operator set's version is outside [`OPSETS`](super::OPSETS).
+    #[error(
+        "operator set version {version} is outside the supported {}..={}",
+        super::OPSETS.start(),
+        super::OPSETS.end()
+    )]
+    Opset {
+        /// The version the model imports.
+        version: i64,
+    },
     /// Nodes whose operator (or operator domain) the importer does not support; every one
     /// of them is listed.
     #[error("{} unsupported node(s): {}", nodes.len(), list(nodes))]
@@ -72,8 +90,8 @@ pub enum OnnxErrorKind {
         /// What is wrong.
         what: String,
     },
-    /// A constant tensor cannot be decoded: unsupported element type, data that do not match
-    /// its shape, or data stored in an external file.
+    /// A constant tensor cannot be decoded: unsupported element type, or data that do not
+    /// match its shape.
     #[error("tensor `{tensor}`: {what}")]
     Tensor {
         /// The tensor's name.
@@ -81,18 +99,105 @@ pub enum OnnxErrorKind {
         /// What is wrong.
         what: String,
     },
-    /// A constant tensor keeps its data in an external file, which is not supported.
-    #[error(
-        "tensor `{tensor}` keeps its data in an external file; export with the weights \
-         inside the model (models under 2 GB)"
-    )]
+    /// A constant tensor keeps its data in an external file that cannot be used: see
+    /// [`ExternalDataProblem`] for each case.
+    #[error("tensor `{tensor}` (external data{}): {problem}", in_file(location))]
     ExternalData {
         /// The tensor's name.
         tensor: String,
+        /// The file, as the tensor's `location` gives it (relative to the model's directory).
+        location: String,
+        /// What is wrong.
+        problem: ExternalDataProblem,
     },
     /// The imported layers do not form a valid network.
     #[error(transparent)]
     Model(#[from] ModelError),
+}
+
+/// Why a tensor's external data cannot be read ([`OnnxErrorKind::ExternalData`]).
+///
+/// The `external_data` entries of a tensor are `location` (a path relative to the model's
+/// directory), `offset` (default 0) and `length` (default: the tensor's size in bytes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExternalDataProblem {
+    /// The model was given as bytes, with nothing to find its data files in.
+    #[error(
+        "the model was given as bytes, with no directory to find the file in: read it from \
+         its path (`read_onnx`), or supply the file (`import_onnx_with_data`)"
+    )]
+    NoDirectory,
+    /// The tensor's `external_data` has no `location` (or an empty one).
+    #[error("its `external_data` gives no `location`")]
+    NoLocation,
+    /// `location` is an absolute path; the ONNX specification requires one relative to the
+    /// model's directory.
+    #[error("the location is an absolute path; it must be relative to the model's directory")]
+    Absolute,
+    /// `location` has a `..` component: it would leave the model's directory.
+    #[error("the location has a `..` component, which would leave the model's directory")]
+    Escapes,
+    /// An `offset` or `length` entry that is not a byte count.
+    #[error("`{key}` = `{value}` is not a byte count")]
+    BadNumber {
+        /// The entry's key.
+        key: String,
+        /// Its value, as given.
+        value: String,
+    },
+    /// The tensor lists `external_data` entries but its `data_location` is not `EXTERNAL`,
+    /// or it is `EXTERNAL` and also holds inline data.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// `length` differs from the size the tensor's dimensions and element type give.
+    #[error("`length` = {length} bytes, but its dimensions need {expected}")]
+    Length {
+        /// The `length` entry.
+        length: u64,
+        /// The tensor's size in bytes.
+        expected: u64,
+    },
+    /// No such file beside the model (or, in memory, none supplied under that location).
+    #[error("the file does not exist")]
+    Missing,
+    /// The file is not a regular file (a directory, a device or a pipe).
+    #[error("not a regular file (a directory, a device or a pipe)")]
+    NotAFile,
+    /// The tensor's bytes lie past the end of the file.
+    #[error(
+        "`offset` = {offset} with `length` = {length} lies past the end of the file \
+         ({size} bytes)"
+    )]
+    PastEnd {
+        /// Where the tensor starts.
+        offset: u64,
+        /// Its length in bytes.
+        length: u64,
+        /// The file's size.
+        size: u64,
+    },
+    /// The tensors with external data claim more bytes together than their files hold
+    /// (they overlap): refused, so that a small file cannot make the importer allocate many
+    /// times its size.
+    #[error(
+        "the tensors with external data claim {claimed} bytes together, more than the \
+         {available} bytes of their files (overlapping tensors)"
+    )]
+    Overlap {
+        /// The bytes claimed up to and including this tensor.
+        claimed: u64,
+        /// The total size of the data files.
+        available: u64,
+    },
+    /// The file cannot be read.
+    #[error("{message}")]
+    Io {
+        /// The operating system's error kind.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
+    },
 }
 
 /// An ONNX file that cannot be imported: the file, and what is wrong (boxed, so that a
@@ -127,6 +232,25 @@ impl OnnxError {
     pub fn into_kind(self) -> OnnxErrorKind {
         *self.kind
     }
+}
+
+fn in_file(location: &str) -> String {
+    if location.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{location}`")
+    }
+}
+
+fn no_default_opset(domains: &[String]) -> String {
+    if domains.is_empty() {
+        return "the model imports no operator set at all (is it an ONNX model?)".into();
+    }
+    let quoted: Vec<String> = domains.iter().map(|d| format!("`{d}`")).collect();
+    format!(
+        "the model imports no default-domain operator set (`` or `ai.onnx`), only {}",
+        quoted.join(", ")
+    )
 }
 
 fn list(nodes: &[NodeRef]) -> String {

@@ -1,6 +1,13 @@
 //! The ONNX graph as a chain: constants gathered (initializers and `Constant` nodes), every
-//! node's inputs resolved, cycles found, and the single path from the graph's one data input
-//! to its one output walked, node by node.
+//! node's inputs resolved, cycles found, shape-only subgraphs set apart, and the single path
+//! from the graph's one data input to its one output walked, node by node.
+//!
+//! A shape-only node computes on tensor shapes, never on the data's values: `Shape`, and
+//! `Gather`, `Unsqueeze` or `Concat` whose inputs are all constants or shape-only (the legacy
+//! exporter's `x.view(x.size(0), -1)` is `Shape -> Gather -> Unsqueeze -> Concat ->
+//! Reshape`). Such a node reading the data is no branch, and its result is no second data
+//! path into the node it feeds; [`shapes`](super::shapes) evaluates it once the data's shape
+//! there is known.
 //!
 //! Cost: linear in the number of nodes and edges (hash maps from tensor names to producers
 //! and consumers).
@@ -25,7 +32,17 @@ pub(crate) const SUPPORTED: &[&str] = &[
     "BatchNormalization",
     "Dropout",
     "Identity",
+    "GlobalAveragePool",
+    "ReduceMean",
+    "Shape",
+    "Gather",
+    "Unsqueeze",
+    "Concat",
 ];
+
+/// Operators that are shape-only when every input is a constant or shape-only (`Shape`
+/// always is).
+const SHAPE_OPS: &[&str] = &["Gather", "Unsqueeze", "Concat"];
 
 /// How errors name node `index`.
 pub(crate) fn node_ref(index: usize, node: &NodeProto) -> NodeRef {
@@ -56,6 +73,8 @@ pub(crate) struct Chain<'a> {
     pub input: &'a str,
     /// The nodes on the path from the input to the output, in order, with their index.
     pub nodes: Vec<(usize, &'a NodeProto)>,
+    /// The shape-only nodes by the name of their (first) output, with their index.
+    pub shape_nodes: HashMap<&'a str, (usize, &'a NodeProto)>,
 }
 
 /// A constant tensor: borrowed from the file, or built from a `Constant` node's scalar or
@@ -147,7 +166,9 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
             }
         }
     }
-    check_acyclic(graph, &producer)?;
+    let order = topological_order(graph, &producer)?;
+    let shape_nodes = shape_only(graph, &order, &constants);
+    let computed = |name: &str| !constants.contains_key(name) && !shape_nodes.contains_key(name);
 
     let data_inputs: Vec<&str> = graph
         .input
@@ -170,11 +191,16 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
             outputs.join(", ")
         )));
     };
-    // Consumers of every non-constant tensor.
+    // Consumers of every computed tensor, shape-only nodes left out (they read the data's
+    // shape, not its values).
+    let shape_indices: HashSet<usize> = shape_nodes.values().map(|&(i, _)| i).collect();
     let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, node) in graph.node.iter().enumerate() {
+        if shape_indices.contains(&i) {
+            continue;
+        }
         for input in node.input.iter().filter(|s| !s.is_empty()) {
-            if !constants.contains_key(input.as_str()) {
+            if computed(input) {
                 consumers.entry(input).or_default().push(i);
             }
         }
@@ -196,7 +222,7 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
                 let joined = node
                     .input
                     .iter()
-                    .filter(|s| !s.is_empty() && !constants.contains_key(s.as_str()))
+                    .filter(|s| !s.is_empty() && computed(s))
                     .count();
                 if joined > 1 {
                     return Err(OnnxErrorKind::NotAChain(format!(
@@ -238,12 +264,9 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
         }
     }
     let on_path: HashSet<usize> = nodes.iter().map(|(i, _)| *i).collect();
-    if let Some((i, node)) = graph
-        .node
-        .iter()
-        .enumerate()
-        .find(|(i, n)| n.op_type != "Constant" && !on_path.contains(i))
-    {
+    if let Some((i, node)) = graph.node.iter().enumerate().find(|(i, n)| {
+        n.op_type != "Constant" && !on_path.contains(i) && !shape_indices.contains(i)
+    }) {
         return Err(OnnxErrorKind::NotAChain(format!(
             "{} is not on the path from the input `{input}` to the output `{output}`",
             node_ref(i, node)
@@ -253,12 +276,44 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
         constants,
         input,
         nodes,
+        shape_nodes,
     })
 }
 
-/// Errors with a node on a cycle, if the graph has one (Kahn's algorithm; from a node left
-/// over, predecessors are followed until one repeats).
-fn check_acyclic(graph: &GraphProto, producer: &HashMap<&str, usize>) -> Result<(), OnnxErrorKind> {
+/// The shape-only nodes (see the module docs), by the name of their first output: decided
+/// in topological order, so that a node's inputs are decided before it.
+fn shape_only<'a>(
+    graph: &'a GraphProto,
+    order: &[usize],
+    constants: &HashMap<&str, TensorProtoRef<'_>>,
+) -> HashMap<&'a str, (usize, &'a NodeProto)> {
+    let mut shape_nodes: HashMap<&str, (usize, &NodeProto)> = HashMap::new();
+    for &i in order {
+        let node = &graph.node[i];
+        if !is_default_domain(&node.domain) {
+            continue;
+        }
+        let op = node.op_type.as_str();
+        let shape_only = op == "Shape"
+            || SHAPE_OPS.contains(&op)
+                && node.input.iter().filter(|s| !s.is_empty()).all(|s| {
+                    constants.contains_key(s.as_str()) || shape_nodes.contains_key(s.as_str())
+                });
+        if shape_only {
+            if let Some(out) = node.output.first().filter(|o| !o.is_empty()) {
+                shape_nodes.insert(out, (i, node));
+            }
+        }
+    }
+    shape_nodes
+}
+
+/// The nodes in a topological order, or an error with a node on a cycle if the graph has one
+/// (Kahn's algorithm; from a node left over, predecessors are followed until one repeats).
+fn topological_order(
+    graph: &GraphProto,
+    producer: &HashMap<&str, usize>,
+) -> Result<Vec<usize>, OnnxErrorKind> {
     let n = graph.node.len();
     let preds: Vec<Vec<usize>> = graph
         .node
@@ -279,8 +334,10 @@ fn check_acyclic(graph: &GraphProto, producer: &HashMap<&str, usize>) -> Result<
     }
     let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop() {
         done[i] = true;
+        order.push(i);
         for &s in &succs[i] {
             indegree[s] -= 1;
             if indegree[s] == 0 {
@@ -289,7 +346,7 @@ fn check_acyclic(graph: &GraphProto, producer: &HashMap<&str, usize>) -> Result<
         }
     }
     let Some(mut at) = done.iter().position(|d| !d) else {
-        return Ok(());
+        return Ok(order);
     };
     // Every node left over has a predecessor left over; n steps back land on a cycle.
     for _ in 0..n {

@@ -1,53 +1,87 @@
-//! ONNX import: the file `torch.onnx.export` writes (legacy TorchScript exporter, opset 13 and
-//! up, or the dynamo exporter, opset 18 and up), read directly into a [`Dnn`] with no Python.
+//! ONNX import: the files `torch.onnx.export` writes (the dynamo exporter, PyTorch's default,
+//! opset 18 and up, weights in a `.onnx.data` file beside the model since PyTorch 2.9; the
+//! legacy TorchScript exporter) and hand-written or older ones (default-domain operator sets
+//! 7 to 25, [`OPSETS`]), read directly into a [`Dnn`] with no Python.
 //!
 //! The protobuf side is `prost` with hand-derived messages for the subset of `onnx.proto` the
 //! importer reads ([`proto`]). The graph must be a chain from one data input, `(N, C, H, W)` or
-//! `(N, F)` with a free batch axis, to one output; constants are initializers (inline data)
-//! or `Constant` nodes.
+//! `(N, F)` with a free batch axis, to one output; constants are initializers or `Constant`
+//! nodes, their data inline or external ([`read_onnx`] finds the files in the model's
+//! directory, [`import_onnx_with_data`] takes them from an [`ExternalData`] source such as
+//! [`ExternalFiles`] in memory). Shape-only subgraphs, such as the `Shape -> Gather ->
+//! Unsqueeze -> Concat` chain the legacy exporter writes for `x.view(x.size(0), -1)`, are
+//! evaluated on the known shapes, the batch extent kept symbolic.
 //!
 //! | ONNX | becomes |
 //! |---|---|
 //! | `Conv` (strides, symmetric pads, dilation 1, group 1) | [`DnnLayer::Conv2d`](crate::DnnLayer::Conv2d) |
-//! | `Gemm` (`transA = 0`, `transB`, `alpha`, `beta`), `MatMul` (+ constant `Add`) | [`DnnLayer::Dense`](crate::DnnLayer::Dense) |
+//! | `Gemm` (`transA = 0`, `transB` 0 or 1, any `alpha` and `beta`), `MatMul` + constant `Add` (either input order) | [`DnnLayer::Dense`](crate::DnnLayer::Dense) |
 //! | `Relu` | [`DnnLayer::Relu`](crate::DnnLayer::Relu) |
-//! | `MaxPool`, `AveragePool` (symmetric pads, `ceil_mode = 0`) | [`DnnLayer::MaxPool`](crate::DnnLayer::MaxPool), [`DnnLayer::AvgPool`](crate::DnnLayer::AvgPool) |
-//! | `Flatten` (axis 1), `Reshape` to `(batch, features)` | [`DnnLayer::Flatten`](crate::DnnLayer::Flatten) |
-//! | `BatchNormalization` (inference) | folded into the conv or dense layer before it |
+//! | `MaxPool`, `AveragePool` (symmetric pads, `ceil_mode = 0`; padded average pools count the padding) | [`DnnLayer::MaxPool`](crate::DnnLayer::MaxPool), [`DnnLayer::AvgPool`](crate::DnnLayer::AvgPool) |
+//! | `GlobalAveragePool`; `ReduceMean` over the two spatial axes (`axes` an attribute before opset 18, an input from 18; any order and sign; `keepdims` 0 or 1) | [`DnnLayer::AvgPool`](crate::DnnLayer::AvgPool), the window the whole plane (then [`DnnLayer::Flatten`](crate::DnnLayer::Flatten) if `keepdims = 0`) |
+//! | `Flatten` (axis 1), `Reshape` to `(batch, features)`, its shape a constant or computed by `Shape`, `Gather`, `Unsqueeze` (`axes` an attribute before opset 13, an input from 13) and `Concat` | [`DnnLayer::Flatten`](crate::DnnLayer::Flatten) |
+//! | `BatchNormalization` (inference; `spatial = 1` in opsets 7 and 8) | folded into the conv or dense layer before it |
 //! | `Dropout`, `Identity` | dropped |
 //!
 //! Every node with another operator is reported, all at once ([`OnnxErrorKind::Unsupported`]);
 //! a node reading a tensor nothing provides, a cycle, or a graph that is not one chain gets
-//! its own error naming the node and why. Cost: linear in the file size.
+//! its own error naming the node and why; an attribute or constant the importer cannot honour
+//! is named with its value as given ([`OnnxErrorKind::Node`]); external data that cannot be
+//! read names the tensor and the file ([`OnnxErrorKind::ExternalData`]). Cost: linear in the
+//! file size plus the external data's.
 
 mod error;
+mod external;
 mod graph;
 mod ops;
 pub mod proto;
+mod shapes;
 mod tensor;
 
 use std::path::Path;
 
-pub use error::{NodeRef, OnnxError, OnnxErrorKind};
+pub use error::{ExternalDataProblem, NodeRef, OnnxError, OnnxErrorKind};
+pub use external::{ExternalData, ExternalFiles, ModelDir};
 
+use crate::input;
 use crate::model::Dnn;
 use crate::model_file::{Model, ModelInfo};
 use tdsnn_engine::Shape;
 
+/// The largest ONNX file [`read_onnx`] reads: 2 GiB, protobuf's limit on one message (larger
+/// models keep their weights in external data files, which do not count). A larger file, or
+/// a device or pipe longer than [`input::STREAM_LIMIT`], is refused before it is read.
+pub const MODEL_LIMIT: u64 = 2 << 30;
+
 /// The oldest and newest default-domain operator set versions accepted.
-pub const OPSETS: std::ops::RangeInclusive<i64> = 9..=25;
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
 
 /// Reads an ONNX file into a [`Model`] (see the [module docs](self)). The model's
 /// activation is `relu` (the positions of the ReLUs; give `L` when converting) and its notes
-/// say where it came from.
+/// say where it came from. External data is read from the files beside it ([`ModelDir`]).
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::onnx::read_onnx;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // LeNet-5 as `torch.onnx.export` writes it by default: weights in `lenet_g_external.onnx.data`.
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx/lenet_g_external.onnx");
+/// let model = read_onnx(path)?;
+/// assert_eq!(model.dnn.layers().len(), 10);
+/// # Ok(()) }
+/// ```
 pub fn read_onnx(path: impl AsRef<Path>) -> Result<Model, OnnxError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| OnnxError::new(&name, OnnxErrorKind::Io(e)))?;
-    import_onnx(&bytes, &name)
+    let bytes = input::read_bounded(path, MODEL_LIMIT)
+        .map_err(|e| OnnxError::new(&name, OnnxErrorKind::Read(e.kind)))?;
+    import_onnx_with_data(&bytes, &name, &ModelDir::of_model(path))
 }
 
-/// Imports the bytes of an ONNX file; `name` labels errors and the model's notes.
+/// Imports the bytes of an ONNX file; `name` labels errors and the model's notes. A tensor
+/// keeping its data in an external file is an error
+/// ([`ExternalDataProblem::NoDirectory`]): use [`read_onnx`], or
+/// [`import_onnx_with_data`] with the files.
 ///
 /// # Example
 /// ```
@@ -98,35 +132,128 @@ pub fn read_onnx(path: impl AsRef<Path>) -> Result<Model, OnnxError> {
 /// # Ok(()) }
 /// ```
 pub fn import_onnx(bytes: &[u8], name: &str) -> Result<Model, OnnxError> {
-    import(bytes, name).map_err(|kind| OnnxError::new(name, kind))
+    import_onnx_with_data(bytes, name, &external::NoDirectory)
 }
 
-fn import(bytes: &[u8], name: &str) -> Result<Model, OnnxErrorKind> {
-    let model = proto::decode(bytes).map_err(|e| OnnxErrorKind::Decode(e.to_string()))?;
+/// Imports the bytes of an ONNX file whose tensors may keep their data in external files,
+/// found in `data`: [`ExternalFiles`] for bytes held in memory, [`ModelDir`] for a
+/// directory. `name` labels errors and the model's notes. No file system is touched unless
+/// `data` touches it.
+///
+/// # Example
+/// ```
+/// use prost::Message;
+/// use tdsnn_converter::onnx::{import_onnx, import_onnx_with_data, proto::*, ExternalFiles};
+/// use tdsnn_converter::onnx::{ExternalDataProblem, OnnxErrorKind};
+/// use tdsnn_converter::DnnLayer;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // y = x W^T on 2 features, W kept in `linear.onnx.data` at offset 8.
+/// let entry = |key: &str, value: &str| StringStringEntryProto {
+///     key: key.into(), value: value.into(),
+/// };
+/// let value = |name: &str, dims: &[i64]| ValueInfoProto {
+///     name: name.into(),
+///     r#type: Some(TypeProto { tensor_type: Some(TensorTypeProto {
+///         elem_type: data_type::FLOAT,
+///         shape: Some(TensorShapeProto { dim: dims.iter().map(|&d| Dimension {
+///             dim_value: d, ..Dimension::default() }).collect() }),
+///     }) }),
+/// };
+/// let model = ModelProto {
+///     ir_version: 8,
+///     opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 20 }],
+///     graph: Some(GraphProto {
+///         node: vec![NodeProto {
+///             input: vec!["x".into(), "w".into()],
+///             output: vec!["y".into()],
+///             name: "fc".into(),
+///             op_type: "Gemm".into(),
+///             attribute: vec![AttributeProto {
+///                 name: "transB".into(), r#type: attribute_type::INT, i: 1,
+///                 ..AttributeProto::default()
+///             }],
+///             ..NodeProto::default()
+///         }],
+///         initializer: vec![TensorProto {
+///             name: "w".into(), dims: vec![1, 2], data_type: data_type::FLOAT,
+///             data_location: 1,
+///             external_data: vec![
+///                 entry("location", "linear.onnx.data"), entry("offset", "8"),
+///                 entry("length", "8"),
+///             ],
+///             ..TensorProto::default()
+///         }],
+///         input: vec![value("x", &[1, 2])],
+///         output: vec![value("y", &[1, 1])],
+///         ..GraphProto::default()
+///     }),
+///     ..ModelProto::default()
+/// };
+/// let bytes = model.encode_to_vec();
+/// let mut data = vec![0u8; 8];
+/// data.extend([0.5f32, -1.0].iter().flat_map(|v| v.to_le_bytes()));
+/// let files = ExternalFiles::new().with("linear.onnx.data", &data);
+/// let imported = import_onnx_with_data(&bytes, "linear.onnx", &files)?;
+/// assert_eq!(
+///     imported.dnn.layers(),
+///     &[DnnLayer::Dense { outputs: 1, weights: vec![0.5, -1.0], bias: None }]
+/// );
+/// // The bytes alone do not say where the data file is.
+/// let err = import_onnx(&bytes, "linear.onnx").unwrap_err();
+/// assert!(matches!(
+///     err.kind(),
+///     OnnxErrorKind::ExternalData { problem: ExternalDataProblem::NoDirectory, .. }
+/// ));
+/// # Ok(()) }
+/// ```
+pub fn import_onnx_with_data(
+    bytes: &[u8],
+    name: &str,
+    data: &dyn ExternalData,
+) -> Result<Model, OnnxError> {
+    import(bytes, name, data).map_err(|kind| OnnxError::new(name, kind))
+}
+
+fn import(bytes: &[u8], name: &str, data: &dyn ExternalData) -> Result<Model, OnnxErrorKind> {
+    if bytes.is_empty() {
+        return Err(OnnxErrorKind::Empty);
+    }
+    let mut model = proto::decode(bytes).map_err(|e| OnnxErrorKind::Decode(e.to_string()))?;
     let opset = model
         .opset_import
         .iter()
         .find(|o| graph::is_default_domain(&o.domain))
         .map(|o| o.version)
-        .ok_or_else(|| OnnxErrorKind::Opset("the model imports no default operator set".into()))?;
+        .ok_or_else(|| OnnxErrorKind::NoDefaultOpset {
+            domains: model
+                .opset_import
+                .iter()
+                .map(|o| o.domain.clone())
+                .collect(),
+        })?;
     if !OPSETS.contains(&opset) {
-        return Err(OnnxErrorKind::Opset(format!(
-            "operator set version {opset} is outside the supported {}..={}",
-            OPSETS.start(),
-            OPSETS.end()
-        )));
+        return Err(OnnxErrorKind::Opset { version: opset });
     }
+    if model.graph.is_none() {
+        return Err(OnnxErrorKind::NoGraph);
+    }
+    external::load(&mut model, data)?;
     let g = model.graph.as_ref().ok_or(OnnxErrorKind::NoGraph)?;
     let chain = graph::chain(g)?;
-    let (shape, flat) = input_shape(g, chain.input)?;
-    let mut builder = ops::Builder::new(shape, flat);
+    let (shape, flat, batch) = input_shape(g, chain.input)?;
+    let mut builder = ops::Builder::new(shape, flat, batch, opset);
+    let mut shapes = shapes::Shapes::new(&chain.shape_nodes, opset);
+    shapes.record(chain.input, builder.dims());
     let constants = |n: &str| chain.constants.get(n);
     for &(index, node) in &chain.nodes {
         let node = ops::Node {
             name: graph::node_ref(index, node),
             proto: node,
         };
-        builder.apply(&node, &constants)?;
+        builder.apply(&node, &constants, &mut shapes)?;
+        if let Some(out) = node.proto.output.first() {
+            shapes.record(out, builder.dims());
+        }
     }
     let dnn = Dnn::new(shape, builder.layers)?;
     let producer = format!("{} {}", model.producer_name, model.producer_version);
@@ -145,8 +272,11 @@ fn import(bytes: &[u8], name: &str) -> Result<Model, OnnxErrorKind> {
 }
 
 /// The data input's shape without the batch axis: `(C, H, W)` for a rank-4 input, `(F)` for
-/// a rank-2 one.
-fn input_shape(g: &proto::GraphProto, input: &str) -> Result<(Shape, bool), OnnxErrorKind> {
+/// a rank-2 one; whether it is rank 2; its batch extent if fixed.
+fn input_shape(
+    g: &proto::GraphProto,
+    input: &str,
+) -> Result<(Shape, bool, Option<i64>), OnnxErrorKind> {
     let fail = |what: String| OnnxErrorKind::NotAChain(format!("the input `{input}` {what}"));
     let dims: Vec<&proto::Dimension> = g
         .input
@@ -157,9 +287,10 @@ fn input_shape(g: &proto::GraphProto, input: &str) -> Result<(Shape, bool), Onnx
         .ok_or_else(|| fail("has no tensor shape".into()))?;
     let fixed = |d: &proto::Dimension| u32::try_from(d.dim_value).ok().filter(|&v| v > 0);
     let extents: Option<Vec<u32>> = dims.iter().skip(1).map(|d| fixed(d)).collect();
+    let batch = dims.first().map(|d| d.dim_value).filter(|&b| b > 0);
     match (dims.len(), extents.as_deref()) {
-        (4, Some(&[c, h, w])) => Ok((Shape::new(c, h, w), false)),
-        (2, Some(&[f])) => Ok((Shape::flat(f), true)),
+        (4, Some(&[c, h, w])) => Ok((Shape::new(c, h, w), false, batch)),
+        (2, Some(&[f])) => Ok((Shape::flat(f), true, batch)),
         _ => Err(fail(format!(
             "must have shape (batch, C, H, W) or (batch, features) with fixed extents after \
              the batch axis; it has {} axes",

@@ -4,14 +4,21 @@
 //! `BatchNormalization` is folded into the conv or dense layer right before it (in f64,
 //! rounded to f32 once): with `s = scale / sqrt(var + epsilon)`, `W'[o] = s[o] W[o]` and
 //! `b'[o] = s[o] (b[o] - mean[o]) + B[o]`. `Add` of a constant right after `MatMul` or `Gemm`
-//! becomes the dense layer's bias. `Dropout` and `Identity` are dropped.
+//! becomes the dense layer's bias. `GlobalAveragePool`, and `ReduceMean` over the two
+//! spatial axes, become an average pool whose window is the whole plane. `Dropout` and
+//! `Identity` are dropped.
+//!
+//! Attributes and constant inputs follow the operator set the model imports: `Unsqueeze`
+//! and `ReduceMean` take their axes as an attribute before opsets 13 and 18 and as an input
+//! from then on; `BatchNormalization` has a `spatial` attribute in opsets 7 and 8.
 
 use tdsnn_engine::{Shape, Window};
 
 use super::error::{NodeRef, OnnxErrorKind};
 use super::graph::{float_attr, int_attr, ints_attr, string_attr, TensorProtoRef};
 use super::proto::{NodeProto, TensorProto};
-use super::tensor::{floats, ints};
+use super::shapes::{known, Dim, Shapes};
+use super::tensor::floats;
 use crate::convert::transpose_scaled;
 use crate::model::{out_shape, DnnLayer};
 
@@ -27,6 +34,10 @@ pub(crate) struct Builder {
     /// Whether the last mapped node produced the last conv or dense layer's output as is
     /// (a BatchNormalization or a bias Add may fold into it).
     foldable: bool,
+    /// The batch extent, if the graph input fixes it.
+    batch: Option<i64>,
+    /// The default-domain operator set the model imports.
+    opset: i64,
 }
 
 /// A node with what errors need to name it.
@@ -41,21 +52,34 @@ pub(crate) struct Node<'a> {
 pub(crate) type Constants<'c> = dyn Fn(&str) -> Option<&'c TensorProtoRef<'c>> + 'c;
 
 impl Builder {
-    /// A builder for a data input of `shape` (rank 2 if `flat`).
-    pub fn new(shape: Shape, flat: bool) -> Builder {
+    /// A builder for a data input of `shape` (rank 2 if `flat`; its batch extent fixed to
+    /// `batch`, if given) in a model importing operator set `opset`.
+    pub fn new(shape: Shape, flat: bool, batch: Option<i64>, opset: i64) -> Builder {
         Builder {
             layers: Vec::new(),
             shape,
             flat,
             foldable: false,
+            batch,
+            opset,
         }
     }
 
-    /// Maps one node.
+    /// The data tensor's shape, batch axis first.
+    pub fn dims(&self) -> Vec<Dim> {
+        let s = self.shape;
+        let extents: &[u32] = if self.flat { &[s.c] } else { &[s.c, s.h, s.w] };
+        std::iter::once(Dim::Batch)
+            .chain(extents.iter().map(|&e| Dim::Known(i64::from(e))))
+            .collect()
+    }
+
+    /// Maps one node; `shapes` evaluates the shape-only values it reads.
     pub fn apply(
         &mut self,
         node: &Node<'_>,
         constants: &Constants<'_>,
+        shapes: &mut Shapes<'_>,
     ) -> Result<(), OnnxErrorKind> {
         let fail = |what: String| OnnxErrorKind::Node {
             node: node.name.clone(),
@@ -72,6 +96,18 @@ impl Builder {
         };
         let required = |i: usize, what: &str| -> Result<&TensorProto, OnnxErrorKind> {
             constant(i, what)?.ok_or_else(|| fail(format!("input {i} ({what}) is missing")))
+        };
+        // An integer input: a constant or a shape-only value.
+        let mut int_input = |i: usize, what: &str| -> Result<Option<Vec<Dim>>, OnnxErrorKind> {
+            let Some(name) = n.input.get(i).filter(|s| !s.is_empty()) else {
+                return Ok(None);
+            };
+            match shapes.ints(name, constants)? {
+                Some(v) => Ok(Some(v.values)),
+                None => Err(fail(format!(
+                    "input {i} ({what}) `{name}` must be a constant or computed from shapes"
+                ))),
+            }
         };
         let rank = |want_flat: bool| -> Result<(), OnnxErrorKind> {
             if self.flat != want_flat {
@@ -126,9 +162,39 @@ impl Builder {
             "Gemm" | "MatMul" => {
                 rank(true)?;
                 let gemm = n.op_type == "Gemm";
-                if gemm && int_attr(n, "transA", 0).map_err(fail)? != 0 {
-                    return Err(fail("transA = 1 is not supported".into()));
+                let trans_a = if gemm {
+                    int_attr(n, "transA", 0).map_err(fail)?
+                } else {
+                    0
+                };
+                if trans_a != 0 {
+                    return Err(fail(format!(
+                        "attribute `transA` = {trans_a} is not supported (only 0)"
+                    )));
                 }
+                let trans_b = if gemm {
+                    int_attr(n, "transB", 0).map_err(fail)?
+                } else {
+                    0
+                };
+                if trans_b != 0 && trans_b != 1 {
+                    return Err(fail(format!(
+                        "attribute `transB` = {trans_b} is invalid (0 or 1)"
+                    )));
+                }
+                let trans_b = trans_b == 1;
+                let [alpha, beta] = if gemm {
+                    ["alpha", "beta"].map(|a| float_attr(n, a, 1.0).map_err(fail))
+                } else {
+                    [Ok(1.0), Ok(1.0)]
+                };
+                let (alpha, beta) = (alpha?, beta?);
+                for (name, v) in [("alpha", alpha), ("beta", beta)] {
+                    if !v.is_finite() {
+                        return Err(fail(format!("attribute `{name}` = {v:?} is not finite")));
+                    }
+                }
+                let (alpha, beta) = (f64::from(alpha), f64::from(beta));
                 let b = required(1, "weights")?;
                 let [rows, cols] = b.dims[..] else {
                     return Err(fail(format!(
@@ -136,7 +202,6 @@ impl Builder {
                         b.dims
                     )));
                 };
-                let trans_b = gemm && int_attr(n, "transB", 0).map_err(fail)? != 0;
                 // PyTorch's layout is [out][in]: B^T when transB = 0.
                 let (outputs, inputs) = if trans_b { (rows, cols) } else { (cols, rows) };
                 if u64::try_from(inputs).ok() != Some(self.shape.len()) {
@@ -150,11 +215,6 @@ impl Builder {
                 let outputs = u32::try_from(outputs)
                     .map_err(|_| fail(format!("invalid weight dimensions {:?}", b.dims)))?;
                 let values = floats(b)?;
-                let alpha = if gemm {
-                    f64::from(float_attr(n, "alpha", 1.0).map_err(fail)?)
-                } else {
-                    1.0
-                };
                 // PyTorch's `[out][in]`: B as given with transB = 1, else its transpose. Alpha
                 // is an f32, so each f32 product is the f64 one rounded once.
                 let weights = if trans_b {
@@ -169,7 +229,6 @@ impl Builder {
                 let bias = match constant(2, "bias")?.filter(|_| gemm) {
                     None => None,
                     Some(c) => {
-                        let beta = f64::from(float_attr(n, "beta", 1.0).map_err(fail)?);
                         let c = broadcast(c, outputs).map_err(fail)?;
                         Some(c.iter().map(|&v| (beta * f64::from(v)) as f32).collect())
                     }
@@ -207,7 +266,20 @@ impl Builder {
                 if int_attr(n, "training_mode", 0).map_err(fail)? != 0 {
                     return Err(fail("training_mode = 1 is not supported".into()));
                 }
-                let epsilon = f64::from(float_attr(n, "epsilon", 1e-5).map_err(fail)?);
+                let spatial = int_attr(n, "spatial", 1).map_err(fail)?;
+                if spatial != 1 {
+                    return Err(fail(format!(
+                        "attribute `spatial` = {spatial} is not supported (only 1: one \
+                         mean and variance per channel)"
+                    )));
+                }
+                let epsilon = float_attr(n, "epsilon", 1e-5).map_err(fail)?;
+                if !(epsilon >= 0.0 && epsilon.is_finite()) {
+                    return Err(fail(format!(
+                        "epsilon = {epsilon:?} must be finite and non-negative"
+                    )));
+                }
+                let (shown, epsilon) = (epsilon, f64::from(epsilon));
                 let [scale, shift, mean, var] = [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")]
                     .map(|(i, what)| required(i, what).and_then(floats));
                 let (scale, shift, mean, var) = (scale?, shift?, mean?, var?);
@@ -225,41 +297,86 @@ impl Builder {
                     ));
                 };
                 let count = count as usize;
-                if [&scale, &shift, &mean, &var]
-                    .iter()
-                    .any(|v| v.len() != count)
-                {
-                    return Err(fail(format!(
-                        "scale, B, mean and var must hold {count} values (one per channel)"
-                    )));
+                let named = [
+                    ("scale", &scale),
+                    ("B", &shift),
+                    ("mean", &mean),
+                    ("var", &var),
+                ];
+                for (what, v) in named {
+                    if v.len() != count {
+                        return Err(fail(format!(
+                            "{what} holds {} values, expected {count} (one per channel)",
+                            v.len()
+                        )));
+                    }
+                    if let Some(o) = v.iter().position(|x| !x.is_finite()) {
+                        return Err(fail(format!("{what}[{o}] = {:?} is not finite", v[o])));
+                    }
+                }
+                // Checked before anything changes, so that an error leaves the layer as is.
+                let mut factors = Vec::with_capacity(count);
+                for o in 0..count {
+                    let denominator = f64::from(var[o]) + epsilon;
+                    if denominator <= 0.0 {
+                        return Err(fail(format!(
+                            "var[{o}] + epsilon = {denominator:?} (var {:?}, epsilon \
+                             {shown:?}) must be positive",
+                            var[o]
+                        )));
+                    }
+                    factors.push(f64::from(scale[o]) / denominator.sqrt());
                 }
                 let row = weights.len() / count.max(1);
-                let old_bias = bias.take().unwrap_or_else(|| vec![0.0; count]);
-                let mut new_bias = Vec::with_capacity(count);
-                for o in 0..count {
-                    let s = f64::from(scale[o]) / (f64::from(var[o]) + epsilon).sqrt();
-                    for w in &mut weights[o * row..(o + 1) * row] {
-                        *w = (s * f64::from(*w)) as f32;
-                    }
-                    let b = s * (f64::from(old_bias[o]) - f64::from(mean[o])) + f64::from(shift[o]);
-                    new_bias.push(b as f32);
+                let old_bias = bias.as_ref().map_or(&[][..], Vec::as_slice);
+                let new_bias: Vec<f32> = (0..count)
+                    .map(|o| {
+                        let b = old_bias.get(o).map_or(0.0, |&b| f64::from(b));
+                        (factors[o] * (b - f64::from(mean[o])) + f64::from(shift[o])) as f32
+                    })
+                    .collect();
+                let new_weights: Vec<f32> = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &w)| (factors[i / row.max(1)] * f64::from(w)) as f32)
+                    .collect();
+                let overflow = new_weights
+                    .iter()
+                    .position(|w| !w.is_finite())
+                    .map(|i| i / row.max(1))
+                    .or_else(|| new_bias.iter().position(|b| !b.is_finite()));
+                if let Some(o) = overflow {
+                    return Err(fail(format!(
+                        "folding channel {o} overflows f32: scale / sqrt(var + epsilon) = \
+                         {:?} (scale {:?}, var {:?}, epsilon {shown:?})",
+                        factors[o], scale[o], var[o]
+                    )));
                 }
+                *weights = new_weights;
                 *bias = Some(new_bias);
                 Ok(())
             }
             "Relu" => self.push(node, DnnLayer::Relu, false),
             "MaxPool" | "AveragePool" => {
                 rank(false)?;
-                if int_attr(n, "ceil_mode", 0).map_err(fail)? != 0 {
-                    return Err(fail("ceil_mode = 1 is not supported".into()));
+                let ceil_mode = int_attr(n, "ceil_mode", 0).map_err(fail)?;
+                if ceil_mode != 0 {
+                    return Err(fail(format!(
+                        "attribute `ceil_mode` = {ceil_mode} is not supported (only 0)"
+                    )));
                 }
-                let kernel = ints_attr(n, "kernel_shape")
-                    .map_err(fail)?
+                let kernel = ints_attr(n, "kernel_shape").map_err(fail)?;
+                let kernel = kernel
                     .and_then(|k| match k {
                         [h, w] => Some([u32::try_from(*h).ok()?, u32::try_from(*w).ok()?]),
                         _ => None,
                     })
-                    .ok_or_else(|| fail("kernel_shape must hold 2 positive extents".into()))?;
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "kernel_shape must hold 2 positive extents, not {}",
+                            kernel.map_or("none".into(), |k| format!("{k:?}"))
+                        ))
+                    })?;
                 let window = window(n, kernel).map_err(fail)?;
                 let layer = if n.op_type == "MaxPool" {
                     DnnLayer::MaxPool { window }
@@ -276,6 +393,73 @@ impl Builder {
                 };
                 self.push(node, layer, false)
             }
+            "GlobalAveragePool" => {
+                rank(false)?;
+                self.global_average(node)
+            }
+            "ReduceMean" => {
+                rank(false)?;
+                let keepdims = int_attr(n, "keepdims", 1).map_err(fail)?;
+                let noop = int_attr(n, "noop_with_empty_axes", 0).map_err(fail)?;
+                let attr = ints_attr(n, "axes").map_err(fail)?;
+                let given = n.input.get(1).is_some_and(|s| !s.is_empty());
+                let axes: Vec<i64> = match (self.opset < 18, attr, given) {
+                    (true, Some(a), false) => a.to_vec(),
+                    (true, None, false) => vec![],
+                    (false, None, true) => {
+                        let v = int_input(1, "axes")?.unwrap_or_default();
+                        known(&v, "axes").map_err(fail)?
+                    }
+                    (false, None, false) => vec![],
+                    (true, _, true) => {
+                        return Err(fail(format!(
+                            "operator set {} gives ReduceMean its axes as the attribute \
+                             `axes`, not an input",
+                            self.opset
+                        )))
+                    }
+                    (false, Some(_), _) => {
+                        return Err(fail(format!(
+                            "operator set {} gives ReduceMean its axes as input 1, not an \
+                             attribute",
+                            self.opset
+                        )))
+                    }
+                };
+                if axes.is_empty() && noop != 0 {
+                    return Err(fail(
+                        "noop_with_empty_axes = 1 with no axes makes ReduceMean an identity; \
+                         only a mean over the two spatial axes is supported"
+                            .into(),
+                    ));
+                }
+                let mut normalized: Vec<i64> = axes
+                    .iter()
+                    .map(|&a| if a < 0 { a + 4 } else { a })
+                    .collect();
+                normalized.sort_unstable();
+                if normalized != [2, 3] {
+                    return Err(fail(format!(
+                        "only a mean over the two spatial axes (2 and 3, or -2 and -1) is \
+                         supported, not over axes {}",
+                        if axes.is_empty() {
+                            "(none given: every axis)".to_string()
+                        } else {
+                            format!("{axes:?}")
+                        }
+                    )));
+                }
+                match keepdims {
+                    1 => self.global_average(node),
+                    0 => {
+                        self.global_average(node)?;
+                        self.flatten(node)
+                    }
+                    other => Err(fail(format!(
+                        "attribute `keepdims` = {other} is invalid (0 or 1)"
+                    ))),
+                }
+            }
             "Flatten" => {
                 let axis = int_attr(n, "axis", 1).map_err(fail)?;
                 let rank_now = if self.flat { 2 } else { 4 };
@@ -287,28 +471,53 @@ impl Builder {
                 self.flatten(node)
             }
             "Reshape" => {
-                let target = ints(required(1, "shape")?)?;
+                let target = int_input(1, "shape")?
+                    .ok_or_else(|| fail("input 1 (shape) is missing".into()))?;
                 let features = i64::try_from(self.shape.len()).unwrap_or(i64::MAX);
                 let allowzero = int_attr(n, "allowzero", 0).map_err(fail)? != 0;
-                // (batch, features): the batch extent as exported, 0 (copy, unless
-                // allowzero) or -1 (inferred, then the features must be given).
+                // (batch, features). The batch: the batch extent itself (a shape-only
+                // value), 0 (copied, unless allowzero), -1 (inferred, the features given),
+                // or a number: with the features given, any other number than the batch
+                // fails at run time; with them inferred (-1), only the input's fixed batch
+                // extent keeps the batch axis.
                 let ok = match target[..] {
-                    [batch, f] => {
-                        let batch_ok = batch > 0 || batch == 0 && !allowzero || batch == -1;
-                        batch_ok && (f == features || f == -1 && batch != -1)
-                    }
+                    [batch, Dim::Known(f)] => match batch {
+                        Dim::Batch => f == features || f == -1,
+                        Dim::Known(0) if !allowzero => f == features || f == -1,
+                        Dim::Known(-1) => f == features,
+                        Dim::Known(b) if b > 0 => f == features || f == -1 && self.batch == Some(b),
+                        Dim::Known(_) => false,
+                    },
                     _ => false,
                 };
                 if !ok {
+                    let batch = self.batch.map_or("batch".into(), |b| b.to_string());
                     return Err(fail(format!(
-                        "only a reshape to (batch, {features}) is supported, not {target:?}"
+                        "only a reshape to ({batch}, {features}) is supported, not {}",
+                        show(&target)
                     )));
                 }
                 self.flatten(node)
             }
+            "Shape" | "Gather" | "Unsqueeze" | "Concat" => Err(fail(format!(
+                "{} is supported on shapes only (as in Shape -> Gather -> Unsqueeze -> \
+                 Concat -> Reshape), not on the data",
+                n.op_type
+            ))),
             "Dropout" | "Identity" => Ok(()),
             other => Err(fail(format!("operator {other} is not supported"))),
         }
+    }
+
+    /// An average pool over the whole plane: `(C, H, W)` to `(C, 1, 1)`.
+    fn global_average(&mut self, node: &Node<'_>) -> Result<(), OnnxErrorKind> {
+        let plane = [self.shape.h, self.shape.w];
+        let window = Window {
+            kernel: plane,
+            stride: plane,
+            padding: [0, 0],
+        };
+        self.push(node, DnnLayer::AvgPool { window }, false)
     }
 
     /// Flattens the data to rank 2 (nothing to do if it is already).
@@ -360,32 +569,42 @@ fn broadcast(t: &TensorProto, n: u32) -> Result<Vec<f32>, String> {
 }
 
 /// The window of a conv or pool node: `strides` (default 1), symmetric `pads` (default 0),
-/// `dilations` all 1, `auto_pad` unset or `VALID`.
+/// `dilations` all 1, `auto_pad` unset or `VALID`. Values are shown as given.
 fn window(n: &NodeProto, kernel: [u32; 2]) -> Result<Window, String> {
-    let pair = |name: &str, v: &[i64]| -> Result<[u32; 2], String> {
-        match v {
-            [a, b] => match (u32::try_from(*a), u32::try_from(*b)) {
-                (Ok(a), Ok(b)) => Ok([a, b]),
-                _ => Err(format!("`{name}` {v:?} must be non-negative")),
-            },
-            _ => Err(format!("`{name}` {v:?} must hold 2 values (2-D only)")),
-        }
+    // Each of `values` as a u32, or an error showing the list as given.
+    let extents = |name: &str, values: &[i64]| -> Result<Vec<u32>, String> {
+        values
+            .iter()
+            .map(|&v| {
+                u32::try_from(v).map_err(|_| {
+                    let why = if v < 0 {
+                        format!("{v} is negative")
+                    } else {
+                        format!("{v} is out of range (at most {})", u32::MAX)
+                    };
+                    format!("`{name}` {values:?}: {why}")
+                })
+            })
+            .collect()
     };
     let stride = match ints_attr(n, "strides")? {
-        Some(s) => pair("strides", s)?,
         None => [1, 1],
+        Some(s) => match extents("strides", s)?[..] {
+            [a, b] => [a, b],
+            _ => return Err(format!("`strides` {s:?} must hold 2 values (2-D only)")),
+        },
     };
     let padding = match ints_attr(n, "pads")? {
         None => [0, 0],
-        Some(p @ [top, left, bottom, right]) => {
-            if top != bottom || left != right {
+        Some(p) => match extents("pads", p)?[..] {
+            [top, left, bottom, right] if top == bottom && left == right => [top, left],
+            [_, _, _, _] => {
                 return Err(format!(
                     "asymmetric pads {p:?} (top, left, bottom, right) are not supported"
-                ));
+                ))
             }
-            pair("pads", &[*top, *left])?
-        }
-        Some(p) => return Err(format!("`pads` {p:?} must hold 4 values (2-D only)")),
+            _ => return Err(format!("`pads` {p:?} must hold 4 values (2-D only)")),
+        },
     };
     if let Some(d) = ints_attr(n, "dilations")? {
         if d.iter().any(|&v| v != 1) {
@@ -406,4 +625,16 @@ fn window(n: &NodeProto, kernel: [u32; 2]) -> Result<Window, String> {
         stride,
         padding,
     })
+}
+
+/// A shape value for messages: `[batch, -1]`.
+fn show(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Batch => "batch".to_string(),
+            Dim::Known(v) => v.to_string(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
 }

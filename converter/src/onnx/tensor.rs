@@ -1,6 +1,7 @@
 //! Constant tensors: values decoded from `raw_data` (little-endian, possibly unaligned, so
 //! decoded byte by byte with `from_le_bytes`) or from the typed repeated fields, checked
-//! against the tensor's dimensions before anything is allocated.
+//! against the tensor's dimensions before anything is allocated. External data has been
+//! read into `raw_data` by then ([`external`](super::external)).
 
 use super::error::OnnxErrorKind;
 use super::graph::TensorProtoRef;
@@ -24,13 +25,13 @@ fn tensor_error(t: &TensorProto, what: String) -> OnnxErrorKind {
     }
 }
 
-fn check_inline(t: &TensorProto) -> Result<(), OnnxErrorKind> {
-    if t.data_location == 1 || !t.external_data.is_empty() {
-        return Err(OnnxErrorKind::ExternalData {
-            tensor: t.name.clone(),
-        });
+/// The width in bytes of one element of `data_type`, for the types the importer reads.
+pub(crate) fn element_width(data_type: i32) -> Option<u64> {
+    match data_type {
+        data_type::FLOAT | data_type::INT32 => Some(4),
+        data_type::INT64 | data_type::DOUBLE => Some(8),
+        _ => None,
     }
-    Ok(())
 }
 
 /// Decodes `n` values of `WIDTH` bytes from `raw`, or takes `typed` (which must then hold
@@ -74,7 +75,6 @@ fn values<T: Copy, const WIDTH: usize>(
 
 /// The values of a `FLOAT` tensor.
 pub(crate) fn floats(t: &TensorProto) -> Result<Vec<f32>, OnnxErrorKind> {
-    check_inline(t)?;
     let n = element_count(t)?;
     if t.data_type != data_type::FLOAT {
         return Err(tensor_error(
@@ -87,7 +87,6 @@ pub(crate) fn floats(t: &TensorProto) -> Result<Vec<f32>, OnnxErrorKind> {
 
 /// The values of an `INT64` or `INT32` tensor.
 pub(crate) fn ints(t: &TensorProto) -> Result<Vec<i64>, OnnxErrorKind> {
-    check_inline(t)?;
     let n = element_count(t)?;
     match t.data_type {
         data_type::INT64 => values(t, n, &t.int64_data, i64::from_le_bytes),
