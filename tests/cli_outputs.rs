@@ -132,6 +132,29 @@ fn train_refuses_to_overwrite_its_starting_model() {
 }
 
 #[test]
+fn sweep_refuses_to_overwrite_its_starting_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("s")).unwrap();
+    let from = copy(
+        &cli_support::fixtures().join("lenet/lenet5-relu.safetensors"),
+        &d.join("s"),
+        "sweep.csv",
+    );
+    let original = std::fs::read(&from).unwrap();
+    let run = tdsnn(d, &["sweep", "--from", "s/sweep.csv", "--out-dir", "s"]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("is the --from model"), "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("loss"),
+        "training started: {}",
+        run.stdout
+    );
+    assert_eq!(std::fs::read(&from).unwrap(), original);
+    assert_eq!(listing(&d.join("s")), ["sweep.csv"]);
+}
+
+#[test]
 fn bench_refuses_to_overwrite_a_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let model = lenet_g();
