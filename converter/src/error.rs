@@ -51,7 +51,7 @@ pub enum ModelError {
         expected: u64,
     },
     /// A weight or bias is NaN or infinite.
-    #[error("layer {layer} ({kind}): {tensor}[{index}] = {value} is not finite")]
+    #[error("layer {layer} ({kind}): {tensor}[{index}] = {value:?} is not finite")]
     NonFinite {
         /// Index of the layer.
         layer: usize,
@@ -106,7 +106,7 @@ pub enum ReferenceError {
         shape: Shape,
     },
     /// An input value is NaN or infinite.
-    #[error("input[{index}] = {value} is not finite")]
+    #[error("input[{index}] = {value:?} is not finite")]
     NonFiniteInput {
         /// Index of the value.
         index: usize,
@@ -114,7 +114,7 @@ pub enum ReferenceError {
         value: f32,
     },
     /// The leak constant is not a finite number in `[MIN_LEAK, MAX_LEAK]`.
-    #[error("leak constant L = {leak} must be finite and in [{min}, {max}]")]
+    #[error("leak constant L = {leak:?} must be finite and in [{min:?}, {max:?}]")]
     InvalidLeak {
         /// The rejected value.
         leak: f64,

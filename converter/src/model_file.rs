@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tdsnn_engine::{Shape, Window};
 
 use crate::error::ModelError;
+use crate::input::{self, InputError, InputErrorKind};
 use crate::model::{Dnn, DnnLayer};
 
 /// Metadata key of the architecture JSON.
@@ -30,7 +31,14 @@ pub const ARCHITECTURE_KEY: &str = "tdsnn.architecture";
 pub const MODEL_KEY: &str = "tdsnn.model";
 
 /// One layer of an architecture: kind and geometry, no weights.
+///
+/// As JSON, an object whose `type` names the kind (`conv2d`, `dense`, `max_pool`, `avg_pool`,
+/// `flatten`, `relu`), with exactly the kind's fields: an unknown field is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Derived as associated functions, wrapped by the trait impls below: serde ignores
+// `deny_unknown_fields` on the field-less kinds of an internally tagged enum, so they are
+// checked by hand first.
+#[serde(remote = "Self")]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LayerSpec {
     /// 2-D convolution.
@@ -75,6 +83,28 @@ pub enum LayerSpec {
     Flatten,
     /// ReLU.
     Relu,
+}
+
+impl Serialize for LayerSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LayerSpec::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for LayerSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let kind = map.get("type").and_then(serde_json::Value::as_str);
+        if let Some(kind @ ("flatten" | "relu")) = kind {
+            if let Some(field) = map.keys().find(|k| *k != "type") {
+                return Err(D::Error::custom(format!(
+                    "unknown field `{field}`: a `{kind}` layer has no fields but `type`"
+                )));
+            }
+        }
+        LayerSpec::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)
+    }
 }
 
 /// A network's architecture: input shape (C, H, W) and layers.
@@ -137,6 +167,23 @@ impl Architecture {
         &self,
         mut tensor: impl FnMut(usize, &'static str, usize) -> Result<Vec<f32>, E>,
     ) -> Result<Result<Dnn, ModelError>, E> {
+        self.build_shaped(|k, name, shape| {
+            // Saturating, as the dimensions are.
+            let len = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            tensor(k, name, len.unwrap_or(usize::MAX))
+        })
+    }
+
+    /// Builds the DNN, asking `tensor(k, name, shape)` for the values of layer `k`'s
+    /// `weight` or `bias` tensor, whose shape in PyTorch's layout is `shape`: conv2d weights
+    /// `[out_channels, in_channels, kh, kw]`, dense weights `[outputs, inputs]`, biases
+    /// `[outputs]`.
+    pub fn build_shaped<E>(
+        &self,
+        mut tensor: impl FnMut(usize, &'static str, &[usize]) -> Result<Vec<f32>, E>,
+    ) -> Result<Result<Dnn, ModelError>, E> {
+        // Saturating: an absurd size from a hostile file then fails the tensor's size check.
+        let dim = |d: u64| usize::try_from(d).unwrap_or(usize::MAX);
         let mut shape = self.input_shape();
         let mut layers = Vec::with_capacity(self.layers.len());
         for (k, spec) in self.layers.iter().enumerate() {
@@ -148,10 +195,8 @@ impl Architecture {
                     padding,
                     bias,
                 } => {
-                    // Saturating: an absurd size from a hostile file then fails the tensor's size check.
-                    let len = Shape::new(shape.c, kernel[0], kernel[1])
-                        .len()
-                        .saturating_mul(u64::from(out_channels));
+                    let weights =
+                        [out_channels, shape.c, kernel[0], kernel[1]].map(|d| dim(u64::from(d)));
                     DnnLayer::Conv2d {
                         out_channels,
                         window: Window {
@@ -159,9 +204,9 @@ impl Architecture {
                             stride,
                             padding,
                         },
-                        weights: tensor(k, "weight", len as usize)?,
+                        weights: tensor(k, "weight", &weights)?,
                         bias: if bias {
-                            Some(tensor(k, "bias", out_channels as usize)?)
+                            Some(tensor(k, "bias", &[dim(u64::from(out_channels))])?)
                         } else {
                             None
                         },
@@ -169,13 +214,9 @@ impl Architecture {
                 }
                 LayerSpec::Dense { outputs, bias } => DnnLayer::Dense {
                     outputs,
-                    weights: tensor(
-                        k,
-                        "weight",
-                        shape.len().saturating_mul(u64::from(outputs)) as usize,
-                    )?,
+                    weights: tensor(k, "weight", &[dim(u64::from(outputs)), dim(shape.len())])?,
                     bias: if bias {
-                        Some(tensor(k, "bias", outputs as usize)?)
+                        Some(tensor(k, "bias", &[dim(u64::from(outputs))])?)
                     } else {
                         None
                     },
@@ -259,11 +300,17 @@ impl Architecture {
     }
 }
 
+/// The activations a model file's weights may be trained for ([`ModelInfo::activation`]):
+/// `relu`, and `g`, the DNN(G) of the paper.
+pub const ACTIVATIONS: [&str; 2] = ["relu", "g"];
+
 /// What a model file's weights mean.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct ModelInfo {
     /// The activation the weights were trained for: `relu`, or `g` (the DNN(G) of the paper,
-    /// `G` in front of every synapse-based layer, ready to convert).
+    /// `G` in front of every synapse-based layer, ready to convert); one of [`ACTIVATIONS`].
+    /// Reading and writing refuse any other.
     pub activation: String,
     /// The leak constant `L` the weights were trained for (`g` models).
     pub leak: Option<f64>,
@@ -302,7 +349,22 @@ pub enum ModelFileError {
         /// What is wrong.
         message: String,
     },
-    /// A tensor the architecture needs is missing, has the wrong dtype or size.
+    /// The file cannot be read within its limits: larger than [`input::FILE_LIMIT`], a pipe
+    /// or device past [`input::STREAM_LIMIT`], or changing while read.
+    #[error(transparent)]
+    Input(InputError),
+    /// The model description names an activation other than those in [`ACTIVATIONS`].
+    #[error(
+        "{path}: metadata `{MODEL_KEY}`: activation {found:?} is not one of {}",
+        ACTIVATIONS.map(|a| format!("{a:?}")).join(", ")
+    )]
+    Activation {
+        /// The file.
+        path: String,
+        /// The activation given.
+        found: String,
+    },
+    /// A tensor the architecture needs is missing, has the wrong dtype or shape.
     #[error("{path}: tensor `{name}`: {message}")]
     Tensor {
         /// The file.
@@ -355,6 +417,8 @@ fn tensor_name(k: usize, what: &str) -> String {
 pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFileError> {
     let path = path.as_ref();
     let name = path.display().to_string();
+    // Never write a file that reading refuses.
+    check_activation(&model.info.activation, &name)?;
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (k, layer) in model.dnn.layers().iter().enumerate() {
         let input = model.dnn.input_shape_of(k);
@@ -409,19 +473,77 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     })
 }
 
+/// Whether `prefix`, the first bytes of a file, can start a model file: a safetensors file
+/// starts with its JSON header's length (`u64`, little-endian), then the header's `{`. Nine
+/// bytes decide it; a graph file ([`tdsnn_engine::format::is_graph_file`]) never starts so.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::model_file::is_model_file;
+/// assert!(is_model_file(b"\x58\x01\0\0\0\0\0\0{\"__metadata__\""));
+/// assert!(!is_model_file(b"TDSNNGRF\x01\0\0\0"));
+/// ```
+pub fn is_model_file(prefix: &[u8]) -> bool {
+    prefix.len() > 8 && prefix[8] == b'{'
+}
+
 /// Reads a model file (see the [module docs](self)); every failure names the file, and the
 /// tensor, metadata key or layer.
+///
+/// The file is read whole through [`input::read_bounded`]: at most [`input::FILE_LIMIT`]
+/// bytes, a pipe or a device (such as `/dev/zero`) at most [`input::STREAM_LIMIT`].
+///
+/// # Errors
+/// [`ModelFileError::Io`] if the file cannot be read, [`ModelFileError::Input`] if it is over
+/// its limit or changes while read; otherwise as [`model_from_bytes`].
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::model_file::{read_model, ModelFileError};
+/// # if cfg!(unix) {
+/// // A device without an end: refused after 32 MiB, not read until memory runs out.
+/// let err = read_model("/dev/zero").unwrap_err();
+/// assert!(matches!(err, ModelFileError::Input(_)));
+/// assert!(err.to_string().starts_with("/dev/zero: not a regular file"));
+/// # }
+/// ```
 pub fn read_model(path: impl AsRef<Path>) -> Result<Model, ModelFileError> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| ModelFileError::Io {
-        path: name.clone(),
-        error,
+    let bytes = input::read_bounded(path, input::FILE_LIMIT).map_err(|e| match e.kind {
+        InputErrorKind::Io { kind, message } => ModelFileError::Io {
+            path: name.clone(),
+            error: std::io::Error::new(kind, message),
+        },
+        _ => ModelFileError::Input(e),
     })?;
     model_from_bytes(&bytes, &name)
 }
 
+/// Checks that `activation` is one of [`ACTIVATIONS`].
+fn check_activation(activation: &str, name: &str) -> Result<(), ModelFileError> {
+    if ACTIVATIONS.contains(&activation) {
+        return Ok(());
+    }
+    Err(ModelFileError::Activation {
+        path: name.to_string(),
+        found: activation.to_string(),
+    })
+}
+
 /// Reads a model from the bytes of a model file; `name` labels errors.
+///
+/// Strict: the architecture and the model description must hold exactly the documented
+/// fields (an unknown one is an error, not ignored), the activation must be one of
+/// [`ACTIVATIONS`], and every tensor must have exactly the shape its layer needs in PyTorch's
+/// layout (a dense weight stored `[800, 500]` where `[500, 800]` belongs is refused, not
+/// read transposed).
+///
+/// # Errors
+/// [`ModelFileError::Safetensors`] if the bytes are not safetensors,
+/// [`ModelFileError::Metadata`] or [`ModelFileError::Activation`] for the metadata,
+/// [`ModelFileError::Tensor`] for a tensor missing or of the wrong dtype or shape,
+/// [`ModelFileError::Model`] if the layers do not fit together.
 pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileError> {
     let st_error = |e: safetensors::SafeTensorError| ModelFileError::Safetensors {
         path: name.to_string(),
@@ -447,8 +569,9 @@ pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileErro
         .map_err(|e| meta_error(ARCHITECTURE_KEY, e))?;
     let info: ModelInfo =
         serde_json::from_str(field(MODEL_KEY)?).map_err(|e| meta_error(MODEL_KEY, e))?;
+    check_activation(&info.activation, name)?;
     let dnn = arch
-        .build(|k, what, len| {
+        .build_shaped(|k, what, shape| {
             let tname = tensor_name(k, what);
             let fail = |message: String| ModelFileError::Tensor {
                 path: name.to_string(),
@@ -459,11 +582,17 @@ pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileErro
             if view.dtype() != Dtype::F32 {
                 return Err(fail(format!("dtype {:?}, expected F32", view.dtype())));
             }
-            let elements: usize = view.shape().iter().product();
-            if elements != len {
+            if view.shape() != shape {
                 return Err(fail(format!(
-                    "{:?} holds {elements} values, expected {len}",
-                    view.shape()
+                    "shape {:?}, expected {shape:?} (PyTorch's layout: {})",
+                    view.shape(),
+                    if what == "bias" {
+                        "[outputs]"
+                    } else if shape.len() == 4 {
+                        "[out_channels, in_channels, kh, kw]"
+                    } else {
+                        "[outputs, inputs]"
+                    }
                 )));
             }
             // safetensors data may be unaligned: decode rather than cast.
