@@ -100,8 +100,9 @@ impl Outputs {
         Ok(())
     }
 
-    /// Declares the output `dest` (named by `what`, e.g. `--json`) and returns the path of
-    /// its temporary file, in the same directory, to write instead. Errors if `dest` names
+    /// Declares the output `dest` (named by `what`, e.g. `--json`) and returns the path to
+    /// write instead: a temporary file in the same directory (`dest` itself when it exists
+    /// and is not a regular file, such as `/dev/null`). Errors if `dest` names
     /// an input or an output declared before, is a directory, or if its directory does not
     /// exist or cannot be written.
     pub fn file(&mut self, what: impl Into<String>, dest: &Path) -> Result<PathBuf> {
