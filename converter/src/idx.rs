@@ -135,6 +135,20 @@ pub enum IdxError {
         /// What happened, and the file.
         error: InputError,
     },
+    /// A data set directory holds none of the file names looked for.
+    #[error(
+        "{}: no {role} file: looked for {}",
+        dir.display(),
+        looked_for.join(", ")
+    )]
+    Missing {
+        /// The directory.
+        dir: PathBuf,
+        /// Which file of the pair is missing.
+        role: FileRole,
+        /// Every file name looked for, in order.
+        looked_for: Vec<String>,
+    },
     /// The first two bytes are not zero, so this is not an IDX file.
     #[error(
         "{} ({role}): bad magic {found:#010x} at byte 0: an idx file starts with two zero \
