@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use prost::Message;
 use tdsnn::converter::input::InputErrorKind;
 use tdsnn::converter::onnx::proto::{
-    attribute_type, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto,
+    attribute_type, data_type, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto,
+    TensorProto,
 };
 use tdsnn::converter::onnx::{import_onnx, read_onnx, OnnxErrorKind};
 
@@ -297,6 +298,10 @@ fn batchnorm_epsilon_and_variance_blame_the_batchnorm() {
         .unwrap();
     scale.raw_data[8..12].copy_from_slice(&1e30f32.to_le_bytes());
     node_error(&m, "BatchNormalization", &["channel 2", "overflows"]);
+    // Opsets 7 and 8: per-activation statistics (spatial = 0) are not per channel.
+    let mut m = fixture("pattern_batchnorm_opset7");
+    set(node(&mut m, "BatchNormalization"), int("spatial", 0));
+    node_error(&m, "BatchNormalization", &["`spatial` = 0"]);
 }
 
 #[test]
@@ -438,4 +443,30 @@ fn dev_zero_is_refused_without_reading_it_all() {
         ),
         "{err}"
     );
+}
+
+/// A Dropout told to train (opset 12 on: its `training_mode` input) would drop at random:
+/// refused; told not to, dropped.
+#[test]
+fn dropout_in_training_mode_is_refused() {
+    for (on, imports) in [(1u8, false), (0, true)] {
+        let mut m = fixture("pattern_batchnorm_opset7");
+        m.opset_import[0].version = 13;
+        let dropout = node(&mut m, "Dropout");
+        dropout.attribute.clear();
+        dropout.input.extend(["".into(), "training".into()]);
+        let g = m.graph.as_mut().unwrap();
+        g.initializer.push(TensorProto {
+            name: "training".into(),
+            data_type: data_type::BOOL,
+            raw_data: vec![on],
+            ..TensorProto::default()
+        });
+        if imports {
+            let dnn = import_onnx(&m.encode_to_vec(), "eval.onnx").unwrap().dnn;
+            assert_eq!(dnn.layers().len(), 7);
+        } else {
+            node_error(&m, "Dropout", &["training_mode = true", "at random"]);
+        }
+    }
 }

@@ -16,7 +16,7 @@ use tdsnn_engine::{Shape, Window};
 
 use super::error::{NodeRef, OnnxErrorKind};
 use super::graph::{float_attr, int_attr, ints_attr, string_attr, TensorProtoRef};
-use super::proto::{NodeProto, TensorProto};
+use super::proto::{data_type, NodeProto, TensorProto};
 use super::shapes::{known, Dim, Shapes};
 use super::tensor::floats;
 use crate::convert::transpose_scaled;
@@ -504,7 +504,31 @@ impl Builder {
                  Concat -> Reshape), not on the data",
                 n.op_type
             ))),
-            "Dropout" | "Identity" => Ok(()),
+            "Dropout" => {
+                // Opset 12 on: an optional `training_mode` input; true drops at random.
+                if let Some(t) = constant(2, "training_mode")? {
+                    let on = match t.data_type {
+                        data_type::BOOL => {
+                            t.raw_data.iter().any(|&b| b != 0)
+                                || t.int32_data.iter().any(|&v| v != 0)
+                        }
+                        other => {
+                            return Err(fail(format!(
+                                "input 2 (training_mode) has element type {other}, not BOOL (9)"
+                            )))
+                        }
+                    };
+                    if on {
+                        return Err(fail(
+                            "training_mode = true makes Dropout drop units at random; export \
+                             the model in eval mode"
+                                .into(),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            "Identity" => Ok(()),
             other => Err(fail(format!("operator {other} is not supported"))),
         }
     }

@@ -171,6 +171,8 @@ pub mod data_type {
     pub const INT32: i32 = 6;
     /// 64-bit signed integer.
     pub const INT64: i32 = 7;
+    /// Boolean, one byte per value in `raw_data` (or one `int32_data` value each).
+    pub const BOOL: i32 = 9;
     /// 64-bit float.
     pub const DOUBLE: i32 = 11;
 }
