@@ -256,11 +256,13 @@ pub(crate) fn load(model: &mut ModelProto, data: &dyn ExternalData) -> Result<()
     Ok(())
 }
 
-/// The bytes the external tensors read so far claim, and the sizes of their files.
+/// The bytes the external tensors read so far claim, the sizes of their files, and the
+/// sum of those sizes.
 #[derive(Debug, Default)]
 struct Budget {
     claimed: u64,
     sizes: HashMap<String, u64>,
+    available: u64,
 }
 
 fn load_tensor(
@@ -343,6 +345,7 @@ fn load_tensor(
         None => {
             let size = data.size(&location).map_err(fail)?;
             budget.sizes.insert(location.clone(), size);
+            budget.available = budget.available.saturating_add(size);
             size
         }
     };
@@ -353,15 +356,11 @@ fn load_tensor(
             size,
         }));
     }
-    let available = budget
-        .sizes
-        .values()
-        .fold(0u64, |a, &s| a.saturating_add(s));
     budget.claimed = budget.claimed.saturating_add(length);
-    if budget.claimed > available {
+    if budget.claimed > budget.available {
         return Err(fail(ExternalDataProblem::Overlap {
             claimed: budget.claimed,
-            available,
+            available: budget.available,
         }));
     }
     // At most the file's size, which the file system (or the caller's memory) holds.
