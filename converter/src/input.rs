@@ -53,7 +53,7 @@ pub const FILE_LIMIT: u64 = 4 << 30;
 /// The two bytes every gzip member starts with.
 pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Bytes read per step from a stream or a gzip decoder while its size is unknown.
+/// The smallest step by which a buffer grows past [`STREAM_LIMIT`].
 const CHUNK: usize = 64 << 10;
 
 /// An input that cannot be read: which one, and what happened.
@@ -250,8 +250,8 @@ pub fn read_bounded(path: impl AsRef<Path>, limit: u64) -> Result<Vec<u8>, Input
 /// Inflates gzip `bytes` (one or more members), at most `limit` bytes of output; `path`
 /// names the input in errors (`<memory>` for bytes held in memory).
 ///
-/// The output grows with the data actually inflated, never reserved ahead from a claimed
-/// size: memory is at most `limit` bytes plus a 64 KiB step.
+/// Memory: at most `limit` bytes, written only as the data actually inflates (a limit larger
+/// than the data costs nothing more).
 ///
 /// # Errors
 /// [`InputErrorKind::InflatesPast`] if the data inflates to more than `limit` bytes,
@@ -330,25 +330,32 @@ pub fn read_decompressed(
     }
 }
 
-/// Appends from `reader` to `bytes` until the reader ends or `bytes` holds `max` bytes,
-/// growing `bytes` by at most its length (64 KiB at first) each step and never past `max`.
+/// Appends from `reader` to `bytes` until the reader ends or `bytes` holds `max` bytes.
+///
+/// Reads straight into `bytes`' spare capacity. The capacity is reserved once, up to
+/// [`STREAM_LIMIT`], before reading: reserved pages that are never written cost no memory, and
+/// growing by doubling instead would hold both the old and the new buffer at each step (and
+/// some allocators keep the old ones). Past that it grows by doubling, never beyond `max`.
 fn read_up_to(reader: &mut impl Read, max: usize, bytes: &mut Vec<u8>) -> io::Result<()> {
-    let mut chunk = [0u8; CHUNK];
-    while bytes.len() < max {
-        let want = (max - bytes.len()).min(CHUNK);
-        let n = match reader.read(&mut chunk[..want]) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if bytes.capacity() - bytes.len() < n {
-            let grow = bytes.len().max(CHUNK).min(max - bytes.len()).max(n);
+    let first = max.min(STREAM_LIMIT as usize).saturating_sub(bytes.len());
+    bytes.try_reserve_exact(first).map_err(out_of_memory)?;
+    loop {
+        let room = max - bytes.len();
+        if room == 0 {
+            return Ok(());
+        }
+        if bytes.capacity() == bytes.len() {
+            let grow = bytes.len().max(CHUNK).min(room);
             bytes.try_reserve_exact(grow).map_err(out_of_memory)?;
         }
-        bytes.extend_from_slice(&chunk[..n]);
+        let want = (bytes.capacity() - bytes.len()).min(room);
+        let before = bytes.len();
+        reader.by_ref().take(want as u64).read_to_end(bytes)?;
+        if bytes.len() - before < want {
+            // The reader ended.
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// Whether `reader` has nothing more to give (reads at most one byte).
