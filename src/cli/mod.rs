@@ -68,10 +68,10 @@ pub fn is_onnx(path: &Path) -> bool {
 /// What a file's first bytes say it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
-    /// An engine graph file: it starts with [`format::MAGIC`] ([`format::is_graph_file`]).
+    /// An engine graph file ([`format::is_graph_file`]: it starts with [`format::MAGIC`]).
     Graph,
-    /// A safetensors file (the project's model file): an 8-byte little-endian header
-    /// length that fits in the file, then the JSON header's `{`.
+    /// A safetensors file, the project's model file ([`model_file::is_model_file`]: an
+    /// 8-byte header length, then the JSON header's `{`).
     Safetensors,
     /// Neither.
     Other {
@@ -82,30 +82,17 @@ pub enum FileKind {
 
 /// Reads the first bytes of `path` and says which kind of file it is.
 pub fn sniff(path: &Path) -> Result<FileKind> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let len = file.metadata().map_or(0, |m| m.len());
-    let mut head = [0u8; 9];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
-        }
-    }
-    let head = &head[..got];
-    if format::is_graph_file(head) {
-        return Ok(FileKind::Graph);
-    }
-    if let [h @ .., b'{'] = head {
-        let header = u64::from_le_bytes(h.try_into().expect("8 bytes"));
-        if header >= 2 && header <= len.saturating_sub(8) {
-            return Ok(FileKind::Safetensors);
-        }
-    }
-    Ok(FileKind::Other {
-        head: head[..got.min(8)].to_vec(),
+    let mut head = Vec::with_capacity(9);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(9).read_to_end(&mut head))
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(if format::is_graph_file(&head) {
+        FileKind::Graph
+    } else if model_file::is_model_file(&head) {
+        FileKind::Safetensors
+    } else {
+        head.truncate(8);
+        FileKind::Other { head }
     })
 }
 
