@@ -153,6 +153,20 @@ fn conv_weights_and_biases_of_another_shape_are_refused() {
     );
 }
 
+#[test]
+fn a_tensor_claiming_2_to_the_40_values_is_refused_without_allocating() {
+    // The header claims [2^20, 2^20] for the dense weight; the data holds 24 values.
+    let bytes = reshape(&small_bytes(), "layers.3.weight", &[1 << 20, 1 << 20]);
+    let err = model_from_bytes(&bytes, "m").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ModelFileError::Safetensors { .. } | ModelFileError::Tensor { .. }
+        ),
+        "{err}"
+    );
+}
+
 #[track_caller]
 fn metadata_error(bytes: &[u8], key: &str, words: &str) {
     match model_from_bytes(bytes, "m").unwrap_err() {
