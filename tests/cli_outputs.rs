@@ -263,3 +263,37 @@ fn outputs_get_mode_0644_under_umask_022() {
         serde_json::from_slice(&std::fs::read(d.join("j.json")).unwrap()).unwrap();
     assert_eq!(json["images"], 2);
 }
+
+#[test]
+fn outputs_never_overwrite_an_onnx_models_external_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let onnx = cli_support::fixtures().join("onnx");
+    copy(&onnx.join("lenet_g_external.onnx"), d, "m.onnx");
+    // The model names its data file `lenet_g_external.onnx.data`, beside it.
+    let data = copy(
+        &onnx.join("lenet_g_external.onnx.data"),
+        d,
+        "lenet_g_external.onnx.data",
+    );
+    let before = std::fs::read(&data).unwrap();
+    let target = "./lenet_g_external.onnx.data";
+    let cases: [&[&str]; 3] = [
+        &[
+            "run", "--model", "m.onnx", "--leak", "5", "--limit", "1", "--json", target,
+        ],
+        &["convert", "m.onnx", "--leak", "5", "-o", target],
+        &["convert", "m.onnx", "--leak", "5", "--save-model", target],
+    ];
+    for args in cases {
+        let run = tdsnn(d, args);
+        assert!(!run.ok, "{args:?} was accepted");
+        assert!(
+            run.stderr.contains("refusing to overwrite an input")
+                && run.stderr.contains("external data file"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(std::fs::read(&data).unwrap(), before);
+}

@@ -308,3 +308,43 @@ fn negative_and_huge_counts_are_refused_with_their_range() {
         assert!(run.stdout.is_empty(), "{args:?} worked: {}", run.stdout);
     }
 }
+
+/// Runs `tdsnn args...` with `stdin` fed from the file `input`.
+fn tdsnn_from_stdin(input: &Path, args: &[&str]) -> cli_support::Run {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tdsnn"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::fs::File::open(input).unwrap())
+        .output()
+        .expect("the tdsnn binary runs")
+        .into()
+}
+
+#[test]
+#[cfg(unix)]
+fn a_model_or_graph_file_piped_in_reads_as_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = dir.path().join("lenet.tdsnn");
+    let convert = tdsnn(
+        dir.path(),
+        &["convert", lenet_g().to_str().unwrap(), "-o", "lenet.tdsnn"],
+    );
+    assert!(convert.ok, "{}", convert.stderr);
+    for (file, shows) in [
+        (&lenet_g(), "model: activation g"),
+        (&graph, "T_il Dynamic"),
+    ] {
+        let direct = tdsnn(dir.path(), &["inspect", file.to_str().unwrap()]);
+        // A pipe can be read only once: the first bytes that tell the kind are not lost.
+        let piped = tdsnn_from_stdin(file, &["inspect", "/dev/stdin"]);
+        assert!(piped.ok, "{}: {}", file.display(), piped.stderr);
+        assert!(piped.stdout.contains(shows), "{}", piped.stdout);
+        assert_eq!(piped.stdout, direct.stdout);
+    }
+    let run = tdsnn_from_stdin(
+        &lenet_g(),
+        &["run", "--model", "/dev/stdin", "--limit", "4"],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stdout.contains("Table 1"), "{}", run.stdout);
+}

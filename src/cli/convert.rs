@@ -11,7 +11,7 @@ use tdsnn::engine::{format, TilPolicy};
 use super::inspect::print_graph;
 use super::output::{Input, Outputs};
 use super::run::parse_til;
-use super::{leak_of, load_model, parse_leak};
+use super::{leak_of, load_model_and_data, parse_leak};
 
 /// Convert a trained model (safetensors with a tdsnn architecture, or an ONNX file written by
 /// `torch.onnx.export`) into the connection graph the engine runs: negated weights, bias
@@ -47,10 +47,15 @@ pub fn run(args: ConvertArgs) -> Result<()> {
             "the graph file (the model's path with extension .tdsnn: give -o)",
         ),
     };
-    let mut outputs = Outputs::new(vec![Input::new("the model file", &args.model)]);
+    let (mut model, data) = load_model_and_data(&args.model)?;
+    let mut inputs = vec![Input::new("the model file", &args.model)];
+    inputs.extend(
+        data.iter()
+            .map(|p| Input::new("an external data file of the model", p)),
+    );
+    let mut outputs = Outputs::new(inputs);
     let graph_temp = outputs.file(what, &output)?;
     let model_temp = outputs.optional("--save-model", args.save_model.as_deref())?;
-    let mut model = load_model(&args.model)?;
     let leak = leak_of(args.leak, &model, &args.model)?;
     let graph = convert(&model.dnn, leak, args.til)
         .with_context(|| format!("converting {}", args.model.display()))?;

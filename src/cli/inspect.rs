@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
 use tdsnn::converter::model_file::Model;
 
-use super::{is_onnx, load_model, read_model, sniff, FileKind};
+use super::{read_contents, Contents};
 use tdsnn::converter::DnnLayer;
-use tdsnn::engine::{format, Graph, Layer};
+use tdsnn::engine::{Graph, Layer};
 
 /// Print a graph file's or a model file's layers, shapes and parameters.
 #[derive(Debug, Args)]
@@ -19,25 +19,9 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> Result<()> {
-    let path = &args.path;
-    if is_onnx(path) {
-        print_model(&load_model(path)?);
-        return Ok(());
-    }
-    match sniff(path)? {
-        FileKind::Graph => {
-            let graph =
-                format::read(path).with_context(|| format!("reading {}", path.display()))?;
-            print_graph(&graph);
-        }
-        FileKind::Safetensors => print_model(&read_model(path)?),
-        FileKind::Other { head } => bail!(
-            "{} is neither a graph file (it would start with \"{}\") nor a model file \
-             (safetensors: an 8-byte header length, then a JSON header); it starts with \"{}\"",
-            path.display(),
-            format::MAGIC.escape_ascii(),
-            head.escape_ascii()
-        ),
+    match read_contents(&args.path)? {
+        Contents::Graph(graph) => print_graph(&graph),
+        Contents::Model(model) => print_model(&model),
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use tdsnn::report::{ReluModel, Report, Setup};
 
 use super::demo::Mode;
 use super::output::{Input, Outputs};
-use super::{bar_style, is_onnx, leak_of, load_model, parse_leak, thread_count, threads};
+use super::{bar_style, is_onnx, leak_of, load_model_and_data, parse_leak, thread_count, threads};
 
 /// Convert a model trained with G, simulate every image of a labelled IDX data set (or an NPY
 /// array) in the engine, check every spike against equation (10) and every class against the
@@ -119,14 +119,14 @@ enum Source {
 }
 
 impl Source {
-    fn of(args: &RunArgs) -> Source {
+    fn of(args: &RunArgs) -> Result<Source> {
         if let Some(npy) = &args.npy {
-            return Source::Npy {
+            return Ok(Source::Npy {
                 images: npy.clone(),
                 labels: args.npy_labels.clone(),
-            };
+            });
         }
-        match (&args.images, &args.labels) {
+        Ok(match (&args.images, &args.labels) {
             (Some(images), Some(labels)) => Source::Idx {
                 images: images.clone(),
                 labels: labels.clone(),
@@ -138,14 +138,14 @@ impl Source {
                 } else {
                     Split::Test
                 };
-                let (images, labels) = fixtures::split_files(&args.data, split);
+                let (images, labels) = fixtures::find_split(&args.data, split)?;
                 Source::Idx {
                     images,
                     labels,
                     named: ["the images file of --data", "the labels file of --data"],
                 }
             }
-        }
+        })
     }
 
     /// The files read, as inputs no output may overwrite.
@@ -206,30 +206,40 @@ impl Source {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let source = Source::of(&args);
+    let source = Source::of(&args)?;
     let onnx = is_onnx(&args.model);
     let relu_path = args.relu_model.clone().or_else(|| {
         (args.model == fixtures::lenet_g())
             .then(fixtures::lenet_relu)
             .filter(|p| p.exists())
     });
-    // Before any work: no output may overwrite an input or another output, and each one's
-    // directory must take a file.
+    let (model, model_data) = load_model_and_data(&args.model)?;
+    let relu_model = relu_path.as_deref().map(load_model_and_data).transpose()?;
+    // Before any work: no output may overwrite an input (the models' external data files
+    // included) or another output, and each one's directory must take a file.
     let mut inputs = vec![Input::new("the --model file", &args.model)];
+    inputs.extend(
+        model_data
+            .iter()
+            .map(|p| Input::new("an external data file of --model", p)),
+    );
     inputs.extend(
         relu_path
             .iter()
             .map(|p| Input::new("the --relu-model file", p)),
     );
+    inputs.extend(relu_model.iter().flat_map(|(_, data)| {
+        data.iter()
+            .map(|p| Input::new("an external data file of --relu-model", p))
+    }));
     inputs.extend(source.inputs());
     let mut outputs = Outputs::new(inputs);
     let json = outputs.optional("--json", args.json.as_deref())?;
     let raster = outputs.optional("--raster", args.raster.as_deref())?;
     let dump = outputs.optional("--dump", args.dump.as_deref())?;
 
-    let model = load_model(&args.model)?;
-    let relu = match &relu_path {
-        Some(p) => Some((load_model(p)?.dnn, ReluModel::Own(display(p)))),
+    let relu = match relu_model.zip(relu_path.as_ref()) {
+        Some(((relu, _), p)) => Some((relu.dnn, ReluModel::Own(display(p)))),
         // An imported ONNX network, run as a plain float network, and said to be so.
         None if onnx => Some((
             model.dnn.clone(),

@@ -16,6 +16,7 @@
 //! the importer allocate many times the size of its data. Cost: one read of each tensor's
 //! bytes.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -182,6 +183,47 @@ impl ExternalData for ModelDir {
         }
         file.seek(SeekFrom::Start(offset)).map_err(io_problem)?;
         file.read_exact(buf).map_err(io_problem)
+    }
+}
+
+/// A source that remembers which files it was asked about, in the order first asked.
+#[derive(Debug)]
+pub(crate) struct Recorder<'a, D: ExternalData> {
+    inner: &'a D,
+    seen: RefCell<Vec<String>>,
+}
+
+impl<'a, D: ExternalData> Recorder<'a, D> {
+    /// A recorder in front of `inner`.
+    pub fn new(inner: &'a D) -> Recorder<'a, D> {
+        Recorder {
+            inner,
+            seen: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The locations asked about.
+    pub fn into_locations(self) -> Vec<String> {
+        self.seen.into_inner()
+    }
+}
+
+impl<D: ExternalData> ExternalData for Recorder<'_, D> {
+    fn size(&self, location: &str) -> Result<u64, ExternalDataProblem> {
+        let mut seen = self.seen.borrow_mut();
+        if !seen.iter().any(|l| l == location) {
+            seen.push(location.to_string());
+        }
+        self.inner.size(location)
+    }
+
+    fn read_at(
+        &self,
+        location: &str,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ExternalDataProblem> {
+        self.inner.read_at(location, offset, buf)
     }
 }
 

@@ -38,7 +38,7 @@ pub mod proto;
 mod shapes;
 mod tensor;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use error::{ExternalDataProblem, NodeRef, OnnxError, OnnxErrorKind};
 pub use external::{ExternalData, ExternalFiles, ModelDir};
@@ -71,11 +71,37 @@ pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
 /// # Ok(()) }
 /// ```
 pub fn read_onnx(path: impl AsRef<Path>) -> Result<Model, OnnxError> {
+    read_onnx_with_files(path).map(|(model, _)| model)
+}
+
+/// Reads an ONNX file as [`read_onnx`] does, and says which external data files it read:
+/// each one's path, the model's directory joined with the tensor's `location`, once, in the
+/// order first read. A tool that writes files can then refuse to write over any of them.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::onnx::read_onnx_with_files;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx");
+/// let (_, files) = read_onnx_with_files(format!("{dir}/lenet_g_external.onnx"))?;
+/// assert!(files.iter().all(|f| f.ends_with("lenet_g_external.onnx.data")));
+/// assert_eq!(files.len(), 1);
+/// # Ok(()) }
+/// ```
+pub fn read_onnx_with_files(path: impl AsRef<Path>) -> Result<(Model, Vec<PathBuf>), OnnxError> {
     let path = path.as_ref();
     let name = path.display().to_string();
     let bytes = input::read_bounded(path, MODEL_LIMIT)
         .map_err(|e| OnnxError::new(&name, OnnxErrorKind::Read(e.kind)))?;
-    import_onnx_with_data(&bytes, &name, &ModelDir::of_model(path))
+    let dir = ModelDir::of_model(path);
+    let recorder = external::Recorder::new(&dir);
+    let model = import_onnx_with_data(&bytes, &name, &recorder)?;
+    let files = recorder
+        .into_locations()
+        .iter()
+        .map(|location| dir.dir().join(location))
+        .collect();
+    Ok((model, files))
 }
 
 /// Imports the bytes of an ONNX file; `name` labels errors and the model's notes. A tensor
