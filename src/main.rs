@@ -38,6 +38,9 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    // Output piped into `head` and closed early ends the process quietly, as for any Unix
+    // tool, instead of a panic in `println!`.
+    sigpipe::reset();
     // No subcommand: the main job, with its defaults.
     let command = match Cli::parse().command {
         Some(command) => command,

@@ -258,3 +258,16 @@ fn the_shipped_models_are_strictly_valid() {
         assert!(ACTIVATIONS.contains(&model.info.activation.as_str()));
     }
 }
+
+#[test]
+#[cfg(unix)]
+fn a_model_file_gets_the_permissions_file_create_gives() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (model, plain) = (dir.path().join("m.safetensors"), dir.path().join("plain"));
+    write_model(&small_model(), &model).unwrap();
+    std::fs::File::create(&plain).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // 0666 less the umask (0644 under the usual 022), not a temporary file's 0600.
+    assert_eq!(mode(&model), mode(&plain));
+}

@@ -464,13 +464,15 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
         let view = TensorView::new(Dtype::F32, shape.clone(), data).expect("sizes match shapes");
         (n.clone(), view)
     });
-    safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(error) => ModelFileError::Io { path: name, error },
-        other => ModelFileError::Safetensors {
-            path: name,
-            message: other.to_string(),
-        },
-    })
+    // Serialised in memory and written with `fs::write`, so the file gets the permissions
+    // `File::create` gives (0666 less the umask): safetensors' own `serialize_to_file` moves
+    // a 0600 temporary file into place.
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|e| ModelFileError::Safetensors {
+            path: name.clone(),
+            message: e.to_string(),
+        })?;
+    std::fs::write(path, bytes).map_err(|error| ModelFileError::Io { path: name, error })
 }
 
 /// Whether `prefix`, the first bytes of a file, can start a model file: a safetensors file

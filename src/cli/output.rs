@@ -57,8 +57,8 @@ struct Pending {
 struct Temp {
     path: TempPath,
     /// The permissions it was created with, restored before the rename: a writer may have
-    /// replaced the file with one of its own (safetensors writes a `0600` temporary file and
-    /// renames it onto the path it is given).
+    /// replaced the file with one of its own (a library that writes a `0600` temporary
+    /// file and renames it onto the path it is given).
     permissions: std::fs::Permissions,
 }
 

@@ -4,8 +4,9 @@
 //! A tensor with `data_location = EXTERNAL` names its bytes with `external_data` entries:
 //! `location`, a POSIX path relative to the model's directory; `offset`, where they start
 //! (default 0; onnx_ir aligns tensors over 1 MB to 64 KiB); `length`, which when given must
-//! equal the tensor's size (element count times element width); `checksum`, ignored. Small
-//! tensors stay inline in the same model, so both kinds meet in one file.
+//! equal the tensor's size (element count times element width; 0 reads as not given, as in
+//! onnxruntime); `checksum`, ignored. Small tensors stay inline in the same model, so both
+//! kinds meet in one file.
 //!
 //! Every external tensor is read into its `raw_data` before the graph is looked at, from an
 //! [`ExternalData`] source: [`ModelDir`] (the files beside the model, what
@@ -378,7 +379,8 @@ fn load_tensor(
         tensor: t.name.clone(),
         what: format!("invalid dimensions {:?}", t.dims),
     })?;
-    let length = given_length.unwrap_or(expected);
+    // A length of 0 means "not given", as onnxruntime reads it.
+    let length = given_length.filter(|&n| n != 0).unwrap_or(expected);
     if length != expected {
         return Err(fail(ExternalDataProblem::Length { length, expected }));
     }

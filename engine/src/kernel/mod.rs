@@ -64,7 +64,7 @@ fn input_times(graph: &Graph, input: &[f32], times: &mut Vec<u32>) -> Result<()>
     }
     if let Some(i) = input.iter().position(|x| !x.is_finite()) {
         return Err(ErrorKind::Input {
-            what: format!("value {} at index {i} is not finite", input[i]),
+            what: format!("value {:?} at index {i} is not finite", input[i]),
         }
         .into());
     }
