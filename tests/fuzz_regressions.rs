@@ -18,8 +18,9 @@ use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use proptest::prelude::*;
 use prost::Message;
-use targets::{gzip, join, onnx_input, ConvertHead, TARGETS};
+use targets::{gzip, join, onnx_input, ConvertHead, SEPARATOR, TARGETS};
 use tdsnn::images::Images;
 use tdsnn_converter::model_file::{model_from_bytes, write_model, Model, ModelInfo};
 use tdsnn_converter::onnx::proto::*;
@@ -103,6 +104,30 @@ fn split_undoes_join() {
     let files: [&[u8]; 3] = [b"images", b"", b"labels"];
     assert_eq!(targets::split(&join(&files)), files);
     assert_eq!(targets::split(b"one file"), [b"one file"]);
+    assert_eq!(targets::split(SEPARATOR), [b"", b""]);
+    // A separator missing its first byte, then a whole one.
+    let near = [&SEPARATOR[1..], SEPARATOR, b"x"].concat();
+    assert_eq!(targets::split(&near), [&SEPARATOR[1..], b"x"]);
+    // Missing its last byte, it makes a whole one with the next separator's first byte.
+    let ambiguous = [&SEPARATOR[..SEPARATOR.len() - 1], SEPARATOR].concat();
+    assert_eq!(targets::split(&ambiguous), [&b""[..], &SEPARATOR[1..]]);
+}
+
+proptest! {
+    /// Files made of the separator's own bytes (the hardest case for the search) come back
+    /// whole.
+    #[test]
+    fn split_undoes_join_of_any_files(
+        files in prop::collection::vec(
+            prop::collection::vec(prop::sample::select(b"\n=tdsn-fuzile.".to_vec()), 0..60),
+            1..5,
+        )
+    ) {
+        prop_assume!(files.iter().all(|f| targets::split(f).len() == 1));
+        let files: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        let joined = join(&files);
+        prop_assert_eq!(targets::split(&joined), files);
+    }
 }
 
 #[test]
