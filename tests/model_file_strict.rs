@@ -3,6 +3,8 @@
 //! architecture and model description must hold only the documented fields, and the
 //! activation must be one the converter knows. Each refusal names the tensor, field or value.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::{json, Value};
 use tdsnn::fixtures;
 use tdsnn_converter::model_file::{
@@ -75,8 +77,11 @@ fn small_model() -> Model {
     }
 }
 
+/// A temporary path of its own for every call: tests run in parallel threads of one process.
 fn temp(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("tdsnn-strict-{}-{name}", std::process::id()))
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("tdsnn-strict-{}-{call}-{name}", std::process::id()))
 }
 
 fn small_bytes() -> Vec<u8> {
