@@ -15,8 +15,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::error::{NodeRef, OnnxErrorKind};
-use super::proto::{attribute_type, GraphProto, NodeProto, TensorProto};
-use super::tensor::constant_node_value;
+use super::proto::{attribute_type, GraphProto, NodeProto};
+use super::tensor::{constant_node_value, TensorProtoRef};
 
 /// The operators the importer maps (default domain); `Constant` nodes become constants.
 pub(crate) const SUPPORTED: &[&str] = &[
@@ -75,26 +75,6 @@ pub(crate) struct Chain<'a> {
     pub nodes: Vec<(usize, &'a NodeProto)>,
     /// The shape-only nodes by the name of their (first) output, with their index.
     pub shape_nodes: HashMap<&'a str, (usize, &'a NodeProto)>,
-}
-
-/// A constant tensor: borrowed from the file, or built from a `Constant` node's scalar or
-/// list attribute.
-#[derive(Debug)]
-pub(crate) enum TensorProtoRef<'a> {
-    /// An initializer or a `Constant` node's `value`.
-    Borrowed(&'a TensorProto),
-    /// Built from `value_float(s)` or `value_int(s)`.
-    Owned(TensorProto),
-}
-
-impl TensorProtoRef<'_> {
-    /// The tensor.
-    pub fn get(&self) -> &TensorProto {
-        match self {
-            TensorProtoRef::Borrowed(t) => t,
-            TensorProtoRef::Owned(t) => t,
-        }
-    }
 }
 
 /// Checks `graph` and walks it from its data input to its output.

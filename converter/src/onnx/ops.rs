@@ -15,10 +15,10 @@
 use tdsnn_engine::{Shape, Window};
 
 use super::error::{NodeRef, OnnxErrorKind};
-use super::graph::{float_attr, int_attr, ints_attr, string_attr, TensorProtoRef};
+use super::graph::{float_attr, int_attr, ints_attr, string_attr};
 use super::proto::{data_type, NodeProto, TensorProto};
 use super::shapes::{known, Dim, Shapes};
-use super::tensor::floats;
+use super::tensor::{floats, Constants};
 use crate::convert::transpose_scaled;
 use crate::model::{out_shape, DnnLayer};
 
@@ -47,9 +47,6 @@ pub(crate) struct Node<'a> {
     /// The node.
     pub proto: &'a NodeProto,
 }
-
-/// Looks up a constant by name.
-pub(crate) type Constants<'c> = dyn Fn(&str) -> Option<&'c TensorProtoRef<'c>> + 'c;
 
 impl Builder {
     /// A builder for a data input of `shape` (rank 2 if `flat`; its batch extent fixed to

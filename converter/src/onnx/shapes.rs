@@ -12,9 +12,8 @@ use std::collections::HashMap;
 
 use super::error::OnnxErrorKind;
 use super::graph::{int_attr, ints_attr, node_ref};
-use super::ops::Constants;
 use super::proto::NodeProto;
-use super::tensor::ints;
+use super::tensor::{ints, Constants};
 
 /// The most elements (and axes) a shape-only value may have: shapes have a handful.
 pub(crate) const MAX_ELEMENTS: usize = 1024;

@@ -1,11 +1,34 @@
-//! Constant tensors: values decoded from `raw_data` (little-endian, possibly unaligned, so
-//! decoded byte by byte with `from_le_bytes`) or from the typed repeated fields, checked
-//! against the tensor's dimensions before anything is allocated. External data has been
-//! read into `raw_data` by then ([`external`](super::external)).
+//! Constant tensors: initializers and `Constant` node values ([`TensorProtoRef`]), looked up
+//! by name ([`Constants`]); their values decoded from `raw_data` (little-endian, possibly
+//! unaligned, so decoded byte by byte with `from_le_bytes`) or from the typed repeated
+//! fields, checked against the tensor's dimensions before anything is allocated. External
+//! data has been read into `raw_data` by then ([`external`](super::external)).
 
 use super::error::OnnxErrorKind;
-use super::graph::TensorProtoRef;
 use super::proto::{attribute_type, data_type, NodeProto, TensorProto};
+
+/// A constant tensor: borrowed from the file, or built from a `Constant` node's scalar or
+/// list attribute.
+#[derive(Debug)]
+pub(crate) enum TensorProtoRef<'a> {
+    /// An initializer or a `Constant` node's `value`.
+    Borrowed(&'a TensorProto),
+    /// Built from `value_float(s)` or `value_int(s)`.
+    Owned(TensorProto),
+}
+
+impl TensorProtoRef<'_> {
+    /// The tensor.
+    pub fn get(&self) -> &TensorProto {
+        match self {
+            TensorProtoRef::Borrowed(t) => t,
+            TensorProtoRef::Owned(t) => t,
+        }
+    }
+}
+
+/// Looks up a constant by name.
+pub(crate) type Constants<'c> = dyn Fn(&str) -> Option<&'c TensorProtoRef<'c>> + 'c;
 
 /// The number of elements `dims` describe (1 for a scalar); errors on a negative extent or
 /// an overflow.
