@@ -10,14 +10,14 @@
 //! stay single); every scratch buffer is allocated once, at construction, for the largest
 //! layer and batch (max-pool alone works out its windows per image, in three small vectors).
 //! ReLU, max-pool (padding ignored) and avg-pool (padding counted as 0) run in f32 with the
-//! converter's pooling loops ([`max_pool_into`], [`pool_into`]).
+//! converter's window geometry and pooling loops ([`max_pool_into`], [`pool_into`]).
 //!
 //! No `G`: this is the plain ReLU network ([`tdsnn_converter::relu_forward`] in f64), whose
 //! multiply-accumulates are the DNN's table-2 count ([`Dnn::op_counts`]). One core: GEMM runs
 //! with `gemm::Parallelism::None`. Cost: the DNN's multiply-accumulates at GEMM speed, plus
 //! one pass over each conv's unrolled input.
 
-use tdsnn_converter::reference::{input_position, max_pool_into, pool_into, valid_outputs};
+use tdsnn_converter::window::{input_position, max_pool_into, pool_into, valid_outputs};
 use tdsnn_converter::{Dnn, DnnLayer, Shape, Window};
 
 use crate::gemm::{matmul_add, MatMut, MatRef};

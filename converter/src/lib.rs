@@ -12,6 +12,8 @@
 //! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):
 //!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped.
 //! - [`ops`]: the DNN's operation counts (table 2 of the paper).
+//! - [`window`]: window geometry and the pooling loops the reference shares with the dense
+//!   f32 baseline.
 //! - [`train`]: the paper's "DNN adjustment and re-training" on candle, with `G` or the
 //!   staircase `G(x) - 1` under a straight-through gradient; [`staircase`] folds the latter
 //!   into a DNN(G).
@@ -64,6 +66,7 @@ pub mod ops;
 pub mod reference;
 pub mod staircase;
 pub mod train;
+pub mod window;
 pub mod zoo;
 
 pub use convert::{convert, layer_map};
