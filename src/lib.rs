@@ -44,3 +44,4 @@ pub mod training;
 pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;
+pub use tdsnn_train as train;

@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use tdsnn_converter::model_file::Architecture;
-use tdsnn_converter::train::TrainEvent;
 use tdsnn_converter::{convert, Dataset, Dnn, TilPolicy};
+use tdsnn_train::TrainEvent;
 
 use crate::evaluate::{evaluate, EvalConfig};
 use crate::report::{ReluModel, Report, Setup};

@@ -4,9 +4,9 @@
 
 use tdsnn_converter::model_file::{Architecture, Model, ModelInfo};
 use tdsnn_converter::staircase::{check_foldable, fold_staircase};
-use tdsnn_converter::train::{self, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn};
 use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
+use tdsnn_train::{self as train, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 
 use crate::evaluate::check_labels;
 use crate::images::Inputs;

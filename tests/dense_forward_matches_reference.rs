@@ -5,7 +5,8 @@
 
 use tdsnn::baseline::{DenseForward, ForwardError};
 use tdsnn::bench::Lenet;
-use tdsnn::converter::{relu_forward, zoo::random_image, Dnn, DnnLayer, Shape, Window};
+use tdsnn::converter::{relu_forward, Dnn, DnnLayer, Shape, Window};
+use tdsnn::train::zoo::random_image;
 
 /// Tolerance relative to the largest reference logit (f32 sums over up to 800 terms).
 const TOLERANCE: f64 = 1e-4;

@@ -3,12 +3,13 @@
 //! that converts, and model files round-trip and fail with typed errors.
 
 use tdsnn::converter::model_file::{
-    model_from_bytes, read_model, write_model, Architecture, Model, ModelFileError, ModelInfo,
+    model_from_bytes, read_model, write_model, Model, ModelFileError, ModelInfo,
 };
 use tdsnn::converter::staircase::fold_staircase;
-use tdsnn::converter::train::{self, Activation, Samples, TrainConfig, TrainEvent};
 use tdsnn::converter::{convert, Dnn, DnnLayer, TilPolicy};
 use tdsnn::fixtures::{self, Split};
+use tdsnn::train::zoo::lenet5;
+use tdsnn::train::{self, Activation, Samples, TrainConfig, TrainEvent};
 use tdsnn::training::pixels;
 
 fn config(activation: Activation) -> TrainConfig {
@@ -38,12 +39,8 @@ fn a_few_steps_of_relu_then_staircase_training() {
     data.images.truncate(256 * 784);
     data.labels.truncate(256);
     let images = pixels(&data);
-    let init = train::init(&Architecture::lenet5(), 2019).unwrap();
-    assert_eq!(
-        init,
-        train::init(&Architecture::lenet5(), 2019).unwrap(),
-        "seeded init"
-    );
+    let init = train::init(&lenet5(), 2019).unwrap();
+    assert_eq!(init, train::init(&lenet5(), 2019).unwrap(), "seeded init");
 
     let (relu, losses) = steps(&init, &images, &data.labels, Activation::Relu);
     assert!(losses[0].is_finite() && losses[0] > 0.0);

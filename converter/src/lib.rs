@@ -14,15 +14,13 @@
 //! - [`ops`]: the DNN's operation counts (table 2 of the paper).
 //! - [`window`]: window geometry and the pooling loops the reference shares with the dense
 //!   f32 baseline.
-//! - [`train`]: the paper's "DNN adjustment and re-training" on candle, with `G` or the
-//!   staircase `G(x) - 1` under a straight-through gradient; [`staircase`] folds the latter
+//! - [`staircase`]: folds a network trained with the staircase `G(x) - 1` (`tdsnn-train`)
 //!   into a DNN(G).
 //! - [`model_file`]: trained models on disk (safetensors plus the architecture as JSON).
 //! - [`idx`]: labelled image data sets in the IDX format (MNIST's), plain or gzip-compressed.
 //! - [`input`]: every file read whole under a byte limit (a pipe or a device without an end
 //!   costs at most 32 MiB), gzip inflated under one.
 //! - [`onnx`]: models trained elsewhere, read from the ONNX file `torch.onnx.export` writes.
-//! - [`zoo`]: AlexNet and VGG-16 built in code, He-initialised, for scale.
 //!
 //! Depends on `tdsnn-engine` for shapes, the graph and the temporal code; never the reverse.
 //!
@@ -65,9 +63,7 @@ pub mod onnx;
 pub mod ops;
 pub mod reference;
 pub mod staircase;
-pub mod train;
 pub mod window;
-pub mod zoo;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};

@@ -118,44 +118,6 @@ pub struct Architecture {
 }
 
 impl Architecture {
-    /// LeNet-5 as the paper uses it: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2,
-    /// dense 500, dense 10, ReLU, on 1x28x28.
-    pub fn lenet5() -> Architecture {
-        let conv = |out_channels| LayerSpec::Conv2d {
-            out_channels,
-            kernel: [5, 5],
-            stride: [1, 1],
-            padding: [0, 0],
-            bias: true,
-        };
-        let pool = LayerSpec::MaxPool {
-            kernel: [2, 2],
-            stride: [2, 2],
-            padding: [0, 0],
-        };
-        Architecture {
-            input: [1, 28, 28],
-            layers: vec![
-                conv(20),
-                LayerSpec::Relu,
-                pool.clone(),
-                conv(50),
-                LayerSpec::Relu,
-                pool,
-                LayerSpec::Flatten,
-                LayerSpec::Dense {
-                    outputs: 500,
-                    bias: true,
-                },
-                LayerSpec::Relu,
-                LayerSpec::Dense {
-                    outputs: 10,
-                    bias: true,
-                },
-            ],
-        }
-    }
-
     /// The input shape.
     pub fn input_shape(&self) -> Shape {
         Shape::new(self.input[0], self.input[1], self.input[2])

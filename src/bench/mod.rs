@@ -12,7 +12,7 @@
 //! - **Thread scaling**: the engine over the test split with 1 and with `threads` threads
 //!   (static partition, one simulator each), images per second and whether every record is
 //!   the same (by [`Record::digest`](tdsnn_engine::Record::digest)).
-//! - **AlexNet and VGG-16** ([`tdsnn_converter::zoo`], He-initialised, one seeded
+//! - **AlexNet and VGG-16** ([`tdsnn_train::zoo`], He-initialised, one seeded
 //!   3x224x224 image): converted, one image simulated in closed form, timed next to the dense
 //!   forward pass, with events and peak memory.
 //!
@@ -29,10 +29,10 @@ use serde::Serialize;
 use tdsnn_baseline::calibration::L2_VALUES;
 use tdsnn_baseline::DenseForward;
 use tdsnn_converter::model_file::{read_model, Architecture, ModelFileError};
-use tdsnn_converter::zoo::{he_init, random_image};
 use tdsnn_converter::{convert, ConvertError, Dnn, IdxError, ModelError};
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{Graph, Simulator, TickMode, TilPolicy};
+use tdsnn_train::zoo::{alexnet, he_init, random_image, vgg16};
 
 use crate::fixtures::{self, Split};
 use crate::report::Ops;
@@ -479,12 +479,8 @@ pub fn run(
     let mut nets = Vec::new();
     if config.big {
         for (name, label, arch) in [
-            (
-                "alexnet",
-                "AlexNet (He init, 1 image)",
-                Architecture::alexnet(),
-            ),
-            ("vgg16", "VGG-16 (He init, 1 image)", Architecture::vgg16()),
+            ("alexnet", "AlexNet (He init, 1 image)", alexnet()),
+            ("vgg16", "VGG-16 (He init, 1 image)", vgg16()),
         ] {
             nets.push(big_net(name, label, &arch, &mut step)?);
         }

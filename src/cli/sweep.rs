@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use tdsnn::converter::train::TrainEvent;
 use tdsnn::evaluate::EvalConfig;
 use tdsnn::fixtures::{self, Split};
 use tdsnn::plot;
 use tdsnn::sweep::{check, csv, sweep, SweepEvent};
+use tdsnn::train::TrainEvent;
 use tdsnn::training::{Phase, Recipe};
 
 use super::output::{Input, Outputs};

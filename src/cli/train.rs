@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar};
-use tdsnn::converter::model_file::{write_model, Architecture};
-use tdsnn::converter::train::TrainEvent;
+use tdsnn::converter::model_file::write_model;
 use tdsnn::fixtures::{self, Split};
+use tdsnn::train::zoo::lenet5;
+use tdsnn::train::TrainEvent;
 use tdsnn::training::{train_models, Phase, Recipe};
 
 use super::output::{Input, Outputs};
@@ -101,7 +102,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let bars = MultiProgress::new();
     let mut bar: Option<ProgressBar> = None;
     let trained = train_models(
-        &Architecture::lenet5(),
+        &lenet5(),
         start,
         &train_set,
         &test_set,

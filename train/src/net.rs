@@ -3,14 +3,15 @@
 
 use candle_core::{DType, Device, Tensor, Var, D};
 
-use super::{Activation, TrainError};
-use crate::model::{Dnn, DnnLayer};
+use tdsnn_converter::{Dnn, DnnLayer, Window};
+
+use crate::fit::{Activation, TrainError};
 
 /// One layer's trainable variables.
 #[derive(Debug)]
-pub(super) struct Params {
-    pub(super) weight: Var,
-    pub(super) bias: Option<Var>,
+pub(crate) struct Params {
+    pub(crate) weight: Var,
+    pub(crate) bias: Option<Var>,
     /// Conv only: for each output position and kernel tap, the index of the input value in
     /// the padded, flattened (C, H, W) input (im2col as a gather).
     patches: Option<Tensor>,
@@ -18,7 +19,7 @@ pub(super) struct Params {
 
 /// The im2col gather indices of a conv on a padded input of shape (c, h, w): rows are the
 /// output positions, columns the (c_in, ky, kx) taps, as the weights are laid out.
-fn patch_indices(c: u32, h: u32, w: u32, window: &crate::Window) -> Result<Tensor, TrainError> {
+fn patch_indices(c: u32, h: u32, w: u32, window: &Window) -> Result<Tensor, TrainError> {
     let [kh, kw] = window.kernel;
     let [sh, sw] = window.stride;
     let (oh, ow) = ((h - kh) / sh + 1, (w - kw) / sw + 1);
@@ -40,7 +41,7 @@ fn patch_indices(c: u32, h: u32, w: u32, window: &crate::Window) -> Result<Tenso
 
 /// A [`Dnn`] whose weights are candle variables.
 #[derive(Debug)]
-pub(super) struct Net {
+pub(crate) struct Net {
     dnn: Dnn,
     params: Vec<Option<Params>>,
 }
@@ -55,7 +56,7 @@ fn var(values: &[f32], shape: &[usize]) -> Result<Var, TrainError> {
 
 impl Net {
     /// Variables initialised from `dnn`'s weights; errors for layers candle cannot train.
-    pub(super) fn new(dnn: &Dnn) -> Result<Net, TrainError> {
+    pub(crate) fn new(dnn: &Dnn) -> Result<Net, TrainError> {
         let mut params = Vec::new();
         for (k, layer) in dnn.layers().iter().enumerate() {
             let unsupported = |what: &str| TrainError::Unsupported {
@@ -114,7 +115,7 @@ impl Net {
     }
 
     /// All trainable variables.
-    pub(super) fn vars(&self) -> Vec<Var> {
+    pub(crate) fn vars(&self) -> Vec<Var> {
         self.params
             .iter()
             .flatten()
@@ -123,7 +124,7 @@ impl Net {
     }
 
     /// Logits `(batch, classes)` for a batch `(batch, C, H, W)`.
-    pub(super) fn forward(&self, x: &Tensor, activation: Activation) -> Result<Tensor, TrainError> {
+    pub(crate) fn forward(&self, x: &Tensor, activation: Activation) -> Result<Tensor, TrainError> {
         let mut x = x.clone();
         for (k, (layer, params)) in self.dnn.layers().iter().zip(&self.params).enumerate() {
             if layer.is_synaptic() {
@@ -190,7 +191,7 @@ impl Net {
     }
 
     /// The network with the variables' current values.
-    pub(super) fn to_dnn(&self) -> Result<Dnn, TrainError> {
+    pub(crate) fn to_dnn(&self) -> Result<Dnn, TrainError> {
         let mut layers = self.dnn.layers().to_vec();
         for (layer, params) in layers.iter_mut().zip(&self.params) {
             let (
@@ -209,7 +210,7 @@ impl Net {
     }
 
     /// Number of correct predictions in a batch.
-    pub(super) fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize, TrainError> {
+    pub(crate) fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize, TrainError> {
         let predicted = logits.argmax(D::Minus1)?;
         let hits = predicted
             .eq(labels)?

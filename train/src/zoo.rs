@@ -1,7 +1,8 @@
-//! ImageNet-sized networks built in code, for scale: AlexNet and VGG-16 on 3x224x224 inputs,
+//! Networks built in code: the paper's LeNet-5 ([`lenet5`], the architecture `tdsnn train`
+//! trains), and, for scale, AlexNet and VGG-16 on 3x224x224 inputs ([`alexnet`], [`vgg16`])
 //! with He-initialised random weights ([`he_init`]) and seeded random images
-//! ([`random_image`]). Untrained: they measure what simulating a network of that size costs
-//! (memory, time, events), which does not depend on the weights being trained.
+//! ([`random_image`]). Untrained, the big two measure what simulating a network of that size
+//! costs (memory, time, events), which does not depend on the weights being trained.
 //!
 //! The architectures are torchvision's (`alexnet`, `vgg16`) without dropout (inactive at
 //! inference) and without the adaptive average pool, which is the identity on 224x224
@@ -12,12 +13,10 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
-use tdsnn_engine::Shape;
+use tdsnn_converter::model_file::{Architecture, LayerSpec};
+use tdsnn_converter::{Dnn, ModelError, Shape};
 
-use crate::model::Dnn;
-use crate::model_file::{Architecture, LayerSpec};
-use crate::train::init_with;
-use crate::ModelError;
+use crate::fit::init_with;
 
 /// A conv with bias, square kernel `k`, stride `s`, padding `p`.
 fn conv(out_channels: u32, k: u32, s: u32, p: u32) -> LayerSpec {
@@ -39,12 +38,16 @@ fn max_pool(k: u32, s: u32) -> LayerSpec {
     }
 }
 
-/// The classifier both networks end with: flatten, dense 4096, dense 4096, dense 1000.
-fn classifier(layers: &mut Vec<LayerSpec>) {
-    let dense = |outputs| LayerSpec::Dense {
+/// A dense layer with bias.
+fn dense(outputs: u32) -> LayerSpec {
+    LayerSpec::Dense {
         outputs,
         bias: true,
-    };
+    }
+}
+
+/// The classifier AlexNet and VGG-16 end with: flatten, dense 4096, dense 4096, dense 1000.
+fn classifier(layers: &mut Vec<LayerSpec>) {
     layers.extend([
         LayerSpec::Flatten,
         dense(4096),
@@ -55,67 +58,93 @@ fn classifier(layers: &mut Vec<LayerSpec>) {
     ]);
 }
 
-impl Architecture {
-    /// AlexNet as torchvision builds it, on 3x224x224: conv 64@11x11 stride 4 pad 2,
-    /// max-pool 3/2, conv 192@5x5 pad 2, max-pool 3/2, conv 384, 256, 256 @3x3 pad 1,
-    /// max-pool 3/2 (256x6x6), dense 4096, 4096, 1000; ReLU after every conv and hidden dense.
-    ///
-    /// # Example
-    /// ```
-    /// use tdsnn_converter::model_file::Architecture;
-    /// use tdsnn_converter::zoo::he_init;
-    /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
-    /// let dnn = he_init(&Architecture::alexnet(), 1)?;
-    /// assert_eq!(dnn.op_counts().multiplications(), 714_188_480);
-    /// # Ok(()) }
-    /// ```
-    pub fn alexnet() -> Architecture {
-        let mut layers = vec![
-            conv(64, 11, 4, 2),
+/// LeNet-5 as the paper uses it: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2,
+/// dense 500, dense 10, ReLU, on 1x28x28 (the shipped models' architecture).
+///
+/// # Example
+/// ```
+/// use tdsnn_train::zoo::lenet5;
+/// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+/// let dnn = tdsnn_train::init(&lenet5(), 2019)?;
+/// assert_eq!(dnn.op_counts().multiplications(), 2_293_000);
+/// # Ok(()) }
+/// ```
+pub fn lenet5() -> Architecture {
+    Architecture {
+        input: [1, 28, 28],
+        layers: vec![
+            conv(20, 5, 1, 0),
             LayerSpec::Relu,
-            max_pool(3, 2),
-            conv(192, 5, 1, 2),
+            max_pool(2, 2),
+            conv(50, 5, 1, 0),
             LayerSpec::Relu,
-            max_pool(3, 2),
-            conv(384, 3, 1, 1),
+            max_pool(2, 2),
+            LayerSpec::Flatten,
+            dense(500),
             LayerSpec::Relu,
-            conv(256, 3, 1, 1),
-            LayerSpec::Relu,
-            conv(256, 3, 1, 1),
-            LayerSpec::Relu,
-            max_pool(3, 2),
-        ];
-        classifier(&mut layers);
-        Architecture {
-            input: [3, 224, 224],
-            layers,
-        }
+            dense(10),
+        ],
     }
+}
 
-    /// VGG-16 (configuration D) on 3x224x224: 13 convs 3x3 pad 1 in five blocks of 64, 64 |
-    /// 128, 128 | 256 x3 | 512 x3 | 512 x3 channels, each block closed by a max-pool 2/2
-    /// (512x7x7 after the fifth), then dense 4096, 4096, 1000; ReLU after every conv and
-    /// hidden dense.
-    pub fn vgg16() -> Architecture {
-        let blocks: [&[u32]; 5] = [
-            &[64, 64],
-            &[128, 128],
-            &[256, 256, 256],
-            &[512, 512, 512],
-            &[512, 512, 512],
-        ];
-        let mut layers = Vec::new();
-        for block in blocks {
-            for &c in block {
-                layers.extend([conv(c, 3, 1, 1), LayerSpec::Relu]);
-            }
-            layers.push(max_pool(2, 2));
+/// AlexNet as torchvision builds it, on 3x224x224: conv 64@11x11 stride 4 pad 2,
+/// max-pool 3/2, conv 192@5x5 pad 2, max-pool 3/2, conv 384, 256, 256 @3x3 pad 1,
+/// max-pool 3/2 (256x6x6), dense 4096, 4096, 1000; ReLU after every conv and hidden dense.
+///
+/// # Example
+/// ```
+/// use tdsnn_train::zoo::{alexnet, he_init};
+/// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+/// let dnn = he_init(&alexnet(), 1)?;
+/// assert_eq!(dnn.op_counts().multiplications(), 714_188_480);
+/// # Ok(()) }
+/// ```
+pub fn alexnet() -> Architecture {
+    let mut layers = vec![
+        conv(64, 11, 4, 2),
+        LayerSpec::Relu,
+        max_pool(3, 2),
+        conv(192, 5, 1, 2),
+        LayerSpec::Relu,
+        max_pool(3, 2),
+        conv(384, 3, 1, 1),
+        LayerSpec::Relu,
+        conv(256, 3, 1, 1),
+        LayerSpec::Relu,
+        conv(256, 3, 1, 1),
+        LayerSpec::Relu,
+        max_pool(3, 2),
+    ];
+    classifier(&mut layers);
+    Architecture {
+        input: [3, 224, 224],
+        layers,
+    }
+}
+
+/// VGG-16 (configuration D) on 3x224x224: 13 convs 3x3 pad 1 in five blocks of 64, 64 |
+/// 128, 128 | 256 x3 | 512 x3 | 512 x3 channels, each block closed by a max-pool 2/2
+/// (512x7x7 after the fifth), then dense 4096, 4096, 1000; ReLU after every conv and
+/// hidden dense.
+pub fn vgg16() -> Architecture {
+    let blocks: [&[u32]; 5] = [
+        &[64, 64],
+        &[128, 128],
+        &[256, 256, 256],
+        &[512, 512, 512],
+        &[512, 512, 512],
+    ];
+    let mut layers = Vec::new();
+    for block in blocks {
+        for &c in block {
+            layers.extend([conv(c, 3, 1, 1), LayerSpec::Relu]);
         }
-        classifier(&mut layers);
-        Architecture {
-            input: [3, 224, 224],
-            layers,
-        }
+        layers.push(max_pool(2, 2));
+    }
+    classifier(&mut layers);
+    Architecture {
+        input: [3, 224, 224],
+        layers,
     }
 }
 
@@ -125,11 +154,10 @@ impl Architecture {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::model_file::Architecture;
-/// use tdsnn_converter::zoo::he_init;
+/// use tdsnn_train::zoo::{he_init, lenet5};
 /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
-/// let a = he_init(&Architecture::lenet5(), 7)?;
-/// assert_eq!(a, he_init(&Architecture::lenet5(), 7)?); // seeded
+/// let a = he_init(&lenet5(), 7)?;
+/// assert_eq!(a, he_init(&lenet5(), 7)?); // seeded
 /// # Ok(()) }
 /// ```
 pub fn he_init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
@@ -144,7 +172,8 @@ pub fn he_init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::{zoo::random_image, Shape};
+/// use tdsnn_converter::Shape;
+/// use tdsnn_train::zoo::random_image;
 /// let image = random_image(Shape::new(3, 224, 224), 1);
 /// assert_eq!(image.len(), 3 * 224 * 224);
 /// assert!(image.iter().all(|p| (0.0..=1.0).contains(p)));
@@ -158,7 +187,6 @@ pub fn random_image(shape: Shape, seed: u64) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model_file::Architecture;
 
     /// Shapes and MAC counts from the architectures alone (zero weights, no initialisation).
     fn skeleton(arch: &Architecture) -> Dnn {
@@ -178,7 +206,7 @@ mod tests {
 
     #[test]
     fn alexnet_is_torchvisions() {
-        let dnn = skeleton(&Architecture::alexnet());
+        let dnn = skeleton(&alexnet());
         assert_eq!(
             conv_and_pool_shapes(&dnn),
             [
@@ -217,7 +245,7 @@ mod tests {
 
     #[test]
     fn vgg16_is_torchvisions() {
-        let dnn = skeleton(&Architecture::vgg16());
+        let dnn = skeleton(&vgg16());
         let shapes = conv_and_pool_shapes(&dnn);
         assert_eq!(shapes.len(), 13 + 5);
         assert_eq!(shapes[0], "conv2d 64x224x224");
@@ -235,8 +263,8 @@ mod tests {
 
     #[test]
     fn he_init_has_the_right_spread() {
-        let dnn = he_init(&Architecture::lenet5(), 3).unwrap();
-        let crate::DnnLayer::Dense { weights, bias, .. } = &dnn.layers()[7] else {
+        let dnn = he_init(&lenet5(), 3).unwrap();
+        let tdsnn_converter::DnnLayer::Dense { weights, bias, .. } = &dnn.layers()[7] else {
             panic!("layer 7 is LeNet's first dense layer");
         };
         let n = weights.len() as f64;

@@ -1,17 +1,15 @@
-//! Training: the paper's "DNN adjustment and re-training", on candle (CPU).
+//! Fitting a DNN's weights: the paper's "DNN adjustment and re-training", on candle (CPU).
 //!
 //! A network is trained with plain ReLU, or with the retraining activation in front of every
 //! synapse-based layer under a straight-through gradient: `G(x)` itself
 //! ([`Activation::G`]), or the staircase ReLU `G(x) - 1` ([`Activation::Staircase`]), which
-//! converges far better and folds exactly into a DNN(G) ([`crate::staircase`]). Adam, cross
+//! converges far better and folds exactly into a DNN(G) ([`tdsnn_converter::staircase`]). Adam, cross
 //! entropy, mini-batches in a seeded shuffled order; weights are initialised by
 //! [`init`] from a seed (candle's own CPU initialisation is not seeded), so a run is
 //! reproducible.
 //!
 //! Cost per epoch: one forward and one backward pass over the data (about 12-20 s for LeNet-5
 //! on 8,000 MNIST digits on one 2-core machine).
-
-mod net;
 
 use std::time::Instant;
 
@@ -21,10 +19,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use self::net::Net;
-use crate::model::Dnn;
-use crate::model_file::Architecture;
-use crate::ModelError;
+use tdsnn_converter::model_file::Architecture;
+use tdsnn_converter::{Dnn, ModelError};
+
+use crate::net::Net;
 
 /// The activation in front of every synapse-based layer during training.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,7 +35,7 @@ pub enum Activation {
         leak: f64,
     },
     /// The staircase ReLU `G(x) - 1`, straight-through gradient; fold with
-    /// [`fold_staircase`](crate::staircase::fold_staircase) to get the DNN(G).
+    /// [`fold_staircase`](tdsnn_converter::staircase::fold_staircase) to get the DNN(G).
     Staircase {
         /// Leak constant `L`.
         leak: f64,
@@ -201,7 +199,7 @@ fn batch(dnn: &Dnn, data: Samples, indices: &[usize]) -> Result<(Tensor, Tensor)
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::train::{train, Activation, Samples, TrainConfig};
+/// use tdsnn_train::{train, Activation, Samples, TrainConfig};
 /// use tdsnn_converter::{Dnn, DnnLayer, Shape};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // Learn which of two inputs is larger.
