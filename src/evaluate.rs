@@ -9,11 +9,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts};
-
-use crate::images::Inputs;
+use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts, Reference};
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
+use tdsnn_io::dump::Recorded;
+use tdsnn_io::images::Inputs;
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
 /// weights are the reference's rounded to `f32`, may put its spike on the other step.
@@ -23,7 +23,7 @@ use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
 /// `2^-24 A`; the engine's f64 sums add about `1e-12` relative. `L ln(A + 1)` moves by
 /// `L dA / (A + 1)`: a neuron is a tie where its margin ([`coding::tie_margin`]) is within
 /// twice that bound.
-fn reference_tie(dnn: &Dnn, reference: &tdsnn_converter::Reference, leak: f64) -> bool {
+fn reference_tie(dnn: &Dnn, reference: &Reference, leak: f64) -> bool {
     let last = dnn.layers().len() - 1;
     dnn.layers()[..last].iter().enumerate().any(|(k, layer)| {
         let Some(a) = reference.layers[k].pre_activations() else {
@@ -113,7 +113,7 @@ pub struct Kept {
     /// The engine's record.
     pub record: Record,
     /// The reference DNN(G)'s values of every layer.
-    pub reference: tdsnn_converter::Reference,
+    pub reference: Reference,
 }
 
 /// One layer of one image.
@@ -243,6 +243,14 @@ impl Evaluation {
     /// SNN operations summed over layers and images: (paper, engine).
     pub fn snn_ops(&self) -> LayerOps {
         self.layers.iter().map(|l| &l.ops).sum()
+    }
+}
+
+/// What [`EvalConfig::keep`] kept, for [`write_dump`](tdsnn_io::dump::write_dump).
+impl Recorded for Evaluation {
+    fn recorded(&self, image: usize) -> Option<(&Record, &Reference)> {
+        let kept = self.images.get(image)?.kept.as_deref()?;
+        Some((&kept.record, &kept.reference))
     }
 }
 

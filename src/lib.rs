@@ -32,10 +32,8 @@
 
 pub mod bench;
 pub mod demo;
-pub mod dump;
 pub mod evaluate;
 pub mod fixtures;
-pub mod images;
 pub mod plot;
 pub mod report;
 pub mod sweep;
@@ -44,4 +42,5 @@ pub mod training;
 pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;
+pub use tdsnn_io as io;
 pub use tdsnn_train as train;

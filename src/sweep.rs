@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
-use tdsnn_converter::model_file::Architecture;
-use tdsnn_converter::{convert, Dataset, Dnn, TilPolicy};
+use tdsnn_converter::{convert, Dnn, TilPolicy};
+use tdsnn_io::idx::Dataset;
+use tdsnn_io::model_file::Architecture;
 use tdsnn_train::TrainEvent;
 
 use crate::evaluate::{evaluate, EvalConfig};

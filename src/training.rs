@@ -2,14 +2,15 @@
 //! from a ReLU model), fine-tune with the staircase `G(x) - 1`, fold into the DNN(G), and
 //! measure both on held-out data.
 
-use tdsnn_converter::model_file::{Architecture, Model, ModelInfo};
 use tdsnn_converter::staircase::{check_foldable, fold_staircase};
-use tdsnn_converter::{reference_forward, relu_forward, Dataset, Dnn};
+use tdsnn_converter::{reference_forward, relu_forward, Dnn};
 use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
+use tdsnn_io::idx::Dataset;
+use tdsnn_io::model_file::{Architecture, Model, ModelInfo};
 use tdsnn_train::{self as train, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 
 use crate::evaluate::check_labels;
-use crate::images::Inputs;
+use tdsnn_io::images::Inputs;
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use cli_support::{inputs_npy, lenet_g, listing, tdsnn};
 use npyz::WriterBuilder;
-use tdsnn::converter::Dataset;
+use tdsnn::io::idx::Dataset;
 
 /// Writes an IDX pair of `labels.len()` blank `rows x cols` images under `prefix` in `dir`.
 fn idx(dir: &Path, prefix: &str, rows: u32, cols: u32, labels: Vec<u8>) {

@@ -6,12 +6,12 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use npyz::WriterBuilder;
-use tdsnn::converter::onnx::read_onnx;
 use tdsnn::converter::{convert, reference_forward};
-use tdsnn::dump::{write_dump, DumpError};
 use tdsnn::engine::{coding, Layer, Simulator, TickMode, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
-use tdsnn::images::{Images, Inputs};
+use tdsnn::io::dump::{write_dump, DumpError};
+use tdsnn::io::images::{Images, Inputs};
+use tdsnn::io::onnx::read_onnx;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx")

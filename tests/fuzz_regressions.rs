@@ -21,12 +21,13 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use prost::Message;
 use targets::{gzip, join, onnx_input, ConvertHead, SEPARATOR, TARGETS};
-use tdsnn::images::Images;
-use tdsnn_converter::model_file::{model_from_bytes, write_model, Model, ModelInfo};
-use tdsnn_converter::onnx::proto::*;
-use tdsnn_converter::onnx::{import_onnx, import_onnx_with_data, ExternalFiles};
-use tdsnn_converter::{convert, Dataset, Dnn, DnnLayer};
+use tdsnn_converter::{convert, Dnn, DnnLayer};
 use tdsnn_engine::{format, GraphBuilder, Shape, TilPolicy, Window};
+use tdsnn_io::idx::Dataset;
+use tdsnn_io::images::Images;
+use tdsnn_io::model_file::{model_from_bytes, write_model, Model, ModelInfo};
+use tdsnn_io::onnx::proto::*;
+use tdsnn_io::onnx::{import_onnx, import_onnx_with_data, ExternalFiles};
 
 /// The directory of regression inputs, `tests/fuzz`.
 fn inputs() -> PathBuf {

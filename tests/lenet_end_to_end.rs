@@ -4,16 +4,17 @@
 //! split is the main job (`cargo run --release`).
 
 use tdsnn::converter::convert;
-use tdsnn::converter::model_file::read_model;
 use tdsnn::engine::{TickMode, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig, EvalError};
-use tdsnn::fixtures::{self, Split};
+use tdsnn::fixtures;
+use tdsnn::io::idx::{load_split, Dataset, Split};
+use tdsnn::io::model_file::read_model;
 use tdsnn::report::{Report, Setup};
 
 const IMAGES: usize = 100;
 
-fn first_test_images(n: usize) -> tdsnn::converter::Dataset {
-    let mut data = fixtures::load_split(&fixtures::mnist_dir(), Split::Test).unwrap();
+fn first_test_images(n: usize) -> Dataset {
+    let mut data = load_split(&fixtures::mnist_dir(), Split::Test).unwrap();
     data.images.truncate(n * 28 * 28);
     data.labels.truncate(n);
     data

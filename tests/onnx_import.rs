@@ -8,15 +8,15 @@
 use std::path::PathBuf;
 
 use prost::Message;
-use tdsnn::converter::model_file::read_model;
-use tdsnn::converter::onnx::proto::*;
-use tdsnn::converter::onnx::{
-    import_onnx, import_onnx_with_data, read_onnx, ExternalDataProblem, ExternalFiles,
-    OnnxErrorKind,
-};
 use tdsnn::converter::{convert, layer_map, reference_forward, relu_forward, Dnn, DnnLayer, Shape};
 use tdsnn::engine::{audit, coding, Simulator, TickMode, TilPolicy};
 use tdsnn::evaluate::LOGIT_TOLERANCE;
+use tdsnn::io::model_file::read_model;
+use tdsnn::io::onnx::proto::*;
+use tdsnn::io::onnx::{
+    import_onnx, import_onnx_with_data, read_onnx, ExternalDataProblem, ExternalFiles,
+    OnnxErrorKind,
+};
 
 const LEAK: f64 = 5.0;
 /// Tie window, in steps: `L ln(A + 1)` this close to an integer may land on either step

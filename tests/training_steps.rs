@@ -2,12 +2,13 @@
 //! reproducible bit for bit, moves the weights, the staircase network folds into a DNN(G)
 //! that converts, and model files round-trip and fail with typed errors.
 
-use tdsnn::converter::model_file::{
-    model_from_bytes, read_model, write_model, Model, ModelFileError, ModelInfo,
-};
 use tdsnn::converter::staircase::fold_staircase;
 use tdsnn::converter::{convert, Dnn, DnnLayer, TilPolicy};
-use tdsnn::fixtures::{self, Split};
+use tdsnn::fixtures;
+use tdsnn::io::idx::{load_split, Split};
+use tdsnn::io::model_file::{
+    model_from_bytes, read_model, write_model, Model, ModelFileError, ModelInfo,
+};
 use tdsnn::train::zoo::lenet5;
 use tdsnn::train::{self, Activation, Samples, TrainConfig, TrainEvent};
 use tdsnn::training::pixels;
@@ -35,7 +36,7 @@ fn steps(dnn: &Dnn, images: &[f32], labels: &[u8], activation: Activation) -> (D
 
 #[test]
 fn a_few_steps_of_relu_then_staircase_training() {
-    let mut data = fixtures::load_split(&fixtures::mnist_dir(), Split::Train).unwrap();
+    let mut data = load_split(&fixtures::mnist_dir(), Split::Train).unwrap();
     data.images.truncate(256 * 784);
     data.labels.truncate(256);
     let images = pixels(&data);

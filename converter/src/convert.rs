@@ -189,7 +189,15 @@ fn check(dnn: &Dnn) -> Result<usize, ConvertError> {
 /// output (`[out][in]`, and for a conv `[c_out][c_in][kh][kw]`, whose rows are
 /// `[c_in][kh][kw]`), it gives the engine's pre-synaptic major layout (`[in][out]`,
 /// `[c_in][kh][kw][c_out]`); the ONNX import uses it for `Gemm` weights given `[in][out]`.
-pub(crate) fn transpose_scaled(torch: &[f32], rows: u32, scale: f64) -> Vec<f32> {
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::convert::transpose_scaled;
+/// // Two rows of three: [[1, 2, 3], [4, 5, 6]] becomes [[-1, -4], [-2, -5], [-3, -6]].
+/// let t = transpose_scaled(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, -1.0);
+/// assert_eq!(t, [-1.0, -4.0, -2.0, -5.0, -3.0, -6.0]);
+/// ```
+pub fn transpose_scaled(torch: &[f32], rows: u32, scale: f64) -> Vec<f32> {
     let n_out = rows as usize;
     let fan_in = torch.len() / n_out;
     let sign = scale as f32;

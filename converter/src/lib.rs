@@ -16,13 +16,9 @@
 //!   f32 baseline.
 //! - [`staircase`]: folds a network trained with the staircase `G(x) - 1` (`tdsnn-train`)
 //!   into a DNN(G).
-//! - [`model_file`]: trained models on disk (safetensors plus the architecture as JSON).
-//! - [`idx`]: labelled image data sets in the IDX format (MNIST's), plain or gzip-compressed.
-//! - [`input`]: every file read whole under a byte limit (a pipe or a device without an end
-//!   costs at most 32 MiB), gzip inflated under one.
-//! - [`onnx`]: models trained elsewhere, read from the ONNX file `torch.onnx.export` writes.
 //!
-//! Depends on `tdsnn-engine` for shapes, the graph and the temporal code; never the reverse.
+//! Depends on `tdsnn-engine` for shapes, the graph and the temporal code, and on nothing
+//! heavy: files (safetensors, ONNX, IDX, NPY) are `tdsnn-io`'s, training is `tdsnn-train`'s.
 //!
 //! # Example
 //! ```
@@ -55,11 +51,7 @@
 
 pub mod convert;
 mod error;
-pub mod idx;
-pub mod input;
 pub mod model;
-pub mod model_file;
-pub mod onnx;
 pub mod ops;
 pub mod reference;
 pub mod staircase;
@@ -67,8 +59,6 @@ pub mod window;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
-pub use idx::{Dataset, FileRole, IdxError};
-pub use input::{InputError, InputErrorKind};
 pub use model::{Dnn, DnnLayer};
 pub use ops::{LayerOps, OpCounts};
 pub use reference::{

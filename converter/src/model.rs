@@ -169,7 +169,7 @@ impl Dnn {
         let mut shapes = Vec::with_capacity(layers.len());
         let mut shape = input;
         for (index, layer) in layers.iter().enumerate() {
-            shape = out_shape(index, layer, shape)?;
+            shape = layer.output_shape(index, shape)?;
             if shape.is_empty() || shape.len() > MAX_LAYER_NEURONS {
                 return Err(geometry(
                     index,
@@ -271,61 +271,79 @@ fn check_len(
     Ok(())
 }
 
-/// The output shape of `layer` on `input`, checking geometry and tensor sizes.
-pub(crate) fn out_shape(index: usize, layer: &DnnLayer, input: Shape) -> Result<Shape, ModelError> {
-    let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape, ModelError> {
-        window
-            .output_shape(input, channels, pool)
-            .map_err(|what| geometry(index, layer, what))
-    };
-    match layer {
-        DnnLayer::Dense {
-            outputs,
-            weights,
-            bias,
-        } => {
-            if *outputs == 0 {
-                return Err(geometry(index, layer, "0 outputs".into()));
+impl DnnLayer {
+    /// The output shape of this layer on an input of shape `input`, its geometry and its
+    /// tensors' sizes checked; `index`, the layer's place in its network, is what errors
+    /// name. [`Dnn::new`] checks every layer this way (and bounds each shape's size, and the
+    /// values' finiteness); a reader that builds a network layer by layer (a model file's
+    /// architecture, an ONNX graph) learns each next layer's input from it.
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_converter::{DnnLayer, Shape, Window};
+    /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+    /// let pool = DnnLayer::MaxPool { window: Window::square(2, 2, 0) };
+    /// assert_eq!(pool.output_shape(0, Shape::new(3, 8, 8))?, Shape::new(3, 4, 4));
+    /// let dense = DnnLayer::Dense { outputs: 2, weights: vec![0.0; 5], bias: None };
+    /// assert!(dense.output_shape(1, Shape::flat(3)).is_err()); // 6 weights expected
+    /// # Ok(()) }
+    /// ```
+    pub fn output_shape(&self, index: usize, input: Shape) -> Result<Shape, ModelError> {
+        let layer = self;
+        let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape, ModelError> {
+            window
+                .output_shape(input, channels, pool)
+                .map_err(|what| geometry(index, layer, what))
+        };
+        match layer {
+            DnnLayer::Dense {
+                outputs,
+                weights,
+                bias,
+            } => {
+                if *outputs == 0 {
+                    return Err(geometry(index, layer, "0 outputs".into()));
+                }
+                check_len(
+                    index,
+                    layer,
+                    "weights",
+                    weights.len(),
+                    input.len().saturating_mul(u64::from(*outputs)),
+                )?;
+                if let Some(b) = bias {
+                    check_len(index, layer, "bias", b.len(), u64::from(*outputs))?;
+                }
+                Ok(Shape::flat(*outputs))
             }
-            check_len(
-                index,
-                layer,
-                "weights",
-                weights.len(),
-                input.len().saturating_mul(u64::from(*outputs)),
-            )?;
-            if let Some(b) = bias {
-                check_len(index, layer, "bias", b.len(), u64::from(*outputs))?;
+            DnnLayer::Conv2d {
+                out_channels,
+                window,
+                weights,
+                bias,
+            } => {
+                if *out_channels == 0 {
+                    return Err(geometry(index, layer, "0 output channels".into()));
+                }
+                let out = windowed(window, *out_channels, false)?;
+                let expected = Shape::new(input.c, window.kernel[0], window.kernel[1])
+                    .len()
+                    .saturating_mul(u64::from(*out_channels));
+                check_len(index, layer, "weights", weights.len(), expected)?;
+                if let Some(b) = bias {
+                    check_len(index, layer, "bias", b.len(), u64::from(*out_channels))?;
+                }
+                Ok(out)
             }
-            Ok(Shape::flat(*outputs))
+            DnnLayer::MaxPool { window } | DnnLayer::AvgPool { window } => {
+                windowed(window, input.c, true)
+            }
+            // The input already holds at most MAX_LAYER_NEURONS (< 2^32) values.
+            DnnLayer::Flatten => Ok(Shape::flat(u32::try_from(input.len()).map_err(|_| {
+                geometry(index, layer, format!("{input} is too large to flatten"))
+            })?)),
+            DnnLayer::Relu => Ok(input),
         }
-        DnnLayer::Conv2d {
-            out_channels,
-            window,
-            weights,
-            bias,
-        } => {
-            if *out_channels == 0 {
-                return Err(geometry(index, layer, "0 output channels".into()));
-            }
-            let out = windowed(window, *out_channels, false)?;
-            let expected = Shape::new(input.c, window.kernel[0], window.kernel[1])
-                .len()
-                .saturating_mul(u64::from(*out_channels));
-            check_len(index, layer, "weights", weights.len(), expected)?;
-            if let Some(b) = bias {
-                check_len(index, layer, "bias", b.len(), u64::from(*out_channels))?;
-            }
-            Ok(out)
-        }
-        DnnLayer::MaxPool { window } | DnnLayer::AvgPool { window } => {
-            windowed(window, input.c, true)
-        }
-        // The input already holds at most MAX_LAYER_NEURONS (< 2^32) values.
-        DnnLayer::Flatten => Ok(Shape::flat(u32::try_from(input.len()).map_err(|_| {
-            geometry(index, layer, format!("{input} is too large to flatten"))
-        })?)),
-        DnnLayer::Relu => Ok(input),
     }
 }
 

@@ -8,25 +8,25 @@
 //! | target | reader | input |
 //! |---|---|---|
 //! | [`graph_file`] | `tdsnn_engine::format::from_bytes` | a graph file, read as given and again with its length and checksum made to match |
-//! | [`onnx`] | `tdsnn_converter::onnx::import_onnx_with_data` | an ONNX model and its external data files, joined by [`SEPARATOR`] |
-//! | [`model_file`] | `tdsnn_converter::model_file::model_from_bytes` | a safetensors model file |
-//! | [`idx`] | `tdsnn_converter::idx::Dataset::from_bytes` | an images file and a labels file, joined by [`SEPARATOR`] |
+//! | [`onnx`] | `tdsnn_io::onnx::import_onnx_with_data` | an ONNX model and its external data files, joined by [`SEPARATOR`] |
+//! | [`model_file`] | `tdsnn_io::model_file::model_from_bytes` | a safetensors model file |
+//! | [`idx`] | `tdsnn_io::idx::Dataset::from_bytes` | an images file and a labels file, joined by [`SEPARATOR`] |
 //! | [`idx_gzip`] | the same | the same two files, each gzip-compressed by the target before reading |
-//! | [`npy`] | `tdsnn::images::Images::from_npy_bytes`, `npy_labels_from_bytes` | an images NPY file and a labels NPY file, joined by [`SEPARATOR`] |
+//! | [`npy`] | `tdsnn_io::images::Images::from_npy_bytes`, `npy_labels_from_bytes` | an images NPY file and a labels NPY file, joined by [`SEPARATOR`] |
 //! | [`convert`] | a model reader, then `tdsnn_converter::convert` and the graph file | [`ConvertHead`] (7 bytes: reader, `L`, `T_il`), then a model file, or an ONNX input as [`onnx`] takes it |
 //!
 //! This file is compiled twice: as the library of the fuzz crate, whose `fuzz_targets/` call
 //! it under libFuzzer, and as a module of the regression test `tests/fuzz_regressions.rs`,
 //! which replays the inputs committed under `tests/fuzz/<target>/` through the same functions
-//! on stable Rust. It may therefore use only crates both see: `tdsnn`, `tdsnn-engine`,
-//! `tdsnn-converter` and `crc32fast`.
+//! on stable Rust. It may therefore use only crates both see: `tdsnn-io`, `tdsnn-converter`,
+//! `tdsnn-engine` and `crc32fast`.
 
-use tdsnn::images::{Images, Inputs};
-use tdsnn_converter::idx::Dataset;
-use tdsnn_converter::model_file::{model_from_bytes, Model};
-use tdsnn_converter::onnx::{import_onnx_with_data, ExternalFiles, OnnxError};
 use tdsnn_engine::graph::{max_t_il, MAX_LEAK, MIN_LEAK};
 use tdsnn_engine::{format, Graph, TilPolicy};
+use tdsnn_io::idx::Dataset;
+use tdsnn_io::images::{Images, Inputs};
+use tdsnn_io::model_file::{model_from_bytes, Model};
+use tdsnn_io::onnx::{import_onnx_with_data, ExternalFiles, OnnxError};
 
 /// A fuzz target: takes any bytes, panics only on a bug.
 pub type Target = fn(&[u8]);

@@ -28,13 +28,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tdsnn_baseline::calibration::L2_VALUES;
 use tdsnn_baseline::DenseForward;
-use tdsnn_converter::model_file::{read_model, Architecture, ModelFileError};
-use tdsnn_converter::{convert, ConvertError, Dnn, IdxError, ModelError};
+use tdsnn_converter::{convert, ConvertError, Dnn, ModelError};
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{Graph, Simulator, TickMode, TilPolicy};
+use tdsnn_io::idx::{load_split, IdxError, Split};
+use tdsnn_io::model_file::{read_model, Architecture, ModelFileError};
 use tdsnn_train::zoo::{alexnet, he_init, random_image, vgg16};
 
-use crate::fixtures::{self, Split};
+use crate::fixtures;
 use crate::report::Ops;
 use crate::training::pixels;
 
@@ -116,7 +117,7 @@ impl Lenet {
     pub fn load(images: usize) -> Result<Lenet, BenchError> {
         let dnn = read_model(fixtures::lenet_g())?.dnn;
         let graph = convert(&dnn, LEAK, TilPolicy::Dynamic)?;
-        let data = fixtures::load_split(&fixtures::mnist_dir(), Split::Test)?;
+        let data = load_split(&fixtures::mnist_dir(), Split::Test)?;
         let mut pixels = pixels(&data);
         pixels.truncate(images.min(data.len()) * graph.input_shape().len() as usize);
         Ok(Lenet {

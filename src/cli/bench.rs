@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::bench::{self, BenchConfig, Progress};
-use tdsnn::fixtures::{self, Split};
+use tdsnn::fixtures;
+use tdsnn::io::idx::{split_files, Split};
 
 use super::output::{Input, Outputs};
 use super::{bar_style, thread_count};
@@ -48,7 +49,7 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     // Before any work: the JSON must not overwrite a fixture the bench reads.
-    let (images, labels) = fixtures::split_files(&fixtures::mnist_dir(), Split::Test);
+    let (images, labels) = split_files(&fixtures::mnist_dir(), Split::Test);
     let mut outputs = Outputs::new(vec![
         Input::new("the shipped LeNet-5", fixtures::lenet_g()),
         Input::new("the shipped test images", images),

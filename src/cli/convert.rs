@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use tdsnn::converter::convert;
-use tdsnn::converter::model_file::write_model;
 use tdsnn::engine::{format, TilPolicy};
+use tdsnn::io::model_file::write_model;
 
 use super::inspect::print_graph;
 use super::output::{Input, Outputs};

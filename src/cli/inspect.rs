@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use tdsnn::converter::model_file::Model;
+use tdsnn::io::model_file::Model;
 
 use super::{read_contents, Contents};
 use tdsnn::converter::DnnLayer;

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressStyle;
-use tdsnn::converter::input;
-use tdsnn::converter::model_file::{self, Model};
-use tdsnn::converter::onnx::{read_onnx, read_onnx_with_files};
 use tdsnn::engine::{format, Graph};
-use tdsnn::fixtures::{self, Split};
+use tdsnn::io::idx::{split_files, Split};
+use tdsnn::io::input;
+use tdsnn::io::model_file::{self, Model};
+use tdsnn::io::onnx::{read_onnx, read_onnx_with_files};
 use tdsnn::training::TrainingError;
 
 use self::output::Input;
@@ -37,8 +37,8 @@ pub fn thread_count() -> clap::builder::RangedI64ValueParser<u32> {
 /// no output may overwrite.
 pub fn data_inputs(dir: &Path) -> Vec<Input> {
     let (train, test) = (
-        fixtures::split_files(dir, Split::Train),
-        fixtures::split_files(dir, Split::Test),
+        split_files(dir, Split::Train),
+        split_files(dir, Split::Test),
     );
     vec![
         Input::new("the training images of --data", train.0),
@@ -53,7 +53,7 @@ pub fn name_labels_file(e: TrainingError, data: &Path) -> anyhow::Error {
     match &e {
         TrainingError::Labels { held_out, .. } => {
             let split = if *held_out { Split::Test } else { Split::Train };
-            let file = fixtures::split_files(data, split).1;
+            let file = split_files(data, split).1;
             anyhow::Error::new(e).context(file.display().to_string())
         }
         _ => e.into(),

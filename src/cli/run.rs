@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use tdsnn::converter::{convert, Dataset};
-use tdsnn::dump::write_dump;
+use tdsnn::converter::convert;
 use tdsnn::engine::{Simulator, TilPolicy};
 use tdsnn::evaluate::{check_labels, evaluate, EvalConfig};
-use tdsnn::fixtures::{self, Split};
-use tdsnn::images::{Images, Inputs};
+use tdsnn::fixtures;
+use tdsnn::io::dump::write_dump;
+use tdsnn::io::idx::{find_split, Dataset, Split};
+use tdsnn::io::images::{Images, Inputs};
 use tdsnn::plot;
 use tdsnn::report::{ReluModel, Report, Setup};
 
@@ -138,7 +139,7 @@ impl Source {
                 } else {
                     Split::Test
                 };
-                let (images, labels) = fixtures::find_split(&args.data, split)?;
+                let (images, labels) = find_split(&args.data, split)?;
                 Source::Idx {
                     images,
                     labels,

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::evaluate::EvalConfig;
-use tdsnn::fixtures::{self, Split};
+use tdsnn::fixtures;
+use tdsnn::io::idx::{load_split, Split};
 use tdsnn::plot;
 use tdsnn::sweep::{check, csv, sweep, SweepEvent};
 use tdsnn::train::TrainEvent;
@@ -64,8 +65,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let svg = args.out_dir.join("sweep.svg");
     let csv_temp = outputs.file("the CSV", &csv_path)?;
     let svg_temp = outputs.file("the plot", &svg)?;
-    let train_set = fixtures::load_split(&args.data, Split::Train)?;
-    let test_set = fixtures::load_split(&args.data, Split::Test)?;
+    let train_set = load_split(&args.data, Split::Train)?;
+    let test_set = load_split(&args.data, Split::Test)?;
     let recipe = Recipe {
         g_epochs: args.g_epochs,
         g_lr: args.g_lr,

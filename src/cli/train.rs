@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar};
-use tdsnn::converter::model_file::write_model;
-use tdsnn::fixtures::{self, Split};
+use tdsnn::fixtures;
+use tdsnn::io::idx::{load_split, Split};
+use tdsnn::io::model_file::write_model;
 use tdsnn::train::zoo::lenet5;
 use tdsnn::train::TrainEvent;
 use tdsnn::training::{train_models, Phase, Recipe};
@@ -84,8 +85,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         Some(_) => None,
     };
     let g_temp = outputs.file("the DNN(G) model", &g_path)?;
-    let train_set = fixtures::load_split(&args.data, Split::Train)?;
-    let test_set = fixtures::load_split(&args.data, Split::Test)?;
+    let train_set = load_split(&args.data, Split::Train)?;
+    let test_set = load_split(&args.data, Split::Test)?;
     recipe
         .check(train_set.len())
         .context("checking --relu-lr, --g-lr, --batch-size and --leak")?;
@@ -96,7 +97,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!(
         "training LeNet-5 on {} images of {} ({} held out), {recipe:?}",
         train_set.len(),
-        tdsnn::images::Inputs::shape(&train_set),
+        tdsnn::io::images::Inputs::shape(&train_set),
         test_set.len()
     );
     let bars = MultiProgress::new();

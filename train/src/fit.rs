@@ -18,9 +18,8 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-use tdsnn_converter::model_file::Architecture;
 use tdsnn_converter::{Dnn, ModelError};
+use tdsnn_io::model_file::Architecture;
 
 use crate::net::Net;
 

@@ -13,8 +13,8 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
-use tdsnn_converter::model_file::{Architecture, LayerSpec};
 use tdsnn_converter::{Dnn, ModelError, Shape};
+use tdsnn_io::model_file::{Architecture, LayerSpec};
 
 use crate::fit::init_with;
 

@@ -64,7 +64,7 @@ pub trait ExternalData {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::onnx::{ExternalData, ExternalFiles};
+/// use tdsnn_io::onnx::{ExternalData, ExternalFiles};
 /// let data = [1u8, 2, 3, 4];
 /// let files = ExternalFiles::new().with("./weights/m.onnx.data", &data);
 /// // Locations are normalised: `./weights/m.onnx.data` is `weights/m.onnx.data`.

@@ -14,11 +14,13 @@ use std::io::Write;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use proptest::prelude::*;
-use tdsnn_converter::idx::{Dataset, FileRole, IdxError};
-use tdsnn_converter::input::InputErrorKind;
+use tdsnn_io::idx::{Dataset, FileRole, IdxError};
+use tdsnn_io::input::InputErrorKind;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
         .join("fixtures/mnist")
         .join(name)
 }

@@ -3,18 +3,21 @@
 //! fixture truncated at many offsets, edits of a good model that are not chains, and one
 //! test per message: each names the node and shows the offending value as given.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use prost::Message;
-use tdsnn::converter::input::InputErrorKind;
-use tdsnn::converter::onnx::proto::{
+use tdsnn_io::input::InputErrorKind;
+use tdsnn_io::onnx::proto::{
     attribute_type, data_type, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto,
     TensorProto,
 };
-use tdsnn::converter::onnx::{import_onnx, read_onnx, OnnxErrorKind};
+use tdsnn_io::onnx::{import_onnx, read_onnx, OnnxErrorKind};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("fixtures/onnx")
 }
 
 const GOOD: [&str; 4] = [

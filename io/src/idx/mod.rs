@@ -27,11 +27,18 @@
 //! it is, and the byte offset. Labels are arbitrary bytes, as IDX allows;
 //! [`Dataset::max_label`] and [`Dataset::classes`] report their range. Cost: one pass over
 //! the bytes and one allocation per file (plus the compressed bytes, for gzip).
+//!
+//! A directory holding both splits of a data set, as MNIST is distributed, is read by
+//! [`load_split`], which finds the files by their usual names ([`find_split`]).
+
+mod directory;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+
+pub use directory::{find_split, load_split, split_files, Split};
 
 use crate::input::{self, InputError, InputErrorKind};
 
@@ -491,7 +498,7 @@ fn read_file(path: &Path, role: FileRole) -> Result<(Header, Vec<u8>), IdxError>
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::idx::{Dataset, IdxError};
+/// use tdsnn_io::idx::{Dataset, IdxError};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let two = Dataset {
 ///     images: vec![0, 255, 51, 1, 9, 8, 7, 6],
@@ -557,7 +564,7 @@ impl Dataset {
     ///
     /// # Example
     /// ```
-    /// use tdsnn_converter::idx::{Dataset, IdxError};
+    /// use tdsnn_io::idx::{Dataset, IdxError};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dir = std::env::temp_dir().join(format!("tdsnn-idx-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;

@@ -14,12 +14,12 @@
 //!
 //! | ONNX | becomes |
 //! |---|---|
-//! | `Conv` (strides, symmetric pads, dilation 1, group 1) | [`DnnLayer::Conv2d`](crate::DnnLayer::Conv2d) |
-//! | `Gemm` (`transA = 0`, `transB` 0 or 1, any `alpha` and `beta`), `MatMul` + constant `Add` (either input order) | [`DnnLayer::Dense`](crate::DnnLayer::Dense) |
-//! | `Relu` | [`DnnLayer::Relu`](crate::DnnLayer::Relu) |
-//! | `MaxPool`, `AveragePool` (symmetric pads, `ceil_mode = 0`; padded average pools count the padding) | [`DnnLayer::MaxPool`](crate::DnnLayer::MaxPool), [`DnnLayer::AvgPool`](crate::DnnLayer::AvgPool) |
-//! | `GlobalAveragePool`; `ReduceMean` over the two spatial axes (`axes` an attribute before opset 18, an input from 18; any order and sign; `keepdims` 0 or 1) | [`DnnLayer::AvgPool`](crate::DnnLayer::AvgPool), the window the whole plane (then [`DnnLayer::Flatten`](crate::DnnLayer::Flatten) if `keepdims = 0`) |
-//! | `Flatten` (axis 1), `Reshape` to `(batch, features)`, its shape a constant or computed by `Shape`, `Gather`, `Unsqueeze` (`axes` an attribute before opset 13, an input from 13) and `Concat` | [`DnnLayer::Flatten`](crate::DnnLayer::Flatten) |
+//! | `Conv` (strides, symmetric pads, dilation 1, group 1) | [`DnnLayer::Conv2d`](tdsnn_converter::DnnLayer::Conv2d) |
+//! | `Gemm` (`transA = 0`, `transB` 0 or 1, any `alpha` and `beta`), `MatMul` + constant `Add` (either input order) | [`DnnLayer::Dense`](tdsnn_converter::DnnLayer::Dense) |
+//! | `Relu` | [`DnnLayer::Relu`](tdsnn_converter::DnnLayer::Relu) |
+//! | `MaxPool`, `AveragePool` (symmetric pads, `ceil_mode = 0`; padded average pools count the padding) | [`DnnLayer::MaxPool`](tdsnn_converter::DnnLayer::MaxPool), [`DnnLayer::AvgPool`](tdsnn_converter::DnnLayer::AvgPool) |
+//! | `GlobalAveragePool`; `ReduceMean` over the two spatial axes (`axes` an attribute before opset 18, an input from 18; any order and sign; `keepdims` 0 or 1) | [`DnnLayer::AvgPool`](tdsnn_converter::DnnLayer::AvgPool), the window the whole plane (then [`DnnLayer::Flatten`](tdsnn_converter::DnnLayer::Flatten) if `keepdims = 0`) |
+//! | `Flatten` (axis 1), `Reshape` to `(batch, features)`, its shape a constant or computed by `Shape`, `Gather`, `Unsqueeze` (`axes` an attribute before opset 13, an input from 13) and `Concat` | [`DnnLayer::Flatten`](tdsnn_converter::DnnLayer::Flatten) |
 //! | `BatchNormalization` (inference; `spatial = 1` in opsets 7 and 8) | folded into the conv or dense layer before it |
 //! | `Dropout`, `Identity` | dropped |
 //!
@@ -43,10 +43,11 @@ use std::path::{Path, PathBuf};
 pub use error::{ExternalDataProblem, NodeRef, OnnxError, OnnxErrorKind};
 pub use external::{ExternalData, ExternalFiles, ModelDir};
 
-use crate::input;
-use crate::model::Dnn;
-use crate::model_file::{Model, ModelInfo};
+use tdsnn_converter::Dnn;
 use tdsnn_engine::Shape;
+
+use crate::input;
+use crate::model_file::{Model, ModelInfo};
 
 /// The largest ONNX file [`read_onnx`] reads: 2 GiB, protobuf's limit on one message (larger
 /// models keep their weights in external data files, which do not count). A larger file, or
@@ -62,7 +63,7 @@ pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::onnx::read_onnx;
+/// use tdsnn_io::onnx::read_onnx;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // LeNet-5 as `torch.onnx.export` writes it by default: weights in `lenet_g_external.onnx.data`.
 /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx/lenet_g_external.onnx");
@@ -80,7 +81,7 @@ pub fn read_onnx(path: impl AsRef<Path>) -> Result<Model, OnnxError> {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::onnx::read_onnx_with_files;
+/// use tdsnn_io::onnx::read_onnx_with_files;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx");
 /// let (_, files) = read_onnx_with_files(format!("{dir}/lenet_g_external.onnx"))?;
@@ -112,7 +113,7 @@ pub fn read_onnx_with_files(path: impl AsRef<Path>) -> Result<(Model, Vec<PathBu
 /// # Example
 /// ```
 /// use prost::Message;
-/// use tdsnn_converter::onnx::{import_onnx, proto::*};
+/// use tdsnn_io::onnx::{import_onnx, proto::*};
 /// use tdsnn_converter::DnnLayer;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // y = x W^T + b on 2 features (what torch.nn.Linear(2, 1) exports, transB = 1).
@@ -169,8 +170,8 @@ pub fn import_onnx(bytes: &[u8], name: &str) -> Result<Model, OnnxError> {
 /// # Example
 /// ```
 /// use prost::Message;
-/// use tdsnn_converter::onnx::{import_onnx, import_onnx_with_data, proto::*, ExternalFiles};
-/// use tdsnn_converter::onnx::{ExternalDataProblem, OnnxErrorKind};
+/// use tdsnn_io::onnx::{import_onnx, import_onnx_with_data, proto::*, ExternalFiles};
+/// use tdsnn_io::onnx::{ExternalDataProblem, OnnxErrorKind};
 /// use tdsnn_converter::DnnLayer;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // y = x W^T on 2 features, W kept in `linear.onnx.data` at offset 8.

@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use tdsnn::converter::onnx::proto::*;
-use tdsnn::converter::onnx::{
+use tdsnn_converter::DnnLayer;
+use tdsnn_io::onnx::proto::*;
+use tdsnn_io::onnx::{
     import_onnx, import_onnx_with_data, read_onnx, ExternalDataProblem, ExternalFiles, OnnxError,
     OnnxErrorKind,
 };
-use tdsnn::converter::DnnLayer;
 
 /// `y = x W^T + b` on 4 features, 3 outputs: W (3 x 4) in a data file at `offset`, b inline.
 const W: [f32; 12] = [

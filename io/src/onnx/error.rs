@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::error::ModelError;
+use tdsnn_converter::ModelError;
+
 use crate::input::InputErrorKind;
 
 /// One node of the ONNX graph, as errors name it.

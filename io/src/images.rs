@@ -10,9 +10,10 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
-use tdsnn_converter::input::{self, InputErrorKind};
-use tdsnn_converter::Dataset;
 use tdsnn_engine::Shape;
+
+use crate::idx::Dataset;
+use crate::input::{self, InputErrorKind};
 
 /// Images the evaluation can run: how many, their shape, each one's values, each one's label.
 pub trait Inputs: Sync {
@@ -266,7 +267,7 @@ impl Images {
     ///
     /// # Example
     /// ```
-    /// use tdsnn::images::{Images, NpyErrorKind};
+    /// use tdsnn_io::images::{Images, NpyErrorKind};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // numpy.save of np.array([[[[0.0, 0.5]]]], dtype='<f4'): one 1x1x2 image.
     /// let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 2), }";

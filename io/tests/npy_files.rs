@@ -5,7 +5,7 @@
 //! hostile bytes never panic.
 
 use proptest::prelude::*;
-use tdsnn::images::{Images, NpyErrorKind};
+use tdsnn_io::images::{Images, NpyErrorKind};
 
 /// An NPY file, version 1.0, with the dict `header` and the raw `data`; the header padded
 /// with spaces to end a 64-byte block, as numpy writes it.
@@ -60,7 +60,10 @@ fn a_valid_file_reads_in_either_byte_order() {
 #[test]
 fn what_numpy_writes_reads() {
     // The fixture written by numpy itself (fixtures/onnx/make_onnx_fixtures.py).
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx/inputs.npy");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("fixtures/onnx/inputs.npy");
     let images = Images::read_npy(&path).unwrap();
     assert!(!images.values.is_empty());
     assert_eq!(images.values.len() % images.shape.len() as usize, 0);
@@ -131,7 +134,7 @@ fn trailing_bytes_are_an_error_worded_as_for_idx() {
         )
     );
     // The IDX reader's words for the same fault.
-    let (images, labels) = tdsnn_converter::Dataset {
+    let (images, labels) = tdsnn_io::idx::Dataset {
         images: vec![0; 4],
         labels: vec![1],
         rows: 2,
@@ -141,7 +144,7 @@ fn trailing_bytes_are_an_error_worded_as_for_idx() {
     .unwrap();
     let mut images = images;
     images.extend([0; 3]);
-    let idx = tdsnn_converter::Dataset::from_bytes(&images, &labels).unwrap_err();
+    let idx = tdsnn_io::idx::Dataset::from_bytes(&images, &labels).unwrap_err();
     assert!(
         idx.to_string().ends_with(
             "3 trailing byte(s) from byte 20: the header describes 20 bytes, the file holds 23"

@@ -7,8 +7,15 @@ use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use tdsnn::fixtures::{find_split, load_split, mnist_dir, split_files, Split};
-use tdsnn_converter::{FileRole, IdxError};
+use tdsnn_io::idx::{find_split, load_split, split_files, FileRole, IdxError, Split};
+
+/// The shipped MNIST directory.
+fn mnist_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("fixtures/mnist")
+}
 
 /// A fresh, empty directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

@@ -11,12 +11,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tdsnn::images::{Images, NpyErrorKind};
-use tdsnn_converter::input::{self, InputErrorKind, STREAM_LIMIT};
-use tdsnn_converter::model_file::{read_model, ModelFileError};
-use tdsnn_converter::{Dataset, FileRole, IdxError};
 use tdsnn_engine::format::{self, MAGIC};
 use tdsnn_engine::{ErrorKind, Graph, GraphBuilder, Shape};
+use tdsnn_io::idx::{Dataset, FileRole, IdxError};
+use tdsnn_io::images::{Images, NpyErrorKind};
+use tdsnn_io::input::{self, InputErrorKind, STREAM_LIMIT};
+use tdsnn_io::model_file::{read_model, ModelFileError};
 
 const DEV_ZERO: &str = "/dev/zero";
 

@@ -12,6 +12,8 @@
 //! and `ReduceMean` take their axes as an attribute before opsets 13 and 18 and as an input
 //! from then on; `BatchNormalization` has a `spatial` attribute in opsets 7 and 8.
 
+use tdsnn_converter::convert::transpose_scaled;
+use tdsnn_converter::DnnLayer;
 use tdsnn_engine::{Shape, Window};
 
 use super::error::{NodeRef, OnnxErrorKind};
@@ -19,8 +21,6 @@ use super::graph::{float_attr, int_attr, ints_attr, string_attr};
 use super::proto::{data_type, NodeProto, TensorProto};
 use super::shapes::{known, Dim, Shapes};
 use super::tensor::{floats, Constants};
-use crate::convert::transpose_scaled;
-use crate::model::{out_shape, DnnLayer};
 
 /// The layers built so far and the current data shape.
 #[derive(Debug)]
@@ -556,8 +556,9 @@ impl Builder {
         layer: DnnLayer,
         foldable: bool,
     ) -> Result<(), OnnxErrorKind> {
-        self.shape =
-            out_shape(self.layers.len(), &layer, self.shape).map_err(|e| OnnxErrorKind::Node {
+        self.shape = layer
+            .output_shape(self.layers.len(), self.shape)
+            .map_err(|e| OnnxErrorKind::Node {
                 node: node.name.clone(),
                 what: e.to_string(),
             })?;

@@ -19,11 +19,10 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
+use tdsnn_converter::{Dnn, DnnLayer, ModelError};
 use tdsnn_engine::{Shape, Window};
 
-use crate::error::ModelError;
 use crate::input::{self, InputError, InputErrorKind};
-use crate::model::{Dnn, DnnLayer};
 
 /// Metadata key of the architecture JSON.
 pub const ARCHITECTURE_KEY: &str = "tdsnn.architecture";
@@ -209,7 +208,7 @@ impl Architecture {
                 LayerSpec::Relu => DnnLayer::Relu,
             };
             // The next layer's tensor sizes follow from this layer's output shape.
-            shape = match crate::model::out_shape(k, &layer, shape) {
+            shape = match layer.output_shape(k, shape) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(e)),
             };
@@ -363,7 +362,7 @@ fn tensor_name(k: usize, what: &str) -> String {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::model_file::{read_model, write_model, Model, ModelInfo};
+/// use tdsnn_io::model_file::{read_model, write_model, Model, ModelInfo};
 /// use tdsnn_converter::{Dnn, DnnLayer, Shape};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dnn = Dnn::new(Shape::flat(2), vec![
@@ -443,7 +442,7 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::model_file::is_model_file;
+/// use tdsnn_io::model_file::is_model_file;
 /// assert!(is_model_file(b"\x58\x01\0\0\0\0\0\0{\"__metadata__\""));
 /// assert!(!is_model_file(b"TDSNNGRF\x01\0\0\0"));
 /// ```
@@ -463,7 +462,7 @@ pub fn is_model_file(prefix: &[u8]) -> bool {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::model_file::{read_model, ModelFileError};
+/// use tdsnn_io::model_file::{read_model, ModelFileError};
 /// # if cfg!(unix) {
 /// // A device without an end: refused after 32 MiB, not read until memory runs out.
 /// let err = read_model("/dev/zero").unwrap_err();

@@ -21,7 +21,7 @@
 //!
 //! # Example
 //! ```
-//! use tdsnn_converter::input::{self, InputErrorKind};
+//! use tdsnn_io::input::{self, InputErrorKind};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let path = std::env::temp_dir().join(format!("tdsnn-input-doc-{}", std::process::id()));
 //! std::fs::write(&path, b"four")?;
@@ -177,8 +177,8 @@ impl InputError {
 ///
 /// # Example
 /// ```
-/// assert!(tdsnn_converter::input::is_gzip(&[0x1f, 0x8b, 8, 0]));
-/// assert!(!tdsnn_converter::input::is_gzip(&[0, 0, 8, 3]));
+/// assert!(tdsnn_io::input::is_gzip(&[0x1f, 0x8b, 8, 0]));
+/// assert!(!tdsnn_io::input::is_gzip(&[0, 0, 8, 3]));
 /// ```
 pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&GZIP_MAGIC)
@@ -198,7 +198,7 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 ///
 /// # Example
 /// ```
-/// use tdsnn_converter::input::{read_bounded, InputErrorKind, STREAM_LIMIT};
+/// use tdsnn_io::input::{read_bounded, InputErrorKind, STREAM_LIMIT};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # if cfg!(unix) {
 /// // A device without an end: refused after STREAM_LIMIT bytes, not read forever.
@@ -263,7 +263,7 @@ pub fn read_bounded(path: impl AsRef<Path>, limit: u64) -> Result<Vec<u8>, Input
 /// use std::io::Write;
 /// use std::path::Path;
 /// use flate2::{write::GzEncoder, Compression};
-/// use tdsnn_converter::input::{inflate, is_gzip, InputErrorKind};
+/// use tdsnn_io::input::{inflate, is_gzip, InputErrorKind};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut gz = GzEncoder::new(Vec::new(), Compression::default());
 /// gz.write_all(&[7; 1000])?;

@@ -26,11 +26,25 @@ use std::io::Write;
 use std::path::Path;
 
 use npyz::WriterBuilder;
-use tdsnn_converter::{layer_map, Dnn};
-use tdsnn_engine::{Graph, Shape};
+use tdsnn_converter::{layer_map, Dnn, Reference};
+use tdsnn_engine::{Graph, Record, Shape};
 
-use crate::evaluate::Evaluation;
 use crate::images::Inputs;
+
+/// What a dump holds of each image besides its input: the engine's [`Record`] and the
+/// reference DNN(G)'s values ([`Reference`]), in image order. The `tdsnn` facade's
+/// evaluation implements it (with its `EvalConfig::keep`); so does a slice of pairs.
+pub trait Recorded {
+    /// Image `image`'s record and reference, or `None` if they were not kept.
+    fn recorded(&self, image: usize) -> Option<(&Record, &Reference)>;
+}
+
+impl Recorded for [(Record, Reference)] {
+    fn recorded(&self, image: usize) -> Option<(&Record, &Reference)> {
+        self.get(image)
+            .map(|(record, reference)| (record, reference))
+    }
+}
 
 /// Why a dump could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +58,8 @@ pub enum DumpError {
         /// What failed.
         message: String,
     },
-    /// The evaluation did not keep an image's record ([`crate::evaluate::EvalConfig::keep`]).
+    /// An image's record was not kept ([`Recorded::recorded`] gave `None`: for the facade's
+    /// evaluation, `EvalConfig::keep` was off).
     #[error("image {image}: the evaluation kept no record to dump (EvalConfig::keep)")]
     NotKept {
         /// Index of the image.
@@ -78,16 +93,44 @@ fn dims(shape: Shape) -> Vec<u64> {
 }
 
 /// Writes the NPZ archive described in the [module docs](self) to `path`: every image of
-/// `inputs`, as `eval` (of `graph`, converted from `dnn`, with [`EvalConfig::keep`]) recorded
-/// it. Returns the number of arrays.
+/// `inputs`, as `eval` recorded it (the engine running `graph`, converted from `dnn`, and
+/// the reference DNN(G) `dnn`). Returns the number of arrays.
 ///
-/// [`EvalConfig::keep`]: crate::evaluate::EvalConfig::keep
+/// # Errors
+/// [`DumpError::NotKept`] naming the first image `eval` holds no record of, before anything
+/// is written; [`DumpError::Write`] if the file cannot be written.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::{convert, reference_forward, Dnn, DnnLayer, Shape, TilPolicy};
+/// use tdsnn_engine::{Simulator, TickMode};
+/// use tdsnn_io::dump::write_dump;
+/// use tdsnn_io::images::{Images, Inputs};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dnn = Dnn::new(Shape::flat(2), vec![
+///     DnnLayer::Dense { outputs: 2, weights: vec![1.0, -1.0, -1.0, 1.0], bias: None },
+/// ])?;
+/// let graph = convert(&dnn, 5.0, TilPolicy::Dynamic)?;
+/// let images = Images { shape: Shape::flat(2), values: vec![0.2, 0.9, 0.7, 0.1], labels: None };
+/// let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+/// let mut records = Vec::new();
+/// for i in 0..images.count() {
+///     let x = images.input(i);
+///     records.push((sim.run(&x, &mut ())?, reference_forward(&dnn, &x, 5.0)?));
+/// }
+/// let path = std::env::temp_dir().join(format!("tdsnn-dump-doc-{}.npz", std::process::id()));
+/// // input, input_spikes, classes_snn, classes_dnn, logits_snn, logits_dnn, and the output
+/// // layer's frame origin, release and pre-activations
+/// assert_eq!(write_dump(&path, &graph, &dnn, &images, records.as_slice())?, 9);
+/// std::fs::remove_file(&path)?;
+/// # Ok(()) }
+/// ```
 pub fn write_dump(
     path: &Path,
     graph: &Graph,
     dnn: &Dnn,
     inputs: &impl Inputs,
-    eval: &Evaluation,
+    eval: &(impl Recorded + ?Sized),
 ) -> Result<usize, DumpError> {
     let map = layer_map(dnn);
     let in_shape = inputs.shape();
@@ -123,9 +166,8 @@ pub fn write_dump(
             f64s.push(Array::new(format!("layer{k}_pre_activation"), shape));
         }
     }
-    for (image, result) in eval.images.iter().enumerate() {
-        let kept = result.kept.as_deref().ok_or(DumpError::NotKept { image })?;
-        let (record, reference) = (&kept.record, &kept.reference);
+    for image in 0..inputs.count() {
+        let (record, reference) = eval.recorded(image).ok_or(DumpError::NotKept { image })?;
         f32s[0].values.extend_from_slice(&inputs.input(image));
         let mut u = u32s.iter_mut();
         u.next().expect("input_spikes").values.extend(&record.input);

@@ -3,15 +3,24 @@
 //! architecture and model description must hold only the documented fields, and the
 //! activation must be one the converter knows. Each refusal names the tensor, field or value.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Value};
-use tdsnn::fixtures;
-use tdsnn_converter::model_file::{
+use tdsnn_converter::{Dnn, DnnLayer, Shape, Window};
+use tdsnn_io::model_file::{
     model_from_bytes, read_model, write_model, Model, ModelFileError, ModelInfo, ACTIVATIONS,
     ARCHITECTURE_KEY, MODEL_KEY,
 };
-use tdsnn_converter::{Dnn, DnnLayer, Shape, Window};
+
+/// A shipped LeNet-5 model file.
+fn lenet(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("fixtures/lenet")
+        .join(name)
+}
 
 /// A safetensors file split into its JSON header and its data.
 fn split(bytes: &[u8]) -> (Value, Vec<u8>) {
@@ -125,7 +134,7 @@ fn a_transposed_dense_weight_is_refused() {
     tensor_error(&bytes, "layers.3.weight", "[8, 3]", "[3, 8]");
 
     // LeNet-5's first dense layer stored [800, 500] where [500, 800] belongs.
-    let lenet = std::fs::read(fixtures::lenet_g()).unwrap();
+    let lenet = std::fs::read(lenet("lenet5-g-L5.safetensors")).unwrap();
     assert!(model_from_bytes(&lenet, "lenet").is_ok());
     let bytes = reshape(&lenet, "layers.7.weight", &[800, 500]);
     tensor_error(&bytes, "layers.7.weight", "[800, 500]", "[500, 800]");
@@ -258,7 +267,10 @@ fn an_unknown_activation_is_refused_naming_the_accepted_ones() {
 
 #[test]
 fn the_shipped_models_are_strictly_valid() {
-    for path in [fixtures::lenet_relu(), fixtures::lenet_g()] {
+    for path in [
+        lenet("lenet5-relu.safetensors"),
+        lenet("lenet5-g-L5.safetensors"),
+    ] {
         let model = read_model(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(ACTIVATIONS.contains(&model.info.activation.as_str()));
     }
