@@ -13,7 +13,7 @@ use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts, 
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
 use tdsnn_io::dump::Recorded;
-use tdsnn_io::images::Inputs;
+use tdsnn_io::images::{check_labels, Inputs, LabelError};
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
 /// weights are the reference's rounded to `f32`, may put its spike on the other step.
@@ -270,32 +270,9 @@ pub enum EvalError {
     /// The networks or the data do not fit together.
     #[error("{0}")]
     Mismatch(String),
-    /// An image's label is not one of the network's classes.
-    #[error(
-        "image {image}: label {label}, but the network has {classes} classes (labels 0 to {})",
-        classes.saturating_sub(1)
-    )]
-    Label {
-        /// Index of the image (the first with such a label).
-        image: usize,
-        /// Its label.
-        label: usize,
-        /// The network's number of classes.
-        classes: usize,
-    },
-}
-
-/// Errors unless every label of `data` is one of `classes` classes (`0..classes`), naming
-/// the first image whose label is not. [`evaluate`] checks this before simulating.
-pub fn check_labels(data: &impl Inputs, classes: usize) -> Result<(), EvalError> {
-    match (0..data.count()).find_map(|i| data.label(i).filter(|&l| l >= classes).map(|l| (i, l))) {
-        Some((image, label)) => Err(EvalError::Label {
-            image,
-            label,
-            classes,
-        }),
-        None => Ok(()),
-    }
+    /// An image's label is not one of the network's classes ([`check_labels`]).
+    #[error(transparent)]
+    Label(#[from] LabelError),
 }
 
 /// Errors unless the graph, the networks and the data fit together.
@@ -331,7 +308,7 @@ fn check_fit(
             data.shape()
         )));
     }
-    check_labels(data, classes.len() as usize)
+    Ok(check_labels(data, classes.len() as usize)?)
 }
 
 /// Everything one image needs computed.

@@ -37,7 +37,6 @@ pub mod fixtures;
 pub mod plot;
 pub mod report;
 pub mod sweep;
-pub mod training;
 
 pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;

@@ -4,14 +4,14 @@
 
 use std::fmt::Write as _;
 
-use tdsnn_converter::{convert, Dnn, TilPolicy};
+use tdsnn_converter::{convert, ConvertError, Dnn, TilPolicy};
 use tdsnn_io::idx::Dataset;
 use tdsnn_io::model_file::Architecture;
+use tdsnn_train::recipe::{train_models, Phase, Recipe, TrainingError};
 use tdsnn_train::TrainEvent;
 
-use crate::evaluate::{evaluate, EvalConfig};
+use crate::evaluate::{evaluate, EvalConfig, EvalError};
 use crate::report::{ReluModel, Report, Setup};
-use crate::training::{train_models, Phase, Recipe, TrainingError};
 
 /// One point of the study.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,21 @@ pub struct SweepPoint {
     pub leak: f64,
     /// The evaluation's report (accuracies, agreement, ties, operations).
     pub report: Report,
+}
+
+/// Why the study stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SweepError {
+    /// A training run failed, or the recipe cannot train.
+    #[error(transparent)]
+    Training(#[from] TrainingError),
+    /// A trained network does not convert.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// The engine rejected an image.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
 }
 
 /// What a sweep is doing, for progress display.
@@ -42,7 +57,7 @@ pub fn sweep(
     recipe: &Recipe,
     config: &EvalConfig,
     progress: impl Fn(SweepEvent) + Sync,
-) -> Result<Vec<SweepPoint>, TrainingError> {
+) -> Result<Vec<SweepPoint>, SweepError> {
     check(leaks, recipe, train_set.len())?;
     let mut points = Vec::new();
     for &leak in leaks {

@@ -45,6 +45,45 @@ impl Inputs for Dataset {
     }
 }
 
+/// An image whose label is not one of a network's classes ([`check_labels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "image {image}: label {label}, but the network has {classes} classes (labels 0 to {})",
+    classes.saturating_sub(1)
+)]
+pub struct LabelError {
+    /// Index of the image (the first with such a label).
+    pub image: usize,
+    /// Its label.
+    pub label: usize,
+    /// The network's number of classes.
+    pub classes: usize,
+}
+
+/// Errors unless every label of `data` is one of `classes` classes (`0..classes`), naming
+/// the first image whose label is not. Evaluating and training check this before they start.
+///
+/// # Example
+/// ```
+/// use tdsnn_io::idx::Dataset;
+/// use tdsnn_io::images::{check_labels, LabelError};
+/// let data = Dataset { images: vec![0; 3], labels: vec![1, 9, 2], rows: 1, cols: 1 };
+/// assert_eq!(check_labels(&data, 10), Ok(()));
+/// let err = check_labels(&data, 3).unwrap_err();
+/// assert_eq!(err, LabelError { image: 1, label: 9, classes: 3 });
+/// assert_eq!(err.to_string(), "image 1: label 9, but the network has 3 classes (labels 0 to 2)");
+/// ```
+pub fn check_labels(data: &impl Inputs, classes: usize) -> Result<(), LabelError> {
+    match (0..data.count()).find_map(|i| data.label(i).filter(|&l| l >= classes).map(|l| (i, l))) {
+        Some((image, label)) => Err(LabelError {
+            image,
+            label,
+            classes,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Images read from an NPY array, with optional labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Images {

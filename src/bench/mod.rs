@@ -33,11 +33,11 @@ use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{Graph, Simulator, TickMode, TilPolicy};
 use tdsnn_io::idx::{load_split, IdxError, Split};
 use tdsnn_io::model_file::{read_model, Architecture, ModelFileError};
+use tdsnn_train::recipe::pixels;
 use tdsnn_train::zoo::{alexnet, he_init, random_image, vgg16};
 
 use crate::fixtures;
 use crate::report::Ops;
-use crate::training::pixels;
 
 /// The leak constant of every benchmarked network (the shipped LeNet's, the paper's best).
 pub const LEAK: f64 = 5.0;

@@ -20,7 +20,7 @@ use tdsnn::io::idx::{split_files, Split};
 use tdsnn::io::input;
 use tdsnn::io::model_file::{self, Model};
 use tdsnn::io::onnx::{read_onnx, read_onnx_with_files};
-use tdsnn::training::TrainingError;
+use tdsnn::train::recipe::TrainingError;
 
 use self::output::Input;
 
@@ -163,13 +163,13 @@ pub fn leak_of(given: Option<f64>, model: &Model, path: &Path) -> Result<f64> {
 }
 
 /// Parses a leak constant `L` (`--leak`, `--leaks`): a number the engine accepts
-/// ([`tdsnn::training::check_leak`]).
+/// ([`tdsnn::train::recipe::check_leak`]).
 pub fn parse_leak(s: &str) -> Result<f64, String> {
     let leak: f64 = s
         .trim()
         .parse()
         .map_err(|_| format!("`{s}`: expected a number"))?;
-    tdsnn::training::check_leak(leak).map_err(|e| e.to_string())?;
+    tdsnn::train::recipe::check_leak(leak).map_err(|e| e.to_string())?;
     Ok(leak)
 }
 

@@ -7,11 +7,11 @@ use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::converter::convert;
 use tdsnn::engine::{Simulator, TilPolicy};
-use tdsnn::evaluate::{check_labels, evaluate, EvalConfig};
+use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::fixtures;
 use tdsnn::io::dump::write_dump;
 use tdsnn::io::idx::{find_split, Dataset, Split};
-use tdsnn::io::images::{Images, Inputs};
+use tdsnn::io::images::{check_labels, Images, Inputs};
 use tdsnn::plot;
 use tdsnn::report::{ReluModel, Report, Setup};
 

@@ -9,9 +9,9 @@ use tdsnn::evaluate::EvalConfig;
 use tdsnn::fixtures;
 use tdsnn::io::idx::{load_split, Split};
 use tdsnn::plot;
-use tdsnn::sweep::{check, csv, sweep, SweepEvent};
+use tdsnn::sweep::{check, csv, sweep, SweepError, SweepEvent};
+use tdsnn::train::recipe::{Phase, Recipe};
 use tdsnn::train::TrainEvent;
-use tdsnn::training::{Phase, Recipe};
 
 use super::output::{Input, Outputs};
 use super::{
@@ -114,7 +114,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
         },
     );
     bar.finish_and_clear();
-    let points = points.map_err(|e| name_labels_file(e, &args.data))?;
+    let points = points.map_err(|e| match e {
+        SweepError::Training(e) => name_labels_file(e, &args.data),
+        e => e.into(),
+    })?;
     std::fs::write(&csv_temp, csv(&points))
         .with_context(|| format!("writing {}", csv_path.display()))?;
     println!("\n    L   DNN(G) acc   SNN acc   agreement   DNN/SNN mult   add   total (paper accounting)");

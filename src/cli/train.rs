@@ -8,9 +8,9 @@ use indicatif::{MultiProgress, ProgressBar};
 use tdsnn::fixtures;
 use tdsnn::io::idx::{load_split, Split};
 use tdsnn::io::model_file::write_model;
+use tdsnn::train::recipe::{train_models, Phase, Recipe};
 use tdsnn::train::zoo::lenet5;
 use tdsnn::train::TrainEvent;
-use tdsnn::training::{train_models, Phase, Recipe};
 
 use super::output::{Input, Outputs};
 use super::{bar_style, data_inputs, name_labels_file, parse_leak, read_model};

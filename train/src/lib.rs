@@ -8,13 +8,16 @@
 //!   straight-through gradient ([`train()`]; Adam, cross entropy, seeded mini-batches), from
 //!   seeded initial weights ([`init`]); fold a staircase-trained network into a DNN(G) with
 //!   [`tdsnn_converter::staircase::fold_staircase`].
+//! - [`recipe`]: the two phases `tdsnn train` runs on a data set: ReLU training (or a given
+//!   ReLU model), fine-tuning with `G(x) - 1`, folding into the DNN(G), held-out accuracies
+//!   ([`recipe::train_models`]).
 //! - [`zoo`]: LeNet-5, AlexNet and VGG-16 as architectures, He-initialised weights, seeded
 //!   random images.
 //!
 //! The one crate of tdsnn that depends on candle (and, through it, on tokenizers, rayon and
 //! more: about 130 crates): converting and simulating a trained model needs none of it.
-//! Depends on `tdsnn-converter`; nothing but the `tdsnn` facade and the command-line tool
-//! depends on it.
+//! Depends on `tdsnn-converter` and `tdsnn-io` (architectures and data sets); nothing but the
+//! `tdsnn` facade and the command-line tool depends on it.
 //!
 //! # Example
 //! ```
@@ -46,6 +49,7 @@
 
 pub mod fit;
 mod net;
+pub mod recipe;
 pub mod zoo;
 
 pub use fit::{

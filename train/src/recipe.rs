@@ -3,14 +3,13 @@
 //! measure both on held-out data.
 
 use tdsnn_converter::staircase::{check_foldable, fold_staircase};
-use tdsnn_converter::{reference_forward, relu_forward, Dnn};
+use tdsnn_converter::{reference_forward, relu_forward, Dnn, FoldError, ModelError, Shape};
 use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
 use tdsnn_io::idx::Dataset;
+use tdsnn_io::images::{check_labels, Inputs, LabelError};
 use tdsnn_io::model_file::{Architecture, Model, ModelInfo};
-use tdsnn_train::{self as train, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 
-use crate::evaluate::check_labels;
-use tdsnn_io::images::Inputs;
+use crate::fit::{self as train, Activation, Samples, TrainConfig, TrainError, TrainEvent};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +108,7 @@ pub struct Trained {
     pub g_accuracy: f64,
 }
 
-/// Errors of a training run (and of the sweep built on it).
+/// Errors of a training run.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingError {
     /// Training failed.
@@ -144,7 +143,7 @@ pub enum TrainingError {
         /// Whether they are the held-out set's (else the training set's).
         held_out: bool,
         /// The first image with such a label.
-        error: crate::evaluate::EvalError,
+        error: LabelError,
     },
     /// The images are not of the shape the network takes.
     #[error("the {which} images are {found}, the network takes {expected}")]
@@ -152,22 +151,16 @@ pub enum TrainingError {
         /// `training` or `held-out`.
         which: &'static str,
         /// Their shape.
-        found: tdsnn_engine::Shape,
+        found: Shape,
         /// The network's input shape.
-        expected: tdsnn_engine::Shape,
+        expected: Shape,
     },
     /// The network cannot be folded into a DNN(G) (padded conv or average pool).
     #[error(transparent)]
-    Fold(#[from] tdsnn_converter::FoldError),
+    Fold(#[from] FoldError),
     /// The architecture is invalid.
     #[error(transparent)]
-    Model(#[from] tdsnn_converter::ModelError),
-    /// The trained network does not convert.
-    #[error(transparent)]
-    Convert(#[from] tdsnn_converter::ConvertError),
-    /// The engine rejected an image (sweep).
-    #[error(transparent)]
-    Eval(#[from] crate::evaluate::EvalError),
+    Model(#[from] ModelError),
 }
 
 /// All images of a data set as `f32` pixels in `[0, 1]`, concatenated.
@@ -191,7 +184,34 @@ pub fn accuracy(dnn: &Dnn, test: &Dataset, leak: Option<f64>) -> f64 {
     correct as f64 / test.len().max(1) as f64
 }
 
-/// Trains `arch` on `train_set` (or fine-tunes `start`, a ReLU model), reporting progress.
+/// Trains `arch` on `train_set` (or fine-tunes `start`, a ReLU model), reporting progress:
+/// the ReLU network, then the DNN(G) fine-tuned with `G(x) - 1` and folded, both measured on
+/// `test_set` by the f64 forward pass ([`accuracy`]). `tdsnn train` runs this on LeNet-5
+/// ([`zoo::lenet5`](crate::zoo::lenet5)).
+///
+/// # Errors
+/// Before the first epoch: the recipe ([`Recipe::check`]), images of another shape than the
+/// network's input, labels outside its classes, a network that cannot be folded (padded
+/// convs, average pools). Then whatever training reports ([`TrainingError::Train`]).
+///
+/// # Example
+/// ```
+/// use tdsnn_io::idx::Dataset;
+/// use tdsnn_io::model_file::{Architecture, LayerSpec};
+/// use tdsnn_train::recipe::{train_models, Recipe};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // 1x1x2 images: is the left pixel brighter?
+/// let data = Dataset { images: vec![200, 10, 30, 250, 180, 40, 5, 90], labels: vec![0, 1, 0, 1], rows: 1, cols: 2 };
+/// let arch = Architecture {
+///     input: [1, 1, 2],
+///     layers: vec![LayerSpec::Flatten, LayerSpec::Dense { outputs: 2, bias: true }],
+/// };
+/// let recipe = Recipe { relu_epochs: 20, g_epochs: 5, batch_size: 2, relu_lr: 0.05, ..Recipe::default() };
+/// let trained = train_models(&arch, None, &data, &data, &recipe, |_, _| {})?;
+/// assert_eq!(trained.g.info.activation, "g");
+/// assert_eq!(trained.g.info.leak, Some(recipe.leak));
+/// # Ok(()) }
+/// ```
 pub fn train_models(
     arch: &Architecture,
     start: Option<Dnn>,

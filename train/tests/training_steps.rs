@@ -2,16 +2,25 @@
 //! reproducible bit for bit, moves the weights, the staircase network folds into a DNN(G)
 //! that converts, and model files round-trip and fail with typed errors.
 
-use tdsnn::converter::staircase::fold_staircase;
-use tdsnn::converter::{convert, Dnn, DnnLayer, TilPolicy};
-use tdsnn::fixtures;
-use tdsnn::io::idx::{load_split, Split};
-use tdsnn::io::model_file::{
+use std::path::{Path, PathBuf};
+
+use tdsnn_converter::staircase::fold_staircase;
+use tdsnn_converter::{convert, Dnn, DnnLayer, TilPolicy};
+use tdsnn_io::idx::{load_split, Split};
+use tdsnn_io::model_file::{
     model_from_bytes, read_model, write_model, Model, ModelFileError, ModelInfo,
 };
-use tdsnn::train::zoo::lenet5;
-use tdsnn::train::{self, Activation, Samples, TrainConfig, TrainEvent};
-use tdsnn::training::pixels;
+use tdsnn_train::recipe::pixels;
+use tdsnn_train::zoo::lenet5;
+use tdsnn_train::{self as train, Activation, Samples, TrainConfig, TrainEvent};
+
+/// The repository's shipped fixtures.
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("fixtures")
+}
 
 fn config(activation: Activation) -> TrainConfig {
     TrainConfig {
@@ -36,7 +45,7 @@ fn steps(dnn: &Dnn, images: &[f32], labels: &[u8], activation: Activation) -> (D
 
 #[test]
 fn a_few_steps_of_relu_then_staircase_training() {
-    let mut data = load_split(&fixtures::mnist_dir(), Split::Train).unwrap();
+    let mut data = load_split(&fixtures().join("mnist"), Split::Train).unwrap();
     data.images.truncate(256 * 784);
     data.labels.truncate(256);
     let images = pixels(&data);
@@ -58,7 +67,7 @@ fn a_few_steps_of_relu_then_staircase_training() {
 
 #[test]
 fn model_files_round_trip_and_fail_with_typed_errors() {
-    let model = read_model(fixtures::lenet_g()).unwrap();
+    let model = read_model(fixtures().join("lenet/lenet5-g-L5.safetensors")).unwrap();
     let path = std::env::temp_dir().join(format!("tdsnn-test-{}.safetensors", std::process::id()));
     write_model(&model, &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
@@ -82,7 +91,7 @@ fn model_files_round_trip_and_fail_with_typed_errors() {
 
     // A model whose tensors do not match its architecture: the tensor is named.
     let dnn = Dnn::new(
-        tdsnn::engine::Shape::flat(3),
+        tdsnn_converter::Shape::flat(3),
         vec![DnnLayer::Dense {
             outputs: 2,
             weights: vec![0.5; 6],
