@@ -3,15 +3,25 @@
 //! Convert deep networks into temporal-coding spiking networks (TDSNN, Zhang et al.,
 //! AAAI 2019) and simulate them event by event, exactly.
 //!
-//! This crate is the facade: it re-exports the engine ([`engine`], `tdsnn-engine`) and the
-//! converter ([`converter`], `tdsnn-converter`), and holds what the command-line tool runs:
-//! evaluation on all cores ([`evaluate`]), reports, training, the leak study, inputs and the
-//! dump, the benchmark ([`bench`](mod@bench)) and the demo network ([`demo`]).
+//! This crate is the facade: one dependency for the whole library, each part re-exported
+//! under its own name, the common items in [`prelude`], and what needs several parts at
+//! once: evaluating a converted network on a data set, on all cores ([`evaluate`]).
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`engine`] | `tdsnn-engine` | the connection graph and its file format, the event-driven simulator, records, operation counts, the audit against equation (10) |
+//! | [`converter`] | `tdsnn-converter` | the DNN, the f64 reference DNN, conversion into the engine's graph, DNN operation counts, the staircase fold |
+//! | [`io`] | `tdsnn-io` | files: ONNX import, safetensors model files, IDX and NPY data, the NPZ dump |
+//! | [`train`] | `tdsnn-train` | training with `G` on candle, the two-phase recipe, LeNet-5, AlexNet and VGG-16 |
+//! | [`baseline`] | `tdsnn-baseline` | the dense f32 forward pass and the streaming-add calibration |
+//!
+//! Converting and simulating needs only `tdsnn-converter` and `tdsnn-engine` (and
+//! `tdsnn-io` for files), which do not build candle; depend on them directly to compile
+//! nothing else. The command-line tool `tdsnn` is the `tdsnn-cli` package (`cli/`).
 //!
 //! # Example
 //! ```
-//! use tdsnn::converter::{convert, reference_forward, Dnn, DnnLayer};
-//! use tdsnn::engine::{audit, Shape, Simulator, TickMode, TilPolicy};
+//! use tdsnn::prelude::*;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A trained DNN: 3 inputs -> dense 2 + ReLU -> dense 2 (the output).
 //! let dnn = Dnn::new(Shape::flat(3), vec![
@@ -28,18 +38,27 @@
 //! # Ok(()) }
 //! ```
 
+// Every public item is documented; CI builds with -D warnings.
 #![deny(missing_docs)]
 
-pub mod bench;
-pub mod demo;
 pub mod evaluate;
-pub mod fixtures;
-pub mod plot;
-pub mod report;
-pub mod sweep;
 
 pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;
 pub use tdsnn_io as io;
 pub use tdsnn_train as train;
+
+/// The items most programs use: `use tdsnn::prelude::*;`.
+pub mod prelude {
+    pub use crate::evaluate::{evaluate, EvalConfig, Evaluation};
+    pub use tdsnn_converter::{convert, reference_forward, relu_forward, Dnn, DnnLayer};
+    pub use tdsnn_engine::{
+        audit, EventByEvent, Graph, GraphBuilder, Record, Shape, Simulator, SpikeObserver,
+        TickMode, TilPolicy, Window,
+    };
+    pub use tdsnn_io::idx::Dataset;
+    pub use tdsnn_io::images::{Images, Inputs};
+    pub use tdsnn_io::model_file::{read_model, write_model, Model};
+    pub use tdsnn_io::onnx::read_onnx;
+}

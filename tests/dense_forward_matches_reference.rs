@@ -3,9 +3,13 @@
 //! batched, on the shipped LeNet and on a small net with padded, strided convs, both pools and
 //! a bias-free layer.
 
+use std::path::Path;
+
 use tdsnn::baseline::{DenseForward, ForwardError};
-use tdsnn::bench::Lenet;
 use tdsnn::converter::{relu_forward, Dnn, DnnLayer, Shape, Window};
+use tdsnn::io::idx::{load_split, Split};
+use tdsnn::io::model_file::read_model;
+use tdsnn::train::recipe::pixels;
 use tdsnn::train::zoo::random_image;
 
 /// Tolerance relative to the largest reference logit (f32 sums over up to 800 terms).
@@ -32,11 +36,23 @@ fn check(dnn: &Dnn, images: &[f32], batch: usize) {
     }
 }
 
+/// The shipped LeNet-5 DNN(G) and the first `n` images of the shipped test split.
+fn shipped_lenet(n: usize) -> (Dnn, Vec<f32>) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dnn = read_model(fixtures.join("lenet/lenet5-g-L5.safetensors"))
+        .expect("the shipped model")
+        .dnn;
+    let data = load_split(&fixtures.join("mnist"), Split::Test).expect("the shipped data");
+    let mut images = pixels(&data);
+    images.truncate(n * dnn.input_shape().len() as usize);
+    (dnn, images)
+}
+
 #[test]
 fn lenet_batch_1_and_batched() {
-    let lenet = Lenet::load(20).expect("the shipped fixtures");
+    let (dnn, images) = shipped_lenet(20);
     for batch in [1, 7, 20] {
-        check(&lenet.dnn, &lenet.images, batch);
+        check(&dnn, &images, batch);
     }
 }
 
@@ -95,18 +111,18 @@ fn padded_strided_net_with_both_pools() {
 
 #[test]
 fn bad_inputs_are_typed_errors() {
-    let lenet = Lenet::load(3).expect("the shipped fixtures");
-    let mut forward = DenseForward::new(&lenet.dnn, 2);
+    let (dnn, images) = shipped_lenet(3);
+    let mut forward = DenseForward::new(&dnn, 2);
     assert!(matches!(
         forward.run(&[]),
         Err(ForwardError::InputLength { .. })
     ));
     assert!(matches!(
-        forward.run(&lenet.images[..100]),
+        forward.run(&images[..100]),
         Err(ForwardError::InputLength { .. })
     ));
     assert!(matches!(
-        forward.run(&lenet.images),
+        forward.run(&images),
         Err(ForwardError::BatchTooLarge {
             images: 3,
             capacity: 2

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 
 /// The shipped fixtures directory.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .join("fixtures")
 }
 
 /// The shipped LeNet-5 fine-tuned with G (`L = 5`).

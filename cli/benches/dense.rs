@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tdsnn::baseline::DenseForward;
-use tdsnn::bench::Lenet;
+use tdsnn_cli::bench::Lenet;
 
 fn dense(c: &mut Criterion) {
     let lenet = Lenet::load(128).expect("the shipped fixtures");

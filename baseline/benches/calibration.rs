@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench calibration`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tdsnn::baseline::calibration::{add_into, L2_VALUES};
+use tdsnn_baseline::calibration::{add_into, L2_VALUES};
 
 fn streaming_add(c: &mut Criterion) {
     let mut group = c.benchmark_group("streaming_add_f32");

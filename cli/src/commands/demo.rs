@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
-use tdsnn::demo;
 use tdsnn::engine::{format, Graph, Record, TickMode};
+use tdsnn_cli::demo;
 
 use super::output::Outputs;
 use super::{bar_style, parse_leak};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tdsnn::bench::{run, BenchConfig};
+use tdsnn_cli::bench::{run, BenchConfig};
 
 #[test]
 fn tiny_bench_has_every_documented_key() {

@@ -1,4 +1,4 @@
-//! `tdsnn bench`: the engine's speed next to same-run baselines (see `tdsnn::bench`).
+//! `tdsnn bench`: the engine's speed next to same-run baselines (see `tdsnn_cli::bench`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use tdsnn::bench::{self, BenchConfig, Progress};
-use tdsnn::fixtures;
 use tdsnn::io::idx::{split_files, Split};
+use tdsnn_cli::bench::{self, BenchConfig, Progress};
+use tdsnn_cli::fixtures;
 
 use super::output::{Input, Outputs};
 use super::{bar_style, thread_count};

@@ -1,13 +1,15 @@
 //! The shipped fixtures: where they are (read them with `tdsnn::io`).
 //!
-//! Paths are absolute, fixed at compile time from this crate's directory, so the commands
-//! find the fixtures from any working directory.
+//! Paths are absolute, fixed at compile time from the source tree this tool was built from,
+//! so the commands find the fixtures from any working directory.
 
 use std::path::{Path, PathBuf};
 
-/// The crate's own directory.
+/// The repository this tool was built from: the workspace root above `cli/`.
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ sits in the workspace root")
 }
 
 /// `fixtures/mnist`: 8,000 training and 2,000 test digits as IDX files (see its README).

@@ -4,13 +4,13 @@
 
 use std::fmt::Write as _;
 
-use tdsnn_converter::{convert, ConvertError, Dnn, TilPolicy};
-use tdsnn_io::idx::Dataset;
-use tdsnn_io::model_file::Architecture;
-use tdsnn_train::recipe::{train_models, Phase, Recipe, TrainingError};
-use tdsnn_train::TrainEvent;
+use tdsnn::converter::{convert, ConvertError, Dnn, TilPolicy};
+use tdsnn::evaluate::{evaluate, EvalConfig, EvalError};
+use tdsnn::io::idx::Dataset;
+use tdsnn::io::model_file::Architecture;
+use tdsnn::train::recipe::{train_models, Phase, Recipe, TrainingError};
+use tdsnn::train::TrainEvent;
 
-use crate::evaluate::{evaluate, EvalConfig, EvalError};
 use crate::report::{ReluModel, Report, Setup};
 
 /// One point of the study.

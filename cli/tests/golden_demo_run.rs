@@ -13,8 +13,8 @@
 //! eight images was compared before and after and is the same).
 
 use tdsnn::converter::convert;
-use tdsnn::demo;
 use tdsnn::engine::{EventByEvent, Record, Simulator, TickMode, TilPolicy};
+use tdsnn_cli::demo;
 
 #[test]
 fn demo_network_records_are_pinned() {

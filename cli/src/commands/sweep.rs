@@ -6,12 +6,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::evaluate::EvalConfig;
-use tdsnn::fixtures;
 use tdsnn::io::idx::{load_split, Split};
-use tdsnn::plot;
-use tdsnn::sweep::{check, csv, sweep, SweepError, SweepEvent};
 use tdsnn::train::recipe::{Phase, Recipe};
 use tdsnn::train::TrainEvent;
+use tdsnn_cli::fixtures;
+use tdsnn_cli::plot;
+use tdsnn_cli::sweep::{check, csv, sweep, SweepError, SweepEvent};
 
 use super::output::{Input, Outputs};
 use super::{
@@ -134,7 +134,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             r.ops.ratio_paper.total
         );
     }
-    let series = |f: &dyn Fn(&tdsnn::report::Report) -> f64| -> Vec<(f64, f64)> {
+    let series = |f: &dyn Fn(&tdsnn_cli::report::Report) -> f64| -> Vec<(f64, f64)> {
         points.iter().map(|p| (p.leak, f(&p.report))).collect()
     };
     plot::lines(

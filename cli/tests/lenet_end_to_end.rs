@@ -6,10 +6,10 @@
 use tdsnn::converter::convert;
 use tdsnn::engine::{TickMode, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig, EvalError};
-use tdsnn::fixtures;
 use tdsnn::io::idx::{load_split, Dataset, Split};
 use tdsnn::io::model_file::read_model;
-use tdsnn::report::{Report, Setup};
+use tdsnn_cli::fixtures;
+use tdsnn_cli::report::{Report, Setup};
 
 const IMAGES: usize = 100;
 

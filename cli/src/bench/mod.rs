@@ -11,8 +11,8 @@
 //!   engine's runtime dispatch; event rates are divided by it.
 //! - **Thread scaling**: the engine over the test split with 1 and with `threads` threads
 //!   (static partition, one simulator each), images per second and whether every record is
-//!   the same (by [`Record::digest`](tdsnn_engine::Record::digest)).
-//! - **AlexNet and VGG-16** ([`tdsnn_train::zoo`], He-initialised, one seeded
+//!   the same (by [`Record::digest`](tdsnn::engine::Record::digest)).
+//! - **AlexNet and VGG-16** ([`tdsnn::train::zoo`], He-initialised, one seeded
 //!   3x224x224 image): converted, one image simulated in closed form, timed next to the dense
 //!   forward pass, with events and peak memory.
 //!
@@ -26,15 +26,15 @@ mod table;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tdsnn_baseline::calibration::L2_VALUES;
-use tdsnn_baseline::DenseForward;
-use tdsnn_converter::{convert, ConvertError, Dnn, ModelError};
-use tdsnn_engine::counters::LayerOps;
-use tdsnn_engine::{Graph, Simulator, TickMode, TilPolicy};
-use tdsnn_io::idx::{load_split, IdxError, Split};
-use tdsnn_io::model_file::{read_model, Architecture, ModelFileError};
-use tdsnn_train::recipe::pixels;
-use tdsnn_train::zoo::{alexnet, he_init, random_image, vgg16};
+use tdsnn::baseline::calibration::L2_VALUES;
+use tdsnn::baseline::DenseForward;
+use tdsnn::converter::{convert, ConvertError, Dnn, ModelError};
+use tdsnn::engine::counters::LayerOps;
+use tdsnn::engine::{Graph, Simulator, TickMode, TilPolicy};
+use tdsnn::io::idx::{load_split, IdxError, Split};
+use tdsnn::io::model_file::{read_model, Architecture, ModelFileError};
+use tdsnn::train::recipe::pixels;
+use tdsnn::train::zoo::{alexnet, he_init, random_image, vgg16};
 
 use crate::fixtures;
 use crate::report::Ops;
@@ -96,7 +96,7 @@ pub enum BenchError {
     Convert(#[from] ConvertError),
     /// The engine rejected an input.
     #[error("simulating: {0}")]
-    Engine(#[from] tdsnn_engine::Error),
+    Engine(#[from] tdsnn::engine::Error),
 }
 
 /// The shipped LeNet, converted, with images of the shipped test split: the set-up shared by

@@ -6,10 +6,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use tdsnn_baseline::calibration::add_into;
-use tdsnn_baseline::DenseForward;
-use tdsnn_engine::counters::LayerOps;
-use tdsnn_engine::{Graph, Simulator, TickMode};
+use tdsnn::baseline::calibration::add_into;
+use tdsnn::baseline::DenseForward;
+use tdsnn::engine::counters::LayerOps;
+use tdsnn::engine::{Graph, Simulator, TickMode};
 
 /// The median of some durations (the upper one of the middle two for an even count).
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -27,7 +27,7 @@ pub fn median_of(repetitions: usize, mut pass: impl FnMut()) -> Duration {
 pub fn total_ops(
     sim: &mut Simulator,
     images: &[f32],
-) -> Result<(LayerOps, usize), tdsnn_engine::Error> {
+) -> Result<(LayerOps, usize), tdsnn::engine::Error> {
     let per = sim.graph().input_shape().len() as usize;
     let mut total = LayerOps::default();
     let mut n = 0;
@@ -113,7 +113,7 @@ pub fn simulate_split(
     mode: TickMode,
     images: &[f32],
     threads: usize,
-) -> Result<(Duration, Vec<u32>), tdsnn_engine::Error> {
+) -> Result<(Duration, Vec<u32>), tdsnn::engine::Error> {
     let per = graph.input_shape().len() as usize;
     let n = images.len() / per;
     let share = n.div_ceil(threads.max(1)).max(1);
@@ -121,7 +121,7 @@ pub fn simulate_split(
     let template = Simulator::new(graph, mode);
     let template = &template;
     let start = Instant::now();
-    let parts: Vec<Result<Vec<u32>, tdsnn_engine::Error>> = crossbeam::scope(|scope| {
+    let parts: Vec<Result<Vec<u32>, tdsnn::engine::Error>> = crossbeam::scope(|scope| {
         let workers: Vec<_> = images
             .chunks(share * per)
             .map(|part| {

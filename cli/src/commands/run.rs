@@ -8,12 +8,12 @@ use indicatif::ProgressBar;
 use tdsnn::converter::convert;
 use tdsnn::engine::{Simulator, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
-use tdsnn::fixtures;
 use tdsnn::io::dump::write_dump;
 use tdsnn::io::idx::{find_split, Dataset, Split};
 use tdsnn::io::images::{check_labels, Images, Inputs};
-use tdsnn::plot;
-use tdsnn::report::{ReluModel, Report, Setup};
+use tdsnn_cli::fixtures;
+use tdsnn_cli::plot;
+use tdsnn_cli::report::{ReluModel, Report, Setup};
 
 use super::demo::Mode;
 use super::output::{Input, Outputs};

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar};
-use tdsnn::fixtures;
 use tdsnn::io::idx::{load_split, Split};
 use tdsnn::io::model_file::write_model;
 use tdsnn::train::recipe::{train_models, Phase, Recipe};
 use tdsnn::train::zoo::lenet5;
 use tdsnn::train::TrainEvent;
+use tdsnn_cli::fixtures;
 
 use super::output::{Input, Outputs};
 use super::{bar_style, data_inputs, name_labels_file, parse_leak, read_model};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use plotters::prelude::*;
-use tdsnn_engine::{Graph, Layer, Record};
+use tdsnn::engine::{Graph, Layer, Record};
 
 /// A plot that could not be drawn or written.
 #[derive(Debug, thiserror::Error)]

@@ -8,10 +8,10 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tdsnn::baseline::DenseForward;
-use tdsnn::bench::{measure, Events, Lenet};
 use tdsnn::converter::{convert, reference_forward, Dnn};
-use tdsnn::demo;
 use tdsnn::engine::{Graph, Simulator, TickMode, TilPolicy};
+use tdsnn_cli::bench::{measure, Events, Lenet};
+use tdsnn_cli::demo;
 
 /// Both tick modes and the dense baseline on `images` (back to back), one image per
 /// iteration, cycling.

@@ -6,8 +6,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tdsnn_converter::{convert, reference_forward, ConvertError, Dnn, DnnLayer};
-use tdsnn_engine::{audit, Graph, Record, Shape, Simulator, TickMode, TilPolicy, Window};
+use tdsnn::converter::{convert, reference_forward, ConvertError, Dnn, DnnLayer};
+use tdsnn::engine::{audit, Graph, Record, Shape, Simulator, TickMode, TilPolicy, Window};
 
 /// The demo network: conv 6@5x5 (pad 2) - max-pool 2 - conv 12@5x5 - avg-pool 2 - dense 32 -
 /// dense 10, on 1x28x28 inputs, He-uniform weights from `seed`.
@@ -102,10 +102,10 @@ pub enum DemoError {
     Convert(#[from] ConvertError),
     /// The engine rejected an image.
     #[error(transparent)]
-    Engine(#[from] tdsnn_engine::Error),
+    Engine(#[from] tdsnn::engine::Error),
     /// The reference DNN rejected an image.
     #[error(transparent)]
-    Reference(#[from] tdsnn_converter::ReferenceError),
+    Reference(#[from] tdsnn::converter::ReferenceError),
 }
 
 /// Converts the demo network with leak `leak` and runs `images` through it.

@@ -1,6 +1,6 @@
 //! `tdsnn`: the command-line tool.
 
-mod cli;
+mod commands;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,20 +21,20 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Convert and simulate a demo network (random weights) on random images.
-    Demo(cli::demo::DemoArgs),
+    Demo(commands::demo::DemoArgs),
     /// Convert a model and simulate a data set: tables 1 and 2 (the default: the shipped
     /// LeNet-5 on the shipped MNIST test split).
-    Run(cli::run::RunArgs),
+    Run(commands::run::RunArgs),
     /// The leak-constant study: retrain, convert and simulate for several L.
-    Sweep(cli::sweep::SweepArgs),
+    Sweep(commands::sweep::SweepArgs),
     /// Train LeNet-5 with G and save the models.
-    Train(cli::train::TrainArgs),
+    Train(commands::train::TrainArgs),
     /// Convert a trained model into an engine graph file.
-    Convert(cli::convert::ConvertArgs),
+    Convert(commands::convert::ConvertArgs),
     /// Print a graph file's or model file's layers.
-    Inspect(cli::inspect::InspectArgs),
+    Inspect(commands::inspect::InspectArgs),
     /// Time the engine next to a dense forward pass and a streaming add, in one run.
-    Bench(cli::bench::BenchArgs),
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -49,12 +49,12 @@ fn main() -> Result<()> {
             .expect("`run` parses"),
     };
     match command {
-        Command::Demo(args) => cli::demo::run(args),
-        Command::Run(args) => cli::run::run(args),
-        Command::Sweep(args) => cli::sweep::run(args),
-        Command::Train(args) => cli::train::run(args),
-        Command::Convert(args) => cli::convert::run(args),
-        Command::Inspect(args) => cli::inspect::run(args),
-        Command::Bench(args) => cli::bench::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Sweep(args) => commands::sweep::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Convert(args) => commands::convert::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     }
 }
