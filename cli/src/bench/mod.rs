@@ -31,8 +31,8 @@ use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, ConvertError, Dnn, ModelError};
 use tdsnn::engine::counters::LayerOps;
 use tdsnn::engine::{Graph, Simulator, TickMode, TilPolicy};
-use tdsnn::io::idx::{load_split, IdxError, Split};
-use tdsnn::io::model_file::{read_model, Architecture, ModelFileError};
+use tdsnn::io::idx::{IdxError, Split};
+use tdsnn::io::model_file::{Architecture, ModelFileError};
 use tdsnn::train::recipe::pixels;
 use tdsnn::train::zoo::{alexnet, he_init, random_image, vgg16};
 
@@ -115,9 +115,9 @@ impl Lenet {
     /// Loads the shipped LeNet and the first `images` images of the shipped test split (all
     /// of them if fewer).
     pub fn load(images: usize) -> Result<Lenet, BenchError> {
-        let dnn = read_model(fixtures::lenet_g())?.dnn;
+        let dnn = fixtures::read_model(&fixtures::lenet_g())?.dnn;
         let graph = convert(&dnn, LEAK, TilPolicy::Dynamic)?;
-        let data = load_split(&fixtures::mnist_dir(), Split::Test)?;
+        let data = fixtures::load_split(&fixtures::mnist_dir(), Split::Test)?;
         let mut pixels = pixels(&data);
         pixels.truncate(images.min(data.len()) * graph.input_shape().len() as usize);
         Ok(Lenet {

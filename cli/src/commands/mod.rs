@@ -21,6 +21,7 @@ use tdsnn::io::input;
 use tdsnn::io::model_file::{self, Model};
 use tdsnn::io::onnx::{read_onnx, read_onnx_with_files};
 use tdsnn::train::recipe::TrainingError;
+use tdsnn_cli::fixtures;
 
 use self::output::Input;
 
@@ -82,6 +83,9 @@ pub enum Contents {
 /// (`/dev/stdin`) can be read only once, so it is read whole (bounded, see
 /// [`input::read_bounded`]) and its bytes decoded.
 pub fn read_contents(path: &Path) -> Result<Contents> {
+    if fixtures::built_in(path).is_some() {
+        return Ok(Contents::Model(read_model(path)?));
+    }
     if is_onnx(path) {
         return Ok(Contents::Model(read_onnx(path)?));
     }
@@ -147,7 +151,7 @@ pub fn load_model_and_data(path: &Path) -> Result<(Model, Vec<PathBuf>)> {
 
 /// Reads the project's safetensors model file.
 pub fn read_model(path: &Path) -> Result<Model> {
-    model_file::read_model(path).with_context(|| format!("loading {}", path.display()))
+    fixtures::read_model(path).with_context(|| format!("loading {}", path.display()))
 }
 
 /// The leak constant `L`: `given` (`--leak`), else the one the model was trained for.

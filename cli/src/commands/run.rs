@@ -9,9 +9,9 @@ use tdsnn::converter::convert;
 use tdsnn::engine::{Simulator, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::io::dump::write_dump;
-use tdsnn::io::idx::{find_split, Dataset, Split};
+use tdsnn::io::idx::Split;
 use tdsnn::io::images::{check_labels, Images, Inputs};
-use tdsnn_cli::fixtures;
+use tdsnn_cli::fixtures::{self, find_split, read_dataset};
 use tdsnn_cli::plot;
 use tdsnn_cli::report::{ReluModel, Report, Setup};
 
@@ -33,7 +33,8 @@ use super::{bar_style, is_onnx, leak_of, load_model_and_data, parse_leak, thread
 #[command(allow_negative_numbers = true)]
 pub struct RunArgs {
     /// The model: safetensors with a tdsnn architecture, or an ONNX file (`.onnx`; give
-    /// --leak). See README.
+    /// --leak). See README. The default, the shipped LeNet-5, is built into this binary too
+    /// and read from there when its source tree is gone.
     #[arg(long, default_value_os_t = fixtures::lenet_g())]
     model: PathBuf,
     /// A plain ReLU model to compare with (the DNN (ReLU) row), safetensors or ONNX: the
@@ -43,7 +44,8 @@ pub struct RunArgs {
     #[arg(long)]
     relu_model: Option<PathBuf>,
     /// Directory of an IDX data set (MNIST, Fashion-MNIST or any other of one channel):
-    /// test-images-idx3-ubyte and test-labels-idx1-ubyte (or train-*).
+    /// test-images-idx3-ubyte and test-labels-idx1-ubyte (or train-*). The default's test
+    /// split is built into this binary too.
     #[arg(long, default_value_os_t = fixtures::mnist_dir())]
     data: PathBuf,
     /// Use the training split of --data instead of the test split.
@@ -200,7 +202,7 @@ impl Source {
             }
             // Only the images kept are converted.
             Source::Idx { images, labels, .. } => {
-                Ok(Images::from_dataset(&Dataset::read(images, labels)?, count))
+                Ok(Images::from_dataset(&read_dataset(images, labels)?, count))
             }
         }
     }
@@ -212,7 +214,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let relu_path = args.relu_model.clone().or_else(|| {
         (args.model == fixtures::lenet_g())
             .then(fixtures::lenet_relu)
-            .filter(|p| p.exists())
+            .filter(|p| fixtures::available(p))
     });
     let (model, model_data) = load_model_and_data(&args.model)?;
     let relu_model = relu_path.as_deref().map(load_model_and_data).transpose()?;
@@ -344,8 +346,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// A path as printed in reports: relative to the current directory when inside it.
+/// A path as printed in reports: relative to the current directory when inside it; a
+/// shipped file read from the copy built into the binary says so.
 fn display(p: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
-    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+    let shown = p.strip_prefix(&cwd).unwrap_or(p).display();
+    match fixtures::built_in(p) {
+        Some(_) => format!("{shown} (built in)"),
+        None => shown.to_string(),
+    }
 }

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::evaluate::EvalConfig;
-use tdsnn::io::idx::{load_split, Split};
+use tdsnn::io::idx::Split;
 use tdsnn::train::recipe::{Phase, Recipe};
 use tdsnn::train::TrainEvent;
-use tdsnn_cli::fixtures;
+use tdsnn_cli::fixtures::{self, load_split};
 use tdsnn_cli::plot;
 use tdsnn_cli::sweep::{check, csv, sweep, SweepError, SweepEvent};
 
@@ -55,6 +55,9 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
+    if let Some(message) = fixtures::gone(&args.data, "--data") {
+        bail!(message);
+    }
     // Before any work: the outputs against the inputs, the output directory, the data, the
     // recipe for every L (sweep checks it again), the model.
     let mut inputs = data_inputs(&args.data);

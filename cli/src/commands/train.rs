@@ -2,15 +2,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar};
-use tdsnn::io::idx::{load_split, Split};
+use tdsnn::io::idx::Split;
 use tdsnn::io::model_file::write_model;
 use tdsnn::train::recipe::{train_models, Phase, Recipe};
 use tdsnn::train::zoo::lenet5;
 use tdsnn::train::TrainEvent;
-use tdsnn_cli::fixtures;
+use tdsnn_cli::fixtures::{self, load_split};
 
 use super::output::{Input, Outputs};
 use super::{bar_style, data_inputs, name_labels_file, parse_leak, read_model};
@@ -61,6 +61,11 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    for (dir, option) in [(&args.data, "--data"), (&args.out_dir, "--out-dir")] {
+        if let Some(message) = fixtures::gone(dir, option) {
+            bail!(message);
+        }
+    }
     let recipe = Recipe {
         relu_epochs: args.relu_epochs,
         relu_lr: args.relu_lr,
