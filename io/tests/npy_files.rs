@@ -208,6 +208,29 @@ fn a_deeply_nested_header_is_refused() {
 }
 
 #[test]
+fn a_header_nesting_past_what_numpy_writes_is_refused_at_once() {
+    // Found by the fuzzer: 12 levels of brackets made the Python-literal parser backtrack for
+    // over 3 s. Four levels are already more than numpy writes.
+    let nested = format!("{}1{}", "[".repeat(4), "]".repeat(4));
+    let kind = kind_of(&npy(&dict("<f4", &nested), &[]));
+    assert!(
+        matches!(&kind, NpyErrorKind::NotNpy { what } if what.contains("nests brackets more than 3")),
+        "{kind:?}"
+    );
+    let fuzzed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fuzz/npy/timeout-nested-brackets-in-the-header"
+    ))
+    .unwrap();
+    // Refused by the depth check, before the parser sees it.
+    let kind = kind_of(&fuzzed);
+    assert!(
+        matches!(&kind, NpyErrorKind::NotNpy { what } if what.contains("nests")),
+        "{kind:?}"
+    );
+}
+
+#[test]
 fn not_npy_wrong_version_dtype_order_rank_and_range() {
     assert!(matches!(
         kind_of(b"PK\x03\x04 a zip file"),
