@@ -2,7 +2,7 @@
 //! engine, checked neuron by neuron against equation (10) and image by image against the f64
 //! reference DNN, on all cores.
 //!
-//! Work is spread over threads (crossbeam scoped threads, each with its own simulator);
+//! Work is spread over threads (scoped threads, each with its own simulator);
 //! results are collected by image index and reduced in order, so the evaluation is the same,
 //! bit for bit, whatever the thread count.
 
@@ -396,9 +396,9 @@ pub fn evaluate(
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; n]);
     // One simulator per worker, all sharing the graph's tables.
     let template = Simulator::new(graph, config.mode);
-    crossbeam::scope(|scope| {
+    std::thread::scope(|scope| {
         for _ in 0..config.threads.max(1) {
-            scope.spawn(|_| {
+            scope.spawn(|| {
                 let mut sim = template.fork();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -412,8 +412,7 @@ pub fn evaluate(
                 }
             });
         }
-    })
-    .expect("evaluation workers do not panic");
+    });
     let images = results
         .into_inner()
         .expect("no worker panics")
