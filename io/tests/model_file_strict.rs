@@ -280,11 +280,13 @@ fn the_shipped_models_are_strictly_valid() {
 #[cfg(unix)]
 fn a_model_file_gets_the_permissions_file_create_gives() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let (model, plain) = (dir.path().join("m.safetensors"), dir.path().join("plain"));
+    let (model, plain) = (temp("m.safetensors"), temp("plain"));
     write_model(&small_model(), &model).unwrap();
     std::fs::File::create(&plain).unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (got, want) = (mode(&model), mode(&plain));
+    std::fs::remove_file(&model).unwrap();
+    std::fs::remove_file(&plain).unwrap();
     // 0666 less the umask (0644 under the usual 022), not a temporary file's 0600.
-    assert_eq!(mode(&model), mode(&plain));
+    assert_eq!(got, want);
 }
