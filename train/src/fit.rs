@@ -21,25 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use tdsnn_converter::{Dnn, ModelError};
 use tdsnn_io::model_file::Architecture;
 
-use crate::net::Net;
-
-/// The activation in front of every synapse-based layer during training.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Activation {
-    /// Plain ReLU (the network's own ReLU layers; inputs as they are).
-    Relu,
-    /// `G(x) = exp(T(x) / L)` (equation (11)), straight-through gradient.
-    G {
-        /// Leak constant `L`.
-        leak: f64,
-    },
-    /// The staircase ReLU `G(x) - 1`, straight-through gradient; fold with
-    /// [`fold_staircase`](tdsnn_converter::staircase::fold_staircase) to get the DNN(G).
-    Staircase {
-        /// Leak constant `L`.
-        leak: f64,
-    },
-}
+use crate::error::TrainError;
+use crate::net::{Activation, Net};
 
 /// How to train.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,31 +75,6 @@ pub struct EpochReport {
     pub train_accuracy: f64,
     /// Wall-clock seconds the epoch took.
     pub seconds: f64,
-}
-
-/// Why training failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TrainError {
-    /// A layer candle cannot train here.
-    #[error("layer {layer} ({kind}): training does not support {what}")]
-    Unsupported {
-        /// Index of the layer.
-        layer: usize,
-        /// The layer's kind.
-        kind: &'static str,
-        /// What is unsupported.
-        what: String,
-    },
-    /// The samples do not fit the network.
-    #[error("samples: {0}")]
-    Samples(String),
-    /// The trained weights do not form a valid network (for instance they diverged to NaN).
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// candle failed.
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
 }
 
 /// A fresh network of architecture `arch`, weights and biases drawn as PyTorch's default

@@ -47,11 +47,12 @@
 // Every public item is documented; CI builds with -D warnings.
 #![deny(missing_docs)]
 
+mod error;
 pub mod fit;
 mod net;
 pub mod recipe;
 pub mod zoo;
 
-pub use fit::{
-    accuracy, init, train, Activation, EpochReport, Samples, TrainConfig, TrainError, TrainEvent,
-};
+pub use error::TrainError;
+pub use fit::{accuracy, init, train, EpochReport, Samples, TrainConfig, TrainEvent};
+pub use net::Activation;

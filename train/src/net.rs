@@ -2,10 +2,27 @@
 //! forward pass that puts the training activation in front of every synapse-based layer.
 
 use candle_core::{DType, Device, Tensor, Var, D};
-
 use tdsnn_converter::{Dnn, DnnLayer, Window};
 
-use crate::fit::{Activation, TrainError};
+use crate::error::TrainError;
+
+/// The activation in front of every synapse-based layer during training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    /// Plain ReLU (the network's own ReLU layers; inputs as they are).
+    Relu,
+    /// `G(x) = exp(T(x) / L)` (equation (11)), straight-through gradient.
+    G {
+        /// Leak constant `L`.
+        leak: f64,
+    },
+    /// The staircase ReLU `G(x) - 1`, straight-through gradient; fold with
+    /// [`fold_staircase`](tdsnn_converter::staircase::fold_staircase) to get the DNN(G).
+    Staircase {
+        /// Leak constant `L`.
+        leak: f64,
+    },
+}
 
 /// One layer's trainable variables.
 #[derive(Debug)]

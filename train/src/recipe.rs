@@ -9,7 +9,8 @@ use tdsnn_io::idx::Dataset;
 use tdsnn_io::images::{check_labels, Inputs, LabelError};
 use tdsnn_io::model_file::{Architecture, Model, ModelInfo};
 
-use crate::fit::{self as train, Activation, Samples, TrainConfig, TrainError, TrainEvent};
+use crate::fit::{self as train, Samples, TrainConfig, TrainEvent};
+use crate::{Activation, TrainError};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
