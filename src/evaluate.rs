@@ -7,11 +7,12 @@
 //! bit for bit, whatever the thread count.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts, Reference};
+use tdsnn_engine::audit::{self, Tolerance};
 use tdsnn_engine::counters::LayerOps;
-use tdsnn_engine::{audit, coding, Graph, Record, Simulator, TickMode};
+use tdsnn_engine::{coding, Graph, Plan, Record, Simulate, Simulator, TickMode};
 use tdsnn_io::dump::Recorded;
 use tdsnn_io::images::{check_labels, Inputs, LabelError};
 
@@ -46,9 +47,6 @@ fn reference_tie(dnn: &Dnn, reference: &Reference, leak: f64) -> bool {
     })
 }
 
-/// Relative tolerance of the rescaled logits against the f64 pre-activations in the audit.
-pub const LOGIT_TOLERANCE: f64 = 1e-9;
-
 /// How to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EvalConfig {
@@ -56,8 +54,9 @@ pub struct EvalConfig {
     pub mode: TickMode,
     /// Worker threads (at least 1).
     pub threads: usize,
-    /// Tie window of the teacher-forced audit (`L ln(A + 1)` within it of an integer).
-    pub tie_window: f64,
+    /// Tolerances of the teacher-forced audit: the tie window (`L ln(A + 1)` within it of an
+    /// integer) and the logits' relative error.
+    pub tolerance: Tolerance,
     /// Keep every image's record and reference in [`ImageResult::kept`] (for `--dump`).
     pub keep: bool,
 }
@@ -67,7 +66,7 @@ impl Default for EvalConfig {
         EvalConfig {
             mode: TickMode::ClosedForm,
             threads: 1,
-            tie_window: 1e-9,
+            tolerance: Tolerance::DEFAULT,
             keep: false,
         }
     }
@@ -94,7 +93,7 @@ pub struct ImageResult {
     /// Neurons off `T(A)` outside the tie window (must be 0).
     pub mismatches: u64,
     /// Whether the audit passed as a whole: spike times, frame origins and releases, logits
-    /// (to [`LOGIT_TOLERANCE`]) and the recorded class.
+    /// (to the configured [`Tolerance`]) and the recorded class.
     pub audit_passed: bool,
     /// Whether the image has a tie that can change its class: a tie in the audit whose spike
     /// landed on the other step, a reference neuron within `f32` rounding of a step edge, or
@@ -320,11 +319,11 @@ fn evaluate_image(
     label: Option<usize>,
     config: &EvalConfig,
 ) -> Result<ImageResult, tdsnn_engine::Error> {
-    let window = config.tie_window;
-    let graph = sim.graph();
+    let graph = Arc::clone(sim.plan().graph());
     let leak = graph.params().leak;
     let record = sim.run(x, &mut ())?;
-    let report = audit::audit(graph, x, &record, window).expect("the record is of this graph");
+    let report =
+        audit::audit(&graph, x, &record, config.tolerance).expect("the record is of this graph");
     // The engine accepted the input, so it has the right length and finite values.
     let reference = reference_forward(dnn_g, x, leak).expect("an input the engine accepts");
     let near_edge = reference_tie(dnn_g, &reference, leak);
@@ -344,7 +343,7 @@ fn evaluate_image(
         exact,
         ties,
         mismatches: report.mismatches.len() as u64,
-        audit_passed: report.passed(LOGIT_TOLERANCE),
+        audit_passed: report.passed(),
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
         layers: samples(&record),
         kept: config.keep.then(|| Box::new(Kept { record, reference })),
@@ -381,7 +380,7 @@ fn samples(record: &Record) -> Vec<LayerSample> {
 /// of the graph's input shape), if there is no image, or with the
 /// first image (by index, whatever the thread count) the engine rejects.
 pub fn evaluate(
-    graph: &Graph,
+    graph: &Arc<Graph>,
     dnn_g: &Dnn,
     relu: Option<&Dnn>,
     data: &impl Inputs,
@@ -394,12 +393,12 @@ pub fn evaluate(
     let done = AtomicUsize::new(0);
     type Outcome = Result<ImageResult, tdsnn_engine::Error>;
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; n]);
-    // One simulator per worker, all sharing the graph's tables.
-    let template = Simulator::new(graph, config.mode);
+    // One simulator per worker, all sharing the graph and its tables.
+    let plan = Plan::new(Arc::clone(graph), config.mode);
     std::thread::scope(|scope| {
         for _ in 0..config.threads.max(1) {
             scope.spawn(|| {
-                let mut sim = template.fork();
+                let mut sim = plan.simulator();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n {

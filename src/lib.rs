@@ -31,9 +31,9 @@
 //! ])?;
 //! let graph = convert(&dnn, 5.0, TilPolicy::Dynamic)?;
 //! let input = [0.2, 0.9, 0.4];
-//! let record = Simulator::new(&graph, TickMode::ClosedForm).run(&input, &mut ())?;
+//! let record = Simulator::new(graph.clone(), TickMode::ClosedForm).run(&input, &mut ())?;
 //! // Every spike lands where equation (10) says, and the class is the reference DNN's.
-//! assert!(audit::audit(&graph, &input, &record, 1e-9)?.passed(1e-9));
+//! assert!(audit::audit(&graph, &input, &record, Tolerance::default())?.passed());
 //! assert_eq!(record.output.class, reference_forward(&dnn, &input, 5.0)?.class);
 //! # Ok(()) }
 //! ```
@@ -53,9 +53,10 @@ pub use tdsnn_train as train;
 pub mod prelude {
     pub use crate::evaluate::{evaluate, EvalConfig, Evaluation};
     pub use tdsnn_converter::{convert, reference_forward, relu_forward, Dnn, DnnLayer};
+    pub use tdsnn_engine::audit::{self, Tolerance};
     pub use tdsnn_engine::{
-        audit, EventByEvent, Graph, GraphBuilder, Record, Shape, Simulator, SpikeObserver,
-        TickMode, TilPolicy, Window,
+        EventByEvent, Graph, GraphBuilder, Input, Plan, Record, Shape, Simulate, Simulator,
+        SpikeObserver, TickMode, TilPolicy, Window,
     };
     pub use tdsnn_io::idx::Dataset;
     pub use tdsnn_io::images::{Images, Inputs};

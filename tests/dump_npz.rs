@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use npyz::WriterBuilder;
 use tdsnn::converter::{convert, reference_forward};
-use tdsnn::engine::{coding, Layer, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{coding, Layer, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::io::dump::{write_dump, DumpError};
 use tdsnn::io::images::{Images, Inputs};
@@ -32,7 +32,7 @@ fn array(zip: &mut zip::ZipArchive<std::fs::File>, name: &str) -> (Vec<u64>, Str
 #[test]
 fn dump_round_trip() {
     let model = read_onnx(fixtures().join("avgpool_legacy.onnx")).unwrap();
-    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let graph = std::sync::Arc::new(convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap());
     let mut images = Images::read_npy(fixtures().join("inputs.npy")).unwrap();
     images.values.truncate(4 * 784);
     let path = std::env::temp_dir().join(format!("tdsnn-dump-{}.npz", std::process::id()));
@@ -109,7 +109,7 @@ fn dump_round_trip() {
 
     // Values: image 2's spikes of layer 0 are its release plus T(A).
     let x = images.input(2);
-    let record = Simulator::new(&graph, TickMode::ClosedForm)
+    let record = Simulator::new(graph.clone(), TickMode::ClosedForm)
         .run(&x, &mut ())
         .unwrap();
     let reference = reference_forward(&model.dnn, &x, 5.0).unwrap();
@@ -138,7 +138,7 @@ fn dump_round_trip() {
     let logits: Vec<f64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
     let (_, _, bytes) = array(&mut zip, "classes_snn");
     let classes_snn: Vec<i64> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
-    let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+    let mut sim = Simulator::new(graph.clone(), TickMode::ClosedForm);
     for i in 0..4 {
         let record = sim.run(&images.input(i), &mut ()).unwrap();
         assert_eq!(

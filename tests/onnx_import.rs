@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use prost::Message;
 use tdsnn::converter::{convert, layer_map, reference_forward, relu_forward, Dnn, DnnLayer, Shape};
-use tdsnn::engine::{audit, coding, Simulator, TickMode, TilPolicy};
-use tdsnn::evaluate::LOGIT_TOLERANCE;
+use tdsnn::engine::audit::{self, Tolerance};
+use tdsnn::engine::{coding, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn::io::model_file::read_model;
 use tdsnn::io::onnx::proto::*;
 use tdsnn::io::onnx::{
@@ -96,7 +96,7 @@ fn matches_and_fires_at_t_of_a(name: &str, dnn: &Dnn, logits: &str) {
     // The SNN against the f64 reference and the audit.
     let graph = convert(dnn, LEAK, TilPolicy::Dynamic).unwrap();
     let map = layer_map(dnn);
-    let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+    let mut sim = Simulator::new(graph.clone(), TickMode::ClosedForm);
     let (mut checked, mut ties) = (0u64, 0u64);
     for x in inputs.chunks_exact(per) {
         let record = sim.run(x, &mut ()).unwrap();
@@ -123,8 +123,8 @@ fn matches_and_fires_at_t_of_a(name: &str, dnn: &Dnn, logits: &str) {
                 }
             }
         }
-        let report = audit::audit(&graph, x, &record, 1e-9).unwrap();
-        assert!(report.passed(LOGIT_TOLERANCE), "{name}: audit failed");
+        let report = audit::audit(&graph, x, &record, Tolerance::DEFAULT).unwrap();
+        assert!(report.passed(), "{name}: audit failed");
     }
     println!("{name}: {checked} spikes = T(A) ({ties} ties), logits within {worst:.2e}");
     assert!(checked > 0);

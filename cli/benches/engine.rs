@@ -9,22 +9,21 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, reference_forward, Dnn};
-use tdsnn::engine::{Graph, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{Plan, Simulate, TickMode, TilPolicy};
 use tdsnn_cli::bench::{measure, Events, Lenet};
 use tdsnn_cli::demo;
 
 /// Both tick modes and the dense baseline on `images` (back to back), one image per
 /// iteration, cycling.
-fn per_image(c: &mut Criterion, name: &str, dnn: &Dnn, graph: &Graph, images: &[f32]) {
-    let per = graph.input_shape().len() as usize;
-    let (total, n) = measure::total_ops(&mut Simulator::new(graph, TickMode::ClosedForm), images)
-        .expect("valid inputs");
+fn per_image(c: &mut Criterion, name: &str, dnn: &Dnn, plan: &Plan, images: &[f32]) {
+    let per = plan.graph().input_shape().len() as usize;
+    let (total, n) = measure::total_ops(&mut plan.simulator(), images).expect("valid inputs");
     let events = Events::of(&total, n, dnn);
     let images: Vec<&[f32]> = images.chunks_exact(per).collect();
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(events.paper.round() as u64));
     for mode in [TickMode::ClosedForm, TickMode::Explicit] {
-        let mut sim = Simulator::new(graph, mode);
+        let mut sim = plan.with_mode(mode).simulator();
         let mut i = 0;
         group.bench_function(format!("{mode:?}"), |b| {
             b.iter(|| {
@@ -46,14 +45,15 @@ fn per_image(c: &mut Criterion, name: &str, dnn: &Dnn, graph: &Graph, images: &[
 
 fn lenet(c: &mut Criterion) {
     let lenet = Lenet::load(64).expect("the shipped fixtures");
-    per_image(c, "lenet", &lenet.dnn, &lenet.graph, &lenet.images);
+    per_image(c, "lenet", &lenet.dnn, &lenet.plan, &lenet.images);
 }
 
 fn demo_network(c: &mut Criterion) {
     let dnn = demo::network(2019);
     let images = demo::images(2019, 16);
     let graph = convert(&dnn, 5.0, TilPolicy::Dynamic).expect("the demo network converts");
-    per_image(c, "demo_network", &dnn, &graph, &images.concat());
+    let plan = Plan::new(graph, TickMode::ClosedForm);
+    per_image(c, "demo_network", &dnn, &plan, &images.concat());
     let mut i = 0;
     c.bench_function("demo_network/baseline_reference_dnn_f64", |b| {
         b.iter(|| {

@@ -4,10 +4,13 @@
 //! It needs no fixture and no training: the spike-timing law it demonstrates does not depend
 //! on the weights being trained.
 
+use std::sync::Arc;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tdsnn::converter::{convert, reference_forward, ConvertError, Dnn, DnnLayer};
-use tdsnn::engine::{audit, Graph, Record, Shape, Simulator, TickMode, TilPolicy, Window};
+use tdsnn::engine::audit::{self, Tolerance};
+use tdsnn::engine::{Graph, Record, Shape, Simulate, Simulator, TickMode, TilPolicy, Window};
 
 /// The demo network: conv 6@5x5 (pad 2) - max-pool 2 - conv 12@5x5 - avg-pool 2 - dense 32 -
 /// dense 10, on 1x28x28 inputs, He-uniform weights from `seed`.
@@ -115,22 +118,22 @@ pub fn run(
     mode: TickMode,
     images: &[Vec<f32>],
     mut progress: impl FnMut(usize),
-) -> Result<(Graph, Summary), DemoError> {
-    let graph = convert(dnn, leak, TilPolicy::Dynamic)?;
-    let mut sim = Simulator::new(&graph, mode);
+) -> Result<(Arc<Graph>, Summary), DemoError> {
+    let graph = Arc::new(convert(dnn, leak, TilPolicy::Dynamic)?);
+    let mut sim = Simulator::new(Arc::clone(&graph), mode);
     let mut summary = Summary {
         images: images.len(),
         ..Summary::default()
     };
     for (i, image) in images.iter().enumerate() {
         let record = sim.run(image, &mut ())?;
-        let report =
-            audit::audit(&graph, image, &record, 1e-9).expect("the record is of this graph");
+        let report = audit::audit(&graph, image, &record, Tolerance::DEFAULT)
+            .expect("the record is of this graph");
         summary.neurons += report.neurons();
         summary.exact += report.layers.iter().map(|l| l.exact).sum::<u64>();
         summary.ties += report.ties();
         summary.mismatches += report.mismatches.len() as u64;
-        summary.audit_failures += usize::from(!report.passed(1e-9));
+        summary.audit_failures += usize::from(!report.passed());
         let reference = reference_forward(dnn, image, leak)?;
         summary.class_agreements += usize::from(reference.class == record.output.class);
         summary.last = Some(record);

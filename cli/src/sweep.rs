@@ -2,6 +2,8 @@
 //! (fine-tuning a ReLU network with the staircase `G(x) - 1`), convert, simulate the held-out
 //! data, and record accuracy and the DNN/SNN operation ratio.
 
+use std::sync::Arc;
+
 use std::fmt::Write as _;
 
 use tdsnn::converter::{convert, ConvertError, Dnn, TilPolicy};
@@ -73,7 +75,7 @@ pub fn sweep(
             &recipe,
             |p, e| progress(SweepEvent::Train(leak, p, e)),
         )?;
-        let graph = convert(&trained.g.dnn, leak, TilPolicy::Dynamic)?;
+        let graph = Arc::new(convert(&trained.g.dnn, leak, TilPolicy::Dynamic)?);
         let n = test_set.len();
         let eval = evaluate(
             &graph,

@@ -13,7 +13,7 @@
 //! eight images was compared before and after and is the same).
 
 use tdsnn::converter::convert;
-use tdsnn::engine::{EventByEvent, Record, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{EventByEvent, Record, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn_cli::demo;
 
 #[test]
@@ -22,8 +22,8 @@ fn demo_network_records_are_pinned() {
     let images = demo::images(2019, 8);
     let graph = convert(&dnn, 5.0, TilPolicy::Dynamic).unwrap();
     for mode in [TickMode::Explicit, TickMode::ClosedForm] {
-        let mut fast = Simulator::new(&graph, mode);
-        let mut slow = EventByEvent::new(&graph, mode);
+        let mut fast = Simulator::new(graph.clone(), mode);
+        let mut slow = EventByEvent::new(graph.clone(), mode);
         let records: Vec<Record> = images
             .iter()
             .map(|x| {

@@ -3,6 +3,8 @@
 //! evaluation whatever the thread count, and the JSON report's documented keys. The whole
 //! split is the main job (`cargo run --release`).
 
+use std::sync::Arc;
+
 use tdsnn::converter::convert;
 use tdsnn::engine::{TickMode, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig, EvalError};
@@ -28,7 +30,7 @@ fn shipped_lenet_matches_its_reference_on_test_images() {
         (model.info.activation.as_str(), model.info.leak),
         ("g", Some(5.0))
     );
-    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let graph = Arc::new(convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap());
     let data = first_test_images(IMAGES);
     let one = EvalConfig {
         threads: 1,
@@ -91,7 +93,7 @@ fn shipped_lenet_matches_its_reference_on_test_images() {
 fn an_image_the_engine_rejects_is_an_error_naming_it() {
     let model = read_model(fixtures::lenet_g()).unwrap();
     // A fixed T_il of 3 is shorter than T(1) = 4, when the first layer's bias spikes.
-    let graph = convert(&model.dnn, 5.0, TilPolicy::Fixed(3)).unwrap();
+    let graph = Arc::new(convert(&model.dnn, 5.0, TilPolicy::Fixed(3)).unwrap());
     let data = first_test_images(4);
     let two = EvalConfig {
         threads: 2,
@@ -114,7 +116,7 @@ fn an_image_the_engine_rejects_is_an_error_naming_it() {
 #[test]
 fn networks_and_data_that_do_not_fit_are_errors() {
     let model = read_model(fixtures::lenet_g()).unwrap();
-    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let graph = Arc::new(convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap());
     let config = EvalConfig::default();
     // No image.
     let empty = first_test_images(0);
@@ -143,7 +145,7 @@ fn networks_and_data_that_do_not_fit_are_errors() {
 #[test]
 fn json_report_has_the_documented_keys() {
     let model = read_model(fixtures::lenet_g()).unwrap();
-    let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+    let graph = Arc::new(convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap());
     let data = first_test_images(8);
     let eval = evaluate(
         &graph,

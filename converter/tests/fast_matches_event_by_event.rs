@@ -9,7 +9,9 @@ mod common;
 
 use common::{case, Case};
 use proptest::prelude::*;
-use tdsnn_engine::{EventByEvent, Params, Record, Simulator, SpikeObserver, TickMode, TilPolicy};
+use tdsnn_engine::{
+    EventByEvent, Params, Record, Simulate, Simulator, SpikeObserver, TickMode, TilPolicy,
+};
 
 const MODES: [TickMode; 2] = [TickMode::Explicit, TickMode::ClosedForm];
 
@@ -63,8 +65,8 @@ fn check(case: &Case, til: TilPolicy, threshold: f64) -> Result<(), TestCaseErro
     };
     let graph = graph.with_params(params).unwrap();
     for mode in MODES {
-        let fast = Simulator::new(&graph, mode).run(&case.input, &mut ());
-        let slow = EventByEvent::new(&graph, mode).run(&case.input, &mut ());
+        let fast = Simulator::new(graph.clone(), mode).run(&case.input, &mut ());
+        let slow = EventByEvent::new(graph.clone(), mode).run(&case.input, &mut ());
         match (fast, slow) {
             (Ok(f), Ok(s)) => assert_same(&f, &s)?,
             (Err(f), Err(s)) => prop_assert_eq!(f.to_string(), s.to_string()),
@@ -84,7 +86,7 @@ proptest! {
         short in 0u32..=2,
     ) {
         check(&case, TilPolicy::Dynamic, threshold)?;
-        let longest = Simulator::new(&case.graph(TilPolicy::Dynamic), TickMode::ClosedForm)
+        let longest = Simulator::new(case.graph(TilPolicy::Dynamic), TickMode::ClosedForm)
             .run(&case.input, &mut ())
             .unwrap()
             .layers
@@ -105,8 +107,8 @@ proptest! {
         let graph = case.graph(TilPolicy::Dynamic);
         for mode in MODES {
         let (mut fast, mut slow) = (Log::default(), Log::default());
-        Simulator::new(&graph, mode).run(&case.input, &mut fast).unwrap();
-        EventByEvent::new(&graph, mode).run(&case.input, &mut slow).unwrap();
+        Simulator::new(graph.clone(), mode).run(&case.input, &mut fast).unwrap();
+        EventByEvent::new(graph.clone(), mode).run(&case.input, &mut slow).unwrap();
         prop_assert_eq!(&fast.releases, &slow.releases);
         let sorted = |mut v: Vec<(u32, u32)>| {
             v.sort_by_key(|&(n, t)| (t, n));

@@ -13,10 +13,9 @@ use common::{case, Case};
 use proptest::prelude::{prop_assert, prop_assert_eq};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tdsnn_converter::reference_forward;
-use tdsnn_engine::{audit, ErrorKind, Params, Record, Simulator, TickMode, TilPolicy};
+use tdsnn_engine::audit::{self, Tolerance};
+use tdsnn_engine::{ErrorKind, Params, Record, Simulate, Simulator, TickMode, TilPolicy};
 
-const WINDOW: f64 = 1e-9;
-const LOGIT_TOLERANCE: f64 = 1e-9;
 const CASES: u32 = 256;
 
 fn runner() -> TestRunner {
@@ -29,7 +28,7 @@ fn runner() -> TestRunner {
 /// The dynamic-policy run of `case`, and its longest `T_il`.
 fn dynamic_run(case: &Case, mode: TickMode) -> (Record, u32) {
     let graph = case.graph(TilPolicy::Dynamic);
-    let record = Simulator::new(&graph, mode)
+    let record = Simulator::new(graph.clone(), mode)
         .run(&case.input, &mut ())
         .unwrap();
     let longest = record.layers.iter().filter_map(|l| l.t_il()).max().unwrap();
@@ -41,7 +40,7 @@ fn runs(case: &Case, mode: TickMode) -> Vec<(TilPolicy, Record)> {
     let (dynamic, longest) = dynamic_run(case, mode);
     let fixed = TilPolicy::Fixed(longest + case.fixed_slack);
     let graph = case.graph(fixed);
-    let record = Simulator::new(&graph, mode)
+    let record = Simulator::new(graph.clone(), mode)
         .run(&case.input, &mut ())
         .unwrap();
     vec![(TilPolicy::Dynamic, dynamic), (fixed, record)]
@@ -55,11 +54,9 @@ fn every_spike_lands_where_equation_10_says() {
             for mode in [TickMode::Explicit, TickMode::ClosedForm] {
                 for (til, record) in runs(&case, mode) {
                     let report =
-                        audit::audit(&case.graph(til), &case.input, &record, WINDOW).unwrap();
-                    prop_assert!(
-                        report.passed(LOGIT_TOLERANCE),
-                        "{mode:?} {til:?}: {report:#?}"
-                    );
+                        audit::audit(&case.graph(til), &case.input, &record, Tolerance::DEFAULT)
+                            .unwrap();
+                    prop_assert!(report.passed(), "{mode:?} {til:?}: {report:#?}");
                     neurons.set(neurons.get() + report.neurons());
                     ties.set(ties.get() + report.ties());
                     differing.set(
@@ -92,10 +89,10 @@ fn tick_modes_give_identical_records() {
                     ..*graph.params()
                 })
                 .unwrap();
-            let e = Simulator::new(&graph, TickMode::Explicit)
+            let e = Simulator::new(graph.clone(), TickMode::Explicit)
                 .run(&case.input, &mut ())
                 .unwrap();
-            let c = Simulator::new(&graph, TickMode::ClosedForm)
+            let c = Simulator::new(graph.clone(), TickMode::ClosedForm)
                 .run(&case.input, &mut ())
                 .unwrap();
             prop_assert_eq!(e.digest(), c.digest(), "threshold {}", threshold);
@@ -136,7 +133,7 @@ fn a_fixed_t_il_shorter_than_needed_is_a_late_spike_error() {
             }
             let short = case.graph(TilPolicy::Fixed(longest - 1));
             for mode in [TickMode::Explicit, TickMode::ClosedForm] {
-                let err = Simulator::new(&short, mode)
+                let err = Simulator::new(short.clone(), mode)
                     .run(&case.input, &mut ())
                     .unwrap_err();
                 prop_assert!(
@@ -159,7 +156,9 @@ fn output_class_matches_the_reference_dnn() {
             let reference = reference_forward(&case.dnn, &case.input, case.leak)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             for (til, record) in runs(&case, TickMode::ClosedForm) {
-                let report = audit::audit(&case.graph(til), &case.input, &record, WINDOW).unwrap();
+                let report =
+                    audit::audit(&case.graph(til), &case.input, &record, Tolerance::DEFAULT)
+                        .unwrap();
                 let tie_upstream = report.layers.iter().any(|l| l.tie_differences > 0);
                 if record.output.class == reference.class {
                     agree.set(agree.get() + 1);

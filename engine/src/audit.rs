@@ -13,13 +13,48 @@
 //! The sums are computed in gather form (each neuron over its receptive field),
 //! independently of the kernel's scatter-form delivery. Floating point decides a spike time
 //! differently from the f64 formula only at a step edge: where `L * ln(A_j + 1)` lies within
-//! `window` of an integer the neuron is counted as a *tie*, never hidden and never a pass
-//! (unless every term of its sum is zero: then `A_j = 0` exactly and nothing can round).
+//! the [`Tolerance`]'s tie window of an integer the neuron is counted as a *tie*, never
+//! hidden and never a pass (unless every term of its sum is zero: then `A_j = 0` exactly and
+//! nothing can round).
 
 use crate::coding::{self, spike_time};
 use crate::error::{ErrorKind, Result};
 use crate::graph::{Graph, Layer, Shape, TilPolicy, Window};
+use crate::input::Input;
 use crate::record::Record;
+
+/// How close the audit calls close enough: the one place its tolerances are set.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::audit::Tolerance;
+/// let strict = Tolerance { logit: 1e-12, ..Tolerance::default() };
+/// assert_eq!(strict.tie_window, Tolerance::DEFAULT.tie_window);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// A hidden neuron whose `L * ln(A + 1)` lies within this of an integer is a tie: its
+    /// spike may be one step off `T(A)` (floating point decides the edge). Two recomputed
+    /// logits this close, relative to their terms, tie for the class.
+    pub tie_window: f64,
+    /// The largest relative error `|logit - A| / (sum |terms| + 1)` an output logit may have.
+    pub logit: f64,
+}
+
+impl Tolerance {
+    /// A tie window and a logit error of `1e-9` each: far above the f64 rounding of any
+    /// network's sums (about `1e-16` relative per term), far below a step of `L ln(A + 1)`.
+    pub const DEFAULT: Tolerance = Tolerance {
+        tie_window: 1e-9,
+        logit: 1e-9,
+    };
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance::DEFAULT
+    }
+}
 
 /// A neuron whose recorded spike time differs from `T(A)` outside the tie window.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +78,7 @@ pub struct LayerAudit {
     /// Neurons checked.
     pub neurons: u64,
     /// Neurons whose spike time equals `T(A)` and that are not at a tie (output neurons:
-    /// whose rescaled logit is within `window` relative error of `A`).
+    /// whose rescaled logit is within the logit tolerance of `A`).
     pub exact: u64,
     /// Neurons within the tie window whose spike time is `T(A)` or one step off it (a tie
     /// any further off is a mismatch).
@@ -74,18 +109,20 @@ pub struct Audit {
     pub record_class: usize,
     /// Whether the two largest recomputed logits are within the tie window of each other.
     pub class_tie: bool,
+    /// The tolerances this audit was made with.
+    pub tolerance: Tolerance,
 }
 
 impl Audit {
-    /// Whether every spike time, frame and logit agrees (ties aside), and the recorded class
-    /// is the recomputed one (unless the top logits tie).
-    pub fn passed(&self, logit_tolerance: f64) -> bool {
+    /// Whether every spike time, frame and logit agrees (ties aside, logits within the
+    /// tolerance), and the recorded class is the recomputed one (unless the top logits tie).
+    pub fn passed(&self) -> bool {
         self.mismatches.is_empty()
             && (self.record_class == self.class || self.class_tie)
             && self
                 .layers
                 .iter()
-                .all(|l| l.frame_ok && l.logit_error <= logit_tolerance)
+                .all(|l| l.frame_ok && l.logit_error <= self.tolerance.logit)
     }
 
     /// Total neurons at a tie.
@@ -99,33 +136,43 @@ impl Audit {
     }
 }
 
-/// Checks `record`, a run of `graph` on `input`, against equation (10), layer by layer.
+/// Checks `record`, a run of `graph` on `input` (values or spike times), against equation
+/// (10), layer by layer, with the tolerances `tolerance`.
 ///
 /// Errors ([`ErrorKind::Input`]) if the record or the input does not fit the graph.
 ///
 /// # Example
 /// ```
-/// use tdsnn_engine::{audit, GraphBuilder, Shape, Simulator, TickMode};
+/// use tdsnn_engine::audit::{self, Tolerance};
+/// use tdsnn_engine::{GraphBuilder, Shape, Simulate, Simulator, TickMode};
 /// # fn main() -> Result<(), tdsnn_engine::Error> {
 /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
 ///     .dense(2, vec![-1.0, 0.5, -2.0, 0.25], Some(vec![0.3, -0.2]))
 ///     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
 ///     .build()?;
 /// let input = [0.4, 0.8];
-/// let record = Simulator::new(&graph, TickMode::Explicit).run(&input, &mut ())?;
-/// let report = audit::audit(&graph, &input, &record, 1e-9)?;
-/// assert!(report.passed(1e-12), "{report:?}");
+/// let record = Simulator::new(graph.clone(), TickMode::Explicit).run(&input, &mut ())?;
+/// let report = audit::audit(&graph, &input, &record, Tolerance::default())?;
+/// assert!(report.passed(), "{report:?}");
 /// # Ok(()) }
 /// ```
-pub fn audit(graph: &Graph, input: &[f32], record: &Record, window: f64) -> Result<Audit> {
-    check_fits(graph, input, record)?;
+pub fn audit<'a>(
+    graph: &Graph,
+    input: impl Into<Input<'a>>,
+    record: &Record,
+    tolerance: Tolerance,
+) -> Result<Audit> {
+    let mut input_times = Vec::new();
+    input.into().spike_times(graph, &mut input_times)?;
+    check_fits(graph, &input_times, record)?;
     let leak = graph.params().leak;
+    let window = tolerance.tie_window;
     let mut report = Audit {
         record_class: record.output.class,
+        tolerance,
         ..Audit::default()
     };
-    for (i, (&x, &actual)) in input.iter().zip(&record.input).enumerate() {
-        let expected = spike_time(f64::from(x), leak);
+    for (i, (&expected, &actual)) in input_times.iter().zip(&record.input).enumerate() {
         if expected != actual {
             report.mismatches.push(Mismatch {
                 layer: None,
@@ -184,7 +231,7 @@ pub fn audit(graph: &Graph, input: &[f32], record: &Record, window: f64) -> Resu
                         if err.is_nan() || err > la.logit_error {
                             la.logit_error = err;
                         }
-                        la.exact += u64::from(err <= window);
+                        la.exact += u64::from(err <= tolerance.logit);
                     }
                     let logits: Vec<f64> = sums.iter().map(|s| s.0).collect();
                     report.class = crate::record::argmax(&logits);
@@ -226,18 +273,18 @@ pub fn audit(graph: &Graph, input: &[f32], record: &Record, window: f64) -> Resu
     Ok(report)
 }
 
-/// Errors unless `record` has the layers and sizes of a run of `graph` on `input`.
-fn check_fits(graph: &Graph, input: &[f32], record: &Record) -> Result<()> {
+/// Errors unless `record` has the layers and sizes of a run of `graph` on an input that
+/// encodes to `input_times`.
+fn check_fits(graph: &Graph, input_times: &[u32], record: &Record) -> Result<()> {
     let unfit = |what: String| {
         Err(ErrorKind::Input {
             what: format!("audit: {what}"),
         }
         .into())
     };
-    if input.len() as u64 != graph.input_shape().len() || record.input.len() != input.len() {
+    if record.input.len() != input_times.len() {
         return unfit(format!(
-            "{} input values and {} input spikes for an input layer of {}",
-            input.len(),
+            "the record has {} input spikes for an input layer of {}",
             record.input.len(),
             graph.input_shape()
         ));

@@ -13,22 +13,24 @@
 //!
 //! - [`graph`]: the connection graph the engine consumes, validated on construction.
 //! - [`format`](mod@format): the graph file format (little-endian, checksummed, read in place).
-//! - [`kernel`]: the simulator, [`Simulator`], and the straightforward event-by-event path it
-//!   is tested against, [`EventByEvent`].
+//! - [`kernel`]: a [`Plan`] (the graph and its tables, built once, shared by threads), the
+//!   fast [`Simulator`] and the straightforward event-by-event path it is tested against,
+//!   [`EventByEvent`], both behind one trait, [`Simulate`]; an [`Input`] is values or spike
+//!   times.
 //! - [`record`], [`counters`]: what a run produced and what it cost.
 //! - [`audit`]: the teacher-forced check of every spike time against equation (10).
 //! - [`coding`]: `T(x)`, `G(x)`, `w_tick` and the leak factors.
 //!
 //! # Example
 //! ```
-//! use tdsnn_engine::{GraphBuilder, Shape, Simulator, TickMode};
+//! use tdsnn_engine::{GraphBuilder, Shape, Simulate, Simulator, TickMode};
 //! # fn main() -> Result<(), tdsnn_engine::Error> {
 //! // 2 inputs -> hidden dense (2 neurons, negated weights) -> output (2 classes).
 //! let graph = GraphBuilder::new(Shape::flat(2), 5.0)
 //!     .dense(2, vec![-1.0, 0.0, 0.0, -1.0], None)
 //!     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
 //!     .build()?;
-//! let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+//! let mut sim = Simulator::new(graph, TickMode::ClosedForm);
 //! let record = sim.run(&[0.2, 0.9], &mut ())?;
 //! assert_eq!(record.output.class, 1);
 //! # Ok(()) }
@@ -44,6 +46,7 @@ pub mod counters;
 mod error;
 pub mod format;
 pub mod graph;
+mod input;
 pub mod kernel;
 pub mod observer;
 pub mod record;
@@ -53,6 +56,7 @@ pub use graph::{
     AvgPool, Conv2d, Dense, Graph, GraphBuilder, Layer, MaxPool, Params, Shape, TilPolicy, Weights,
     Window,
 };
-pub use kernel::{EventByEvent, Simulator, TickMode};
+pub use input::Input;
+pub use kernel::{EventByEvent, Plan, Simulate, Simulator, TickMode};
 pub use observer::SpikeObserver;
 pub use record::Record;

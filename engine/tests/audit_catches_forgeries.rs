@@ -2,9 +2,8 @@
 //! could make it wrong (a spike a step late, an input timed off `T(x)`, a frame origin moved,
 //! a release moved, a forged class, a NaN logit), while passing the true record.
 
-use tdsnn_engine::{audit, GraphBuilder, Record, Shape, Simulator, TickMode, Window};
-
-const WINDOW: f64 = 1e-9;
+use tdsnn_engine::audit::{self, Tolerance};
+use tdsnn_engine::{GraphBuilder, Record, Shape, Simulate, Simulator, TickMode, Window};
 
 fn run() -> (tdsnn_engine::Graph, Vec<f32>, Record) {
     let g1 = tdsnn_engine::coding::activation(1.0, 5.0) as f32;
@@ -32,16 +31,16 @@ fn run() -> (tdsnn_engine::Graph, Vec<f32>, Record) {
         .build()
         .unwrap();
     let input: Vec<f32> = (0..16).map(|i| ((i * 5) % 9) as f32 / 8.0).collect();
-    let record = Simulator::new(&graph, TickMode::Explicit)
+    let record = Simulator::new(graph.clone(), TickMode::Explicit)
         .run(&input, &mut ())
         .unwrap();
     (graph, input, record)
 }
 
 fn passes(graph: &tdsnn_engine::Graph, input: &[f32], record: &Record) -> bool {
-    audit::audit(graph, input, record, WINDOW)
+    audit::audit(graph, input, record, Tolerance::DEFAULT)
         .unwrap()
-        .passed(1e-9)
+        .passed()
 }
 
 #[test]
@@ -83,7 +82,7 @@ fn every_forgery_fails() {
 fn a_record_of_another_graph_is_an_error() {
     let (graph, input, mut record) = run();
     record.layers.pop();
-    assert!(audit::audit(&graph, &input, &record, WINDOW).is_err());
+    assert!(audit::audit(&graph, &input, &record, Tolerance::DEFAULT).is_err());
     let (_, _, record) = run();
-    assert!(audit::audit(&graph, &input[1..], &record, WINDOW).is_err());
+    assert!(audit::audit(&graph, &input[1..], &record, Tolerance::DEFAULT).is_err());
 }

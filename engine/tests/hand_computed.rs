@@ -3,7 +3,7 @@
 
 use tdsnn_engine::coding::{activation, decay, spike_time, tick_weight};
 use tdsnn_engine::{
-    ErrorKind, EventByEvent, GraphBuilder, Record, Shape, Simulator, TickMode, TilPolicy,
+    ErrorKind, EventByEvent, GraphBuilder, Record, Shape, Simulate, Simulator, TickMode, TilPolicy,
 };
 
 const L: f64 = 5.0;
@@ -17,7 +17,9 @@ fn one_neuron(x: f32, w: f32, b: f32, mode: TickMode) -> Record {
         .output(1, vec![1.0], None)
         .build()
         .unwrap();
-    Simulator::new(&graph, mode).run(&[x], &mut ()).unwrap()
+    Simulator::new(graph.clone(), mode)
+        .run(&[x], &mut ())
+        .unwrap()
 }
 
 fn relative_spike(r: &Record) -> u32 {
@@ -36,7 +38,7 @@ fn negative_and_zero_activations_fire_at_release() {
             .output(1, vec![1.0], None)
             .build()
             .unwrap();
-        let r = Simulator::new(&graph, mode)
+        let r = Simulator::new(graph.clone(), mode)
             .run(&[0.0, 0.0], &mut ())
             .unwrap();
         assert_eq!(relative_spike(&r), 0, "A = 0, {mode:?}");
@@ -67,7 +69,7 @@ fn layer_driven_by_its_bias_alone() {
             .output(2, vec![1.0; 8], None)
             .build()
             .unwrap();
-        let r = Simulator::new(&graph, mode)
+        let r = Simulator::new(graph.clone(), mode)
             .run(&[0.0, 0.0, 0.0], &mut ())
             .unwrap();
         let hidden = &r.layers[0];
@@ -92,7 +94,7 @@ fn late_spike_with_fixed_t_il_is_an_error() {
         .build()
         .unwrap();
     for mode in MODES {
-        let err = Simulator::new(&graph, mode)
+        let err = Simulator::new(graph.clone(), mode)
             .run(&[0.1, 0.9], &mut ())
             .unwrap_err();
         match err.kind() {
@@ -116,7 +118,7 @@ fn late_spike_with_fixed_t_il_is_an_error() {
         ..*graph.params()
     };
     let dyn_graph = graph.clone().with_params(params).unwrap();
-    let d = Simulator::new(&dyn_graph, TickMode::Explicit)
+    let d = Simulator::new(dyn_graph.clone(), TickMode::Explicit)
         .run(&[0.1, 0.9], &mut ())
         .unwrap();
     let params = tdsnn_engine::Params {
@@ -124,7 +126,7 @@ fn late_spike_with_fixed_t_il_is_an_error() {
         ..*graph.params()
     };
     let fixed_graph = graph.with_params(params).unwrap();
-    let f = Simulator::new(&fixed_graph, TickMode::Explicit)
+    let f = Simulator::new(fixed_graph.clone(), TickMode::Explicit)
         .run(&[0.1, 0.9], &mut ())
         .unwrap();
     assert_eq!(f.layers[0].release, Some(20));
@@ -141,7 +143,7 @@ fn late_bias_with_fixed_t_il_is_an_error() {
         .til(TilPolicy::Fixed(2))
         .build()
         .unwrap();
-    let err = Simulator::new(&graph, TickMode::ClosedForm)
+    let err = Simulator::new(graph.clone(), TickMode::ClosedForm)
         .run(&[0.0], &mut ())
         .unwrap_err();
     assert!(
@@ -180,7 +182,7 @@ fn two_layer_example_through_equations_7_to_9() {
     assert_eq!(t_o, 8);
     assert_eq!(spike_time(a, L), 8);
     for mode in MODES {
-        let r = Simulator::new(&two_layer(), mode)
+        let r = Simulator::new(two_layer(), mode)
             .run(&[1.0, 0.0], &mut ())
             .unwrap();
         assert_eq!(r.input, vec![4, 0]);
@@ -204,10 +206,10 @@ fn two_layer_example_through_equations_7_to_9() {
 
 #[test]
 fn operation_counts_of_the_two_layer_example() {
-    let explicit = Simulator::new(&two_layer(), TickMode::Explicit)
+    let explicit = Simulator::new(two_layer(), TickMode::Explicit)
         .run(&[1.0, 0.0], &mut ())
         .unwrap();
-    let closed = Simulator::new(&two_layer(), TickMode::ClosedForm)
+    let closed = Simulator::new(two_layer(), TickMode::ClosedForm)
         .run(&[1.0, 0.0], &mut ())
         .unwrap();
     for r in [&explicit, &closed] {
@@ -248,7 +250,7 @@ fn operation_counts_of_the_two_layer_example() {
         (2, 0, 1, 1)
     );
     for mode in MODES {
-        let r = EventByEvent::new(&two_layer(), mode)
+        let r = EventByEvent::new(two_layer(), mode)
             .run(&[1.0, 0.0], &mut ())
             .unwrap();
         assert_eq!(r.layers[0].ops.engine.synaptic_adds, 3, "{mode:?}");
@@ -298,7 +300,7 @@ fn an_inhibition_time_beyond_600_l_is_an_error_not_an_underflow() {
     }
     let graph = b.output(1, vec![1.0], None).build().unwrap();
     for mode in MODES {
-        let err = Simulator::new(&graph, mode)
+        let err = Simulator::new(graph.clone(), mode)
             .run(&[f32::MAX], &mut ())
             .unwrap_err();
         assert!(

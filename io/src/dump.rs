@@ -103,7 +103,7 @@ fn dims(shape: Shape) -> Vec<u64> {
 /// # Example
 /// ```
 /// use tdsnn_converter::{convert, reference_forward, Dnn, DnnLayer, Shape, TilPolicy};
-/// use tdsnn_engine::{Simulator, TickMode};
+/// use tdsnn_engine::{Simulate, Simulator, TickMode};
 /// use tdsnn_io::dump::write_dump;
 /// use tdsnn_io::images::{Images, Inputs};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -112,7 +112,7 @@ fn dims(shape: Shape) -> Vec<u64> {
 /// ])?;
 /// let graph = convert(&dnn, 5.0, TilPolicy::Dynamic)?;
 /// let images = Images { shape: Shape::flat(2), values: vec![0.2, 0.9, 0.7, 0.1], labels: None };
-/// let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+/// let mut sim = Simulator::new(graph.clone(), TickMode::ClosedForm);
 /// let mut records = Vec::new();
 /// for i in 0..images.count() {
 ///     let x = images.input(i);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tdsnn::baseline::calibration::add_into;
 use tdsnn::baseline::DenseForward;
 use tdsnn::engine::counters::LayerOps;
-use tdsnn::engine::{Graph, Simulator, TickMode};
+use tdsnn::engine::{Plan, Record, Simulate, Simulator};
 
 /// The median of some durations (the upper one of the middle two for an even count).
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -55,18 +55,15 @@ pub fn medians_interleaved(repetitions: usize, passes: &mut [&mut dyn FnMut()]) 
     times.into_iter().map(median).collect()
 }
 
-/// One pass of the engine over every image, one thread (records dropped).
-pub fn engine_pass<'a, 'g>(
-    sim: &'a mut Simulator<'g>,
-    images: &'a [f32],
-) -> impl FnMut() + use<'a, 'g> {
+/// One pass of the engine over every image, one thread, each run into the same record.
+pub fn engine_pass<'a>(sim: &'a mut Simulator, images: &'a [f32]) -> impl FnMut() + use<'a> {
     let per = sim.graph().input_shape().len() as usize;
+    let mut record = Record::default();
     move || {
         for x in images.chunks_exact(per) {
-            black_box(
-                sim.run(x, &mut ())
-                    .expect("an input the engine accepted before"),
-            );
+            sim.run_into(x, &mut (), &mut record)
+                .expect("an input the engine accepted before");
+            black_box(&record);
         }
     }
 }
@@ -109,24 +106,20 @@ pub fn add_rate(values: usize, budget: Duration, repetitions: usize) -> f64 {
 /// simulator and a contiguous share of the images (a static partition): the wall time and
 /// every image's record digest, in image order.
 pub fn simulate_split(
-    graph: &Graph,
-    mode: TickMode,
+    plan: &Plan,
     images: &[f32],
     threads: usize,
 ) -> Result<(Duration, Vec<u32>), tdsnn::engine::Error> {
-    let per = graph.input_shape().len() as usize;
+    let per = plan.graph().input_shape().len() as usize;
     let n = images.len() / per;
     let share = n.div_ceil(threads.max(1)).max(1);
-    // One simulator per worker, all sharing the graph's tables.
-    let template = Simulator::new(graph, mode);
-    let template = &template;
     let start = Instant::now();
     let parts: Vec<Result<Vec<u32>, tdsnn::engine::Error>> = std::thread::scope(|scope| {
         let workers: Vec<_> = images
             .chunks(share * per)
             .map(|part| {
                 scope.spawn(move || {
-                    let mut sim = template.fork();
+                    let mut sim = plan.simulator();
                     part.chunks_exact(per)
                         .map(|x| sim.run(x, &mut ()).map(|r| r.digest()))
                         .collect()

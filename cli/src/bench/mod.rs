@@ -23,6 +23,7 @@
 pub mod measure;
 mod table;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -30,7 +31,7 @@ use tdsnn::baseline::calibration::L2_VALUES;
 use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, ConvertError, Dnn, ModelError};
 use tdsnn::engine::counters::LayerOps;
-use tdsnn::engine::{Graph, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{Plan, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn::io::idx::{IdxError, Split};
 use tdsnn::io::model_file::{Architecture, ModelFileError};
 use tdsnn::train::recipe::pixels;
@@ -105,8 +106,8 @@ pub enum BenchError {
 pub struct Lenet {
     /// The DNN(G).
     pub dnn: Dnn,
-    /// Its conversion (`L = 5`, dynamic `T_il`).
-    pub graph: Graph,
+    /// Its conversion (`L = 5`, dynamic `T_il`), planned for closed-form ticks.
+    pub plan: Plan,
     /// The images, back to back, pixels in `[0, 1]`.
     pub images: Vec<f32>,
 }
@@ -122,14 +123,14 @@ impl Lenet {
         pixels.truncate(images.min(data.len()) * graph.input_shape().len() as usize);
         Ok(Lenet {
             dnn,
-            graph,
+            plan: Plan::new(graph, TickMode::ClosedForm),
             images: pixels,
         })
     }
 
     /// Number of images.
     pub fn len(&self) -> usize {
-        self.images.len() / self.graph.input_shape().len() as usize
+        self.images.len() / self.plan.graph().input_shape().len() as usize
     }
 
     /// Whether there is no image.
@@ -427,23 +428,20 @@ pub fn run(
     // Loaded once for both the timed images and the (usually larger) scaling run.
     let scaling_images = config.scaling_images.unwrap_or(usize::MAX).max(1);
     let lenet = Lenet::load(config.images.max(scaling_images).max(1))?;
-    let per = lenet.graph.input_shape().len() as usize;
+    let per = lenet.plan.graph().input_shape().len() as usize;
     let timed = &lenet.images[..config.images.max(1).min(lenet.len()) * per];
     let mut step = |stage, done, total| {
         progress(Progress { stage, done, total });
     };
     // LeNet: the untimed records pass, then the four timed passes together.
     step("lenet", 0, 2);
-    let (total, n) = measure::total_ops(
-        &mut Simulator::new(&lenet.graph, TickMode::ClosedForm),
-        timed,
-    )?;
+    let (total, n) = measure::total_ops(&mut lenet.plan.simulator(), timed)?;
     let events = Events::of(&total, n, &lenet.dnn);
     step("lenet", 1, 2);
     // The four passes timed in turn, repetition after repetition.
     let (mut closed, mut explicit) = (
-        Simulator::new(&lenet.graph, TickMode::ClosedForm),
-        Simulator::new(&lenet.graph, TickMode::Explicit),
+        lenet.plan.simulator(),
+        lenet.plan.with_mode(TickMode::Explicit).simulator(),
     );
     let batch = config.batch.max(1);
     let (mut single, mut batched) = (
@@ -523,12 +521,12 @@ fn scaling(
     step: &mut impl FnMut(&'static str, u64, u64),
 ) -> Result<ThreadScaling, BenchError> {
     let n = images.min(lenet.len());
-    let set = &lenet.images[..n * lenet.graph.input_shape().len() as usize];
+    let set = &lenet.images[..n * lenet.plan.graph().input_shape().len() as usize];
     let threads = threads.max(1);
     step("scaling", 0, 2);
-    let (t1, d1) = measure::simulate_split(&lenet.graph, TickMode::ClosedForm, set, 1)?;
+    let (t1, d1) = measure::simulate_split(&lenet.plan, set, 1)?;
     step("scaling", 1, 2);
-    let (tn, dn) = measure::simulate_split(&lenet.graph, TickMode::ClosedForm, set, threads)?;
+    let (tn, dn) = measure::simulate_split(&lenet.plan, set, threads)?;
     step("scaling", 2, 2);
     let (r1, rn) = (n as f64 / t1.as_secs_f64(), n as f64 / tn.as_secs_f64());
     Ok(ThreadScaling {
@@ -556,12 +554,12 @@ fn big_net(
     let image = random_image(dnn.input_shape(), SEED);
     step(stage, 1, 4);
     let start = Instant::now();
-    let graph = convert(&dnn, LEAK, TilPolicy::Dynamic)?;
+    let graph = Arc::new(convert(&dnn, LEAK, TilPolicy::Dynamic)?);
     let convert_s = start.elapsed().as_secs_f64();
     step(stage, 2, 4);
     // Like the dense pass: set-up (the simulator's per-graph plan) outside the timer, one
     // warm-up run (the one whose record is kept), then one timed run.
-    let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+    let mut sim = Simulator::new(Arc::clone(&graph), TickMode::ClosedForm);
     let record = sim.run(&image, &mut ())?;
     let start = Instant::now();
     std::hint::black_box(sim.run(&image, &mut ())?);

@@ -1,12 +1,14 @@
 //! `tdsnn run`: convert a model, simulate a labelled data set, report tables 1 and 2.
 
+use std::sync::Arc;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::converter::convert;
-use tdsnn::engine::{Simulator, TilPolicy};
+use tdsnn::engine::{Simulate, Simulator, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::io::dump::write_dump;
 use tdsnn::io::idx::Split;
@@ -266,6 +268,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         check_labels(&data, classes).with_context(|| format!("{}", labels.display()))?;
     }
     let graph = convert(&model.dnn, leak, args.til)
+        .map(Arc::new)
         .with_context(|| format!("converting {}", args.model.display()))?;
     let threads = threads(args.threads).min(data.count().max(1));
     let config = EvalConfig {
@@ -308,7 +311,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     if let (Some(temp), Some(path)) = (&raster, &args.raster) {
         let i = args.raster_image;
-        let record = Simulator::new(&graph, config.mode).run(&data.input(i), &mut ())?;
+        let record =
+            Simulator::new(Arc::clone(&graph), config.mode).run(&data.input(i), &mut ())?;
         let label = data.label(i).map_or("none".into(), |l| l.to_string());
         let title = format!(
             "image {i} (label {label}, SNN class {}), L = {leak}",

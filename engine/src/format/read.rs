@@ -1,8 +1,8 @@
 //! Reading a graph file: structural validation, then the graph built in place.
 //!
-//! [`parse`] checks the file's bytes and returns a [`Plan`]: the header values and, per layer,
+//! [`parse`] checks the file's bytes and returns a [`Layout`]: the header values and, per layer,
 //! its parameters and the element ranges of its tensors. Nothing is allocated per layer
-//! before the layer count has been checked against the file length. [`Plan::build`] then
+//! before the layer count has been checked against the file length. [`Layout::build`] then
 //! makes every tensor a view into the one aligned buffer and hands the layers to
 //! [`Graph::new`], which validates the graph itself.
 
@@ -52,7 +52,7 @@ const MIN_LEN: usize = HEADER_LEN + TRAILER_LEN;
 /// # Ok(()) }
 /// ```
 pub fn from_bytes(bytes: &[u8]) -> Result<Graph> {
-    let plan = parse(bytes)?;
+    let layout = parse(bytes)?;
     // One allocation, filled in place: `Arc<[f32]>: FromIterator` writes an exact-size
     // iterator straight into the shared allocation. Decoding little-endian words here makes
     // the buffer native on any target.
@@ -64,7 +64,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Graph> {
             f32::from_le_bytes(word)
         })
         .collect();
-    plan.build(&words)
+    layout.build(&words)
 }
 
 /// Reads the graph file at `path`.
@@ -191,7 +191,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
         _ => {}
     }
 
-    let plan = parse(&bytemuck::cast_slice::<f32, u8>(&words)[..len])?;
+    let layout = parse(&bytemuck::cast_slice::<f32, u8>(&words)[..len])?;
     #[cfg(target_endian = "big")]
     {
         // The words hold little-endian bytes: make them native before anything views them.
@@ -202,7 +202,7 @@ pub fn read(path: impl AsRef<Path>) -> Result<Graph> {
             *w = f32::from_bits(u32::from_le(w.to_bits()));
         }
     }
-    plan.build(&words)
+    layout.build(&words)
 }
 
 /// Reads into `buf` until it is full or the input ends; returns the bytes read.
@@ -267,22 +267,22 @@ fn check_file_len(stored: u64, actual: u64) -> Result<()> {
 
 /// What the file says, checked for structure; tensors as element ranges in the file.
 #[derive(Debug)]
-struct Plan {
+struct Layout {
     input: Shape,
     params: Params,
-    layers: Vec<LayerPlan>,
+    layers: Vec<LayerLayout>,
 }
 
 /// One layer descriptor, decoded.
 #[derive(Debug)]
-struct LayerPlan {
+struct LayerLayout {
     kind: u32,
     params: [u32; descriptor::PARAM_SLOTS],
     weights: Option<Range<usize>>,
     bias: Option<Range<usize>>,
 }
 
-impl Plan {
+impl Layout {
     /// The graph, every tensor a view into `words` (the whole file, native-endian words).
     fn build(self, words: &Arc<[f32]>) -> Result<Graph> {
         let view = |r: Option<Range<usize>>| r.map(|r| Weights::view(words.clone(), r));
@@ -376,7 +376,7 @@ fn kind_name(code: u32) -> &'static str {
 }
 
 /// Checks the structure of a graph file and decodes its header and descriptors.
-fn parse(bytes: &[u8]) -> Result<Plan> {
+fn parse(bytes: &[u8]) -> Result<Layout> {
     let len = bytes.len();
     check_magic(bytes)?;
     if len < MIN_LEN {
@@ -463,7 +463,7 @@ fn parse(bytes: &[u8]) -> Result<Plan> {
     for i in 0..count {
         layers.push(parse_descriptor(bytes, i, &mut area)?);
     }
-    Ok(Plan {
+    Ok(Layout {
         input,
         params,
         layers,
@@ -471,7 +471,7 @@ fn parse(bytes: &[u8]) -> Result<Plan> {
 }
 
 /// Decodes and checks descriptor `index`; its tensors must lie in `area`.
-fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Result<LayerPlan> {
+fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Result<LayerLayout> {
     let base = HEADER_LEN + DESCRIPTOR_LEN * index;
     let code = u32_at(bytes, base + descriptor::KIND)?;
     // How many parameter slots the kind uses, and whether it stores tensors.
@@ -526,7 +526,7 @@ fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Resul
         }
         (None, None)
     };
-    Ok(LayerPlan {
+    Ok(LayerLayout {
         kind: code,
         params,
         weights,

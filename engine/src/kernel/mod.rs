@@ -24,6 +24,8 @@ mod fast;
 mod leak;
 mod plan;
 mod row_sums;
+mod simulate;
+mod tables;
 mod ticking;
 
 use hashbrown::HashMap;
@@ -32,11 +34,13 @@ use self::leak::LeakTable;
 use self::ticking::TickSchedule;
 use crate::coding;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{self, Graph, Params};
+use crate::graph::{self, Params};
 use crate::record::{self, OutputRecord};
 
 pub use self::event::EventByEvent;
 pub use self::fast::Simulator;
+pub use self::plan::Plan;
+pub use self::simulate::Simulate;
 
 /// How the active period after a release is simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,35 +51,6 @@ pub enum TickMode {
     /// Each neuron's firing step is computed at release (the paper's hardware deployment,
     /// figure 6): no per-step pass, the same spike times bit for bit.
     ClosedForm,
-}
-
-/// Checks an input against the graph and writes each input neuron's spike time `T(x_i)`.
-fn input_times(graph: &Graph, input: &[f32], times: &mut Vec<u32>) -> Result<()> {
-    let shape = graph.input_shape();
-    if input.len() as u64 != shape.len() {
-        return Err(ErrorKind::Input {
-            what: format!(
-                "{} values given, the input layer {shape} takes {}",
-                input.len(),
-                shape.len()
-            ),
-        }
-        .into());
-    }
-    if let Some(i) = input.iter().position(|x| !x.is_finite()) {
-        return Err(ErrorKind::Input {
-            what: format!("value {:?} at index {i} is not finite", input[i]),
-        }
-        .into());
-    }
-    let leak = graph.params().leak;
-    times.clear();
-    times.extend(
-        input
-            .iter()
-            .map(|&x| coding::spike_time(f64::from(x), leak)),
-    );
-    Ok(())
 }
 
 /// `t + dt`, or [`ErrorKind::ClockOverflow`] at `layer`.
@@ -122,14 +97,14 @@ fn check_til(k: usize, t_il: u32, leak: f64) -> Result<()> {
     Ok(())
 }
 
-/// The readout from the output layer's frame-origin potentials `u` (its logits) and the leak
-/// factor `scale = exp(-T_il / L)` of its release.
-fn output_record(u: &[f64], scale: f64) -> OutputRecord {
-    OutputRecord {
-        potentials: u.iter().map(|u| u * scale).collect(),
-        logits: u.to_vec(),
-        class: record::argmax(u),
-    }
+/// Writes the readout from the output layer's frame-origin potentials `u` (its logits) and
+/// the leak factor `scale = exp(-T_il / L)` of its release into `out`, reusing its buffers.
+fn output_record(u: &[f64], scale: f64, out: &mut OutputRecord) {
+    out.potentials.clear();
+    out.potentials.extend(u.iter().map(|u| u * scale));
+    out.logits.clear();
+    out.logits.extend_from_slice(u);
+    out.class = record::argmax(u);
 }
 
 /// The firing thresholds of the active period after a release with inhibition time `t_il`,

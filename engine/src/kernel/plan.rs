@@ -1,109 +1,109 @@
-//! What the kernel needs to know about a graph, computed once per simulator: layer links,
-//! the bias neuron's delay, max-pool window sizes, row sums, per-layer synapse counts, and
-//! the conv weights reordered for row runs (a copy of every stride-1 conv's weights).
+//! A graph made ready to simulate, shared by every simulator of it.
 
-use super::row_sums::RowSums;
-use crate::coding;
-use crate::graph::{AvgPool, Graph, Layer, MaxPool};
+use std::sync::Arc;
 
-/// Graph facts both paths of the engine look up, computed once.
-#[derive(Debug)]
-pub(crate) struct Plan {
-    /// For layer k, the next synapse-based layer after it (whose frame starts at `R_k`).
-    pub(crate) next_synaptic: Vec<Option<usize>>,
-    pub(crate) first_synaptic: Option<usize>,
-    /// `T(1)`: the bias neuron's spike time after the frame origin.
-    pub(crate) bias_delay: u32,
-    /// Max-pool: number of real inputs in each output position's window (per plane).
-    pub(crate) pool_needs: Vec<Vec<u32>>,
-    /// Synapse-based layers: `S_j` (see `row_sums.rs`).
-    pub(crate) row_sums: Vec<RowSums>,
-    /// Synapse-based layers: every synapse of the layer, bias synapses included (each
-    /// pre-synaptic neuron fires once, so this is the paper's synaptic-event count). Max-pool
-    /// layers: every window input (the paper's comparisons).
-    pub(crate) synapses: Vec<u64>,
-    /// Conv layers with column stride 1: weights as `[c_in][kh][kw][c_out]` with the `kw` axis
-    /// reversed, so that one spike's synapses along one kernel row are a single contiguous
-    /// run matching the channels-last potentials of consecutive output columns.
-    pub(crate) row_runs: Vec<Option<Vec<f32>>>,
+use super::tables::Tables;
+use super::{EventByEvent, Simulator, TickMode};
+use crate::graph::Graph;
+
+/// A graph made ready to simulate: the graph, the per-graph tables both paths look up (row
+/// sums, bias delay, max-pool window sizes, synapse counts, the conv weights reordered for
+/// row runs), built once, and the tick mode.
+///
+/// A plan owns nothing per run and is cheap to clone (two reference counts), `Send` and
+/// `Sync`: build it once, keep it in a struct or a static, and make a [`Simulator`] (or an
+/// [`EventByEvent`]) from it for each thread. A simulator holds the per-run state and reuses
+/// its buffers across runs; simulators made from one plan give the same records, bit for bit.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::{GraphBuilder, Plan, Shape, Simulate, TickMode};
+/// # fn main() -> Result<(), tdsnn_engine::Error> {
+/// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+///     .dense(2, vec![-1.0, 0.0, 0.0, -1.0], None)
+///     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
+///     .build()?;
+/// let plan = Plan::new(graph, TickMode::ClosedForm);
+/// let inputs = [[0.2, 0.9], [0.7, 0.1]];
+/// let classes: Vec<usize> = std::thread::scope(|s| {
+///     let workers: Vec<_> = inputs
+///         .iter()
+///         .map(|x| {
+///             let plan = &plan;
+///             s.spawn(move || plan.simulator().run(x, &mut ()).map(|r| r.output.class))
+///         })
+///         .collect();
+///     workers.into_iter().map(|w| w.join().unwrap()).collect::<Result<_, _>>()
+/// })?;
+/// assert_eq!(classes, [1, 0]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Plan {
+    graph: Arc<Graph>,
+    tables: Arc<Tables>,
+    mode: TickMode,
 }
 
 impl Plan {
-    pub(crate) fn new(graph: &Graph) -> Plan {
-        let layers = graph.layers();
-        let mut next_synaptic = vec![None; layers.len()];
-        let mut next = None;
-        for k in (0..layers.len()).rev() {
-            next_synaptic[k] = next;
-            if layers[k].is_synaptic() {
-                next = Some(k);
-            }
-        }
-        let pool_needs: Vec<Vec<u32>> = (0..layers.len())
-            .map(|k| match &layers[k] {
-                Layer::MaxPool(p) => {
-                    let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-                    (0..out.h)
-                        .flat_map(|oy| {
-                            (0..out.w).map(move |ox| {
-                                p.window.covered(0, oy, inp.h) * p.window.covered(1, ox, inp.w)
-                            })
-                        })
-                        .collect()
-                }
-                _ => Vec::new(),
-            })
-            .collect();
-        let synapses = (0..layers.len()).map(|k| synapse_count(graph, k)).collect();
+    /// A plan for `graph` (moved in, or an `Arc` shared with the caller) in tick mode `mode`.
+    pub fn new(graph: impl Into<Arc<Graph>>, mode: TickMode) -> Plan {
+        let graph = graph.into();
+        let tables = Arc::new(Tables::new(&graph));
         Plan {
-            next_synaptic,
-            first_synaptic: next,
-            bias_delay: coding::spike_time(1.0, graph.params().leak),
-            pool_needs,
-            row_sums: (0..layers.len()).map(|k| RowSums::of(graph, k)).collect(),
-            synapses,
-            row_runs: layers.iter().map(row_runs).collect(),
+            graph,
+            tables,
+            mode,
         }
     }
-}
 
-fn synapse_count(graph: &Graph, k: usize) -> u64 {
-    let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-    let layer = &graph.layers()[k];
-    let bias = if layer.bias().is_some() { out.len() } else { 0 };
-    let windows = |w: &crate::graph::Window| -> u64 {
-        let rows: u64 = (0..out.h)
-            .map(|oy| u64::from(w.covered(0, oy, inp.h)))
-            .sum();
-        let cols: u64 = (0..out.w)
-            .map(|ox| u64::from(w.covered(1, ox, inp.w)))
-            .sum();
-        rows * cols
-    };
-    let count = match layer {
-        Layer::Dense(d) | Layer::Output(d) => inp.len() * u64::from(d.outputs),
-        Layer::Conv2d(c) => windows(&c.window) * u64::from(inp.c) * u64::from(c.out_channels),
-        Layer::AvgPool(AvgPool { window, .. }) | Layer::MaxPool(MaxPool { window }) => {
-            windows(window) * u64::from(out.c)
-        }
-        Layer::Flatten => 0,
-    };
-    count.saturating_add(bias)
-}
+    /// The graph. `Arc::clone(plan.graph())` shares it.
+    pub fn graph(&self) -> &Arc<Graph> {
+        &self.graph
+    }
 
-pub(crate) fn row_runs(layer: &Layer) -> Option<Vec<f32>> {
-    let Layer::Conv2d(c) = layer else {
-        return None;
-    };
-    if c.window.stride[1] != 1 {
-        return None;
+    /// The tick mode.
+    pub fn mode(&self) -> TickMode {
+        self.mode
     }
-    let (kw, cout) = (c.window.kernel[1] as usize, c.out_channels as usize);
-    let mut flipped = Vec::with_capacity(c.weights.len());
-    for row in c.weights.chunks_exact(kw * cout) {
-        for kx in (0..kw).rev() {
-            flipped.extend_from_slice(&row[kx * cout..(kx + 1) * cout]);
+
+    /// The same graph and tables in another tick mode (nothing is rebuilt).
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::{GraphBuilder, Plan, Shape, Simulate, TickMode};
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+    ///     .dense(2, vec![-1.0, 0.5, 0.25, -1.0], Some(vec![0.1, 0.0]))
+    ///     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
+    ///     .build()?;
+    /// let closed = Plan::new(graph, TickMode::ClosedForm);
+    /// let explicit = closed.with_mode(TickMode::Explicit);
+    /// let x = [0.3, 0.6];
+    /// assert_eq!(
+    ///     closed.simulator().run(&x, &mut ())?.digest(),
+    ///     explicit.simulator().run(&x, &mut ())?.digest()
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn with_mode(&self, mode: TickMode) -> Plan {
+        Plan {
+            mode,
+            ..self.clone()
         }
     }
-    Some(flipped)
+
+    /// A fast simulator of this plan, with its own run state.
+    pub fn simulator(&self) -> Simulator {
+        Simulator::from_plan(self.clone())
+    }
+
+    /// An event-by-event simulator of this plan (the reference path), with its own run state.
+    pub fn event_by_event(&self) -> EventByEvent {
+        EventByEvent::from_plan(self.clone())
+    }
+
+    pub(crate) fn tables(&self) -> &Tables {
+        &self.tables
+    }
 }

@@ -32,18 +32,22 @@ mod buckets;
 mod delivery;
 mod queue;
 
+use std::sync::Arc;
+
 use hashbrown::HashMap;
 
 use self::buckets::Buckets;
 use self::queue::{EventQueue, Phase, Slot};
 use super::fanout;
 use super::leak::LeakTable;
-use super::plan::Plan;
 use super::ticking::TickSchedule;
-use super::{add_time, check_til, input_times, late_spike, output_record, tick_schedule, TickMode};
+use super::{
+    add_time, check_til, late_spike, output_record, tick_schedule, Plan, Simulate, TickMode,
+};
 use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
 use crate::graph::{Graph, Layer, TilPolicy};
+use crate::input::Input;
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, OutputRecord, Record, NOT_FIRED};
 
@@ -70,30 +74,31 @@ struct LayerState {
     ops: LayerOps,
 }
 
-/// Simulates a [`Graph`] event by event, one input at a time: the reference path.
+/// Simulates a [`Plan`]'s graph event by event, one input at a time: the reference path.
 ///
 /// # Example
 /// ```
-/// use tdsnn_engine::{EventByEvent, GraphBuilder, Shape, Simulator, TickMode};
+/// use std::sync::Arc;
+/// use tdsnn_engine::{EventByEvent, GraphBuilder, Shape, Simulate, Simulator, TickMode};
 /// # fn main() -> Result<(), tdsnn_engine::Error> {
-/// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
-///     .dense(2, vec![-1.0, 0.5, -0.25, -0.5, 1.0, 0.0], Some(vec![-0.1, 0.2]))
-///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
-///     .build()?;
+/// let graph = Arc::new(
+///     GraphBuilder::new(Shape::flat(3), 5.0)
+///         .dense(2, vec![-1.0, 0.5, -0.25, -0.5, 1.0, 0.0], Some(vec![-0.1, 0.2]))
+///         .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
+///         .build()?,
+/// );
 /// let input = [0.1, 0.5, 0.9];
-/// let record = EventByEvent::new(&graph, TickMode::Explicit).run(&input, &mut ())?;
+/// let record = EventByEvent::new(Arc::clone(&graph), TickMode::Explicit).run(&input, &mut ())?;
 /// let hidden = &record.layers[0];
 /// println!("T_il = {:?}, spikes at {:?}", hidden.t_il(), hidden.spikes);
 /// // The fast path gives the same record.
-/// let fast = Simulator::new(&graph, TickMode::ClosedForm).run(&input, &mut ())?;
+/// let fast = Simulator::new(graph, TickMode::ClosedForm).run(&input, &mut ())?;
 /// assert_eq!(fast.layers[0].spikes, hidden.spikes);
 /// assert_eq!(fast.output, record.output);
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct EventByEvent<'g> {
-    graph: &'g Graph,
-    mode: TickMode,
+pub struct EventByEvent {
     plan: Plan,
     layers: Vec<LayerState>,
     input_spikes: Vec<u32>,
@@ -105,13 +110,17 @@ pub struct EventByEvent<'g> {
     output: OutputRecord,
 }
 
-impl<'g> EventByEvent<'g> {
-    /// A simulator for `graph` in the given tick mode.
-    pub fn new(graph: &'g Graph, mode: TickMode) -> Self {
+impl EventByEvent {
+    /// An event-by-event simulator of `graph` (moved in, or an `Arc` shared with the caller)
+    /// in tick mode `mode`: shorthand for `Plan::new(graph, mode).event_by_event()`.
+    pub fn new(graph: impl Into<Arc<Graph>>, mode: TickMode) -> Self {
+        Plan::new(graph, mode).event_by_event()
+    }
+
+    pub(super) fn from_plan(plan: Plan) -> Self {
+        let graph = Arc::clone(plan.graph());
         EventByEvent {
-            graph,
-            mode,
-            plan: Plan::new(graph),
+            plan,
             layers: graph
                 .layers()
                 .iter()
@@ -126,20 +135,25 @@ impl<'g> EventByEvent<'g> {
         }
     }
 
-    /// The graph being simulated.
-    pub fn graph(&self) -> &'g Graph {
-        self.graph
+    fn graph(&self) -> Arc<Graph> {
+        Arc::clone(self.plan.graph())
+    }
+}
+
+impl Simulate for EventByEvent {
+    fn plan(&self) -> &Plan {
+        &self.plan
     }
 
-    /// The tick mode.
-    pub fn mode(&self) -> TickMode {
-        self.mode
-    }
-
-    /// Presents one input (channel-major values, `C * H * W` of them, finite) and runs every
-    /// event to completion. Calls `observer` for each spike and release in event order.
-    pub fn run(&mut self, input: &[f32], observer: &mut impl SpikeObserver) -> Result<Record> {
-        self.start(input)?;
+    /// Reports each spike and release in event order, the potentials right after their
+    /// release.
+    fn run_into<'a, O: SpikeObserver + ?Sized>(
+        &mut self,
+        input: impl Into<Input<'a>>,
+        observer: &mut O,
+        record: &mut Record,
+    ) -> Result<()> {
+        self.start(input.into())?;
         while let Some(slot) = self.queue.pop() {
             let t = slot.time;
             if slot.stage == 0 {
@@ -154,11 +168,14 @@ impl<'g> EventByEvent<'g> {
                 Phase::Fire => self.fire(k, t, observer),
             }
         }
-        self.finish()
+        self.finish(record)
     }
+}
 
-    fn start(&mut self, input: &[f32]) -> Result<()> {
-        input_times(self.graph, input, &mut self.input_spikes)?;
+impl EventByEvent {
+    fn start(&mut self, input: Input<'_>) -> Result<()> {
+        let graph = self.graph();
+        input.spike_times(&graph, &mut self.input_spikes)?;
         self.queue.clear();
         self.input_due.clear();
         for (i, &t) in self.input_spikes.iter().enumerate() {
@@ -171,17 +188,17 @@ impl<'g> EventByEvent<'g> {
             }
         }
         for (k, st) in self.layers.iter_mut().enumerate() {
-            let shape = self.graph.output_shape(k);
+            let shape = graph.output_shape(k);
             let n = shape.len() as usize;
             st.u.clear();
-            if self.graph.layers()[k].is_synaptic() {
-                let sums = &self.plan.row_sums[k];
+            if graph.layers()[k].is_synaptic() {
+                let sums = &self.plan.tables().row_sums[k];
                 st.u.extend((0..n).map(|j| sums.of_neuron(j, shape)));
             }
             st.spikes.clear();
             st.spikes.resize(n, NOT_FIRED);
             st.counts.clear();
-            if matches!(self.graph.layers()[k], Layer::MaxPool(_)) {
+            if matches!(graph.layers()[k], Layer::MaxPool(_)) {
                 st.counts.resize(n, 0);
             }
             st.waiting.clear();
@@ -193,8 +210,7 @@ impl<'g> EventByEvent<'g> {
             st.bias_time = None;
             st.ops = LayerOps::default();
         }
-        self.output = OutputRecord::default();
-        if let Some(k) = self.plan.first_synaptic {
+        if let Some(k) = self.plan.tables().first_synaptic {
             self.begin_frame(k, 0)?;
         }
         Ok(())
@@ -203,12 +219,13 @@ impl<'g> EventByEvent<'g> {
     /// Layer `k`'s inhibitory period starts at `origin`: schedule its bias spike and, for a
     /// fixed `T_il`, its release.
     fn begin_frame(&mut self, k: usize, origin: u32) -> Result<()> {
-        let layer = &self.graph.layers()[k];
+        let graph = self.graph();
+        let layer = &graph.layers()[k];
         let st = &mut self.layers[k];
         st.origin = origin;
-        st.remaining = self.graph.input_shape_of(k).len();
+        st.remaining = graph.input_shape_of(k).len();
         if layer.bias().is_some() {
-            let t = add_time(origin, self.plan.bias_delay, k)?;
+            let t = add_time(origin, self.plan.tables().bias_delay, k)?;
             st.bias_time = Some(t);
             st.remaining += 1;
             self.queue.push(Slot {
@@ -217,7 +234,7 @@ impl<'g> EventByEvent<'g> {
                 phase: Phase::Deliver,
             });
         }
-        if let TilPolicy::Fixed(t_il) = self.graph.params().til {
+        if let TilPolicy::Fixed(t_il) = graph.params().til {
             let t = add_time(origin, t_il, k)?;
             self.queue.push(Slot {
                 time: t,
@@ -228,7 +245,7 @@ impl<'g> EventByEvent<'g> {
         Ok(())
     }
 
-    fn fire_input(&mut self, t: u32, observer: &mut impl SpikeObserver) {
+    fn fire_input(&mut self, t: u32, observer: &mut (impl SpikeObserver + ?Sized)) {
         let fired = self.input_due.take(t);
         for &i in &fired {
             observer.input_spike(i, t);
@@ -253,7 +270,7 @@ impl<'g> EventByEvent<'g> {
     }
 
     fn deliver(&mut self, k: usize, t: u32) -> Result<()> {
-        let graph = self.graph;
+        let graph = self.graph();
         let layer = &graph.layers()[k];
         let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
         let st = &mut self.layers[k];
@@ -295,7 +312,7 @@ impl<'g> EventByEvent<'g> {
                 }
             }
             Layer::MaxPool(p) => {
-                let needs = &self.plan.pool_needs[k];
+                let needs = &self.plan.tables().pool_needs[k];
                 let mut inputs = 0;
                 for &i in &sources {
                     let (c, y, x) = inp.coords(i);
@@ -334,7 +351,7 @@ impl<'g> EventByEvent<'g> {
             }
             st.ops.paper.synaptic_adds += synapses;
             st.ops.engine.synaptic_adds += synapses;
-            if st.remaining == 0 && self.graph.params().til == TilPolicy::Dynamic {
+            if st.remaining == 0 && graph.params().til == TilPolicy::Dynamic {
                 self.queue.push(Slot {
                     time: t,
                     stage: k as u32 + 1,
@@ -353,8 +370,14 @@ impl<'g> EventByEvent<'g> {
         Ok(())
     }
 
-    fn release(&mut self, k: usize, t: u32, observer: &mut impl SpikeObserver) -> Result<()> {
-        let params = *self.graph.params();
+    fn release(
+        &mut self,
+        k: usize,
+        t: u32,
+        observer: &mut (impl SpikeObserver + ?Sized),
+    ) -> Result<()> {
+        let graph = self.graph();
+        let params = *graph.params();
         let st = &mut self.layers[k];
         st.release = Some(t);
         let t_il = t - st.origin;
@@ -364,17 +387,23 @@ impl<'g> EventByEvent<'g> {
         let n = st.u.len();
         st.ops.engine.leak_mults += n as u64;
         observer.release(k, t, t_il);
-        if let Layer::Output(_) = self.graph.layers()[k] {
+        if let Layer::Output(_) = graph.layers()[k] {
             st.ops.paper.leak_mults += n as u64 * u64::from(t_il);
-            self.output = output_record(&st.u, scale);
+            output_record(&st.u, scale, &mut self.output);
+            if observer.wants_potentials() {
+                observer.potentials(k, &self.output.potentials);
+            }
             return Ok(());
         }
         st.u.iter_mut().for_each(|u| *u *= scale);
+        if observer.wants_potentials() {
+            observer.potentials(k, &st.u);
+        }
         let schedule = tick_schedule(&mut self.schedules, &self.leak, &params, t_il);
         let stage = k as u32 + 1;
         for j in 0..n {
             let v = st.u[j];
-            match self.mode {
+            match self.plan.mode() {
                 TickMode::ClosedForm => {
                     let s = schedule.firing_step(v);
                     st.ops.paper.tick_adds += u64::from(s);
@@ -406,14 +435,15 @@ impl<'g> EventByEvent<'g> {
                 phase: Phase::Tick,
             });
         }
-        if let Some(next) = self.plan.next_synaptic[k] {
+        if let Some(next) = self.plan.tables().next_synaptic[k] {
             self.begin_frame(next, t)?;
         }
         Ok(())
     }
 
     fn tick(&mut self, k: usize, t: u32) -> Result<()> {
-        let threshold = self.graph.params().threshold;
+        let graph = self.graph();
+        let threshold = graph.params().threshold;
         let st = &mut self.layers[k];
         let release = st.release.expect("ticks follow the release");
         let schedule = &self.schedules[&(release - st.origin)];
@@ -451,8 +481,9 @@ impl<'g> EventByEvent<'g> {
         Ok(())
     }
 
-    fn fire(&mut self, k: usize, t: u32, observer: &mut impl SpikeObserver) {
-        let synaptic = self.graph.layers()[k].is_synaptic();
+    fn fire(&mut self, k: usize, t: u32, observer: &mut (impl SpikeObserver + ?Sized)) {
+        let graph = self.graph();
+        let synaptic = graph.layers()[k].is_synaptic();
         let st = &mut self.layers[k];
         let fired = st.due.take(t);
         for &j in &fired {
@@ -470,11 +501,16 @@ impl<'g> EventByEvent<'g> {
         self.send(k + 1, t, fired);
     }
 
-    fn finish(&mut self) -> Result<Record> {
-        let graph = self.graph;
+    /// Checks that every neuron fired and every synapse-based layer released, and copies the
+    /// run into `record`, reusing its buffers.
+    fn finish(&mut self, record: &mut Record) -> Result<()> {
+        let graph = self.graph();
         let mut frame = 0;
-        let mut layers = Vec::with_capacity(self.layers.len());
-        for (k, st) in self.layers.iter_mut().enumerate() {
+        record.input.clone_from(&self.input_spikes);
+        record
+            .layers
+            .resize_with(self.layers.len(), LayerRecord::default);
+        for (k, (st, rec)) in self.layers.iter().zip(&mut record.layers).enumerate() {
             let is_output = matches!(graph.layers()[k], Layer::Output(_));
             if let Some(j) = st
                 .spikes
@@ -496,25 +532,20 @@ impl<'g> EventByEvent<'g> {
                 }
                 frame = st.origin;
             }
-            layers.push(LayerRecord {
-                spikes: if is_output {
-                    Vec::new()
-                } else {
-                    st.spikes.clone()
-                },
-                // A max-pool or flatten layer's spikes stay in the frame of the layer that fed it.
-                frame_origin: frame,
-                release: st.release,
-                ops: st.ops,
-            });
+            if is_output {
+                rec.spikes.clear();
+            } else {
+                rec.spikes.clone_from(&st.spikes);
+            }
+            // A max-pool or flatten layer's spikes stay in the frame of the layer that fed it.
+            rec.frame_origin = frame;
+            rec.release = st.release;
+            rec.ops = st.ops;
             if let Some(r) = st.release {
                 frame = r;
             }
         }
-        Ok(Record {
-            input: self.input_spikes.clone(),
-            layers,
-            output: std::mem::take(&mut self.output),
-        })
+        std::mem::swap(&mut record.output, &mut self.output);
+        Ok(())
     }
 }

@@ -174,7 +174,7 @@ impl Positions {
 
 /// The spikes `group` (neurons at one input position, ascending channels, one time step) into
 /// a conv layer of column stride 1, with `flipped` its weights with the kernel columns
-/// reversed (`plan.rs`). Along each kernel row the position reaches consecutive output
+/// reversed (`tables.rs`). Along each kernel row the position reaches consecutive output
 /// columns, whose channels-last potentials are one contiguous run, as are the matching
 /// weights of every channel. Each potential is loaded once, gets the group's products added
 /// in channel order, and is stored once: the same additions, in the same order, as one spike
@@ -261,7 +261,7 @@ mod tests {
 
     use super::*;
     use crate::graph::{Layer, Window};
-    use crate::kernel::plan::row_runs;
+    use crate::kernel::tables::row_runs;
 
     /// A conv layer, its input and output shapes, and one time step's spiking inputs
     /// (channel-major indices, in channels-last order as the time buckets give them).

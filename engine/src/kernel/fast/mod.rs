@@ -29,14 +29,17 @@ use self::fire::Firing;
 use self::order::TimeOrder;
 use self::pool::MaxPool;
 use super::leak::LeakTable;
-use super::plan::Plan;
+use super::tables::Tables;
 use super::ticking::TickSchedule;
-use super::{add_time, check_til, input_times, late_spike, output_record, tick_schedule, TickMode};
+use super::{
+    add_time, check_til, late_spike, output_record, tick_schedule, Plan, Simulate, TickMode,
+};
 use crate::counters::LayerOps;
 use crate::error::Result;
 use crate::graph::{Graph, Layer, Shape, TilPolicy};
+use crate::input::Input;
 use crate::observer::SpikeObserver;
-use crate::record::{LayerRecord, OutputRecord, Record};
+use crate::record::{LayerRecord, Record};
 
 /// Per-layer state, kept across runs so its buffers are reused.
 #[derive(Debug, Default)]
@@ -54,17 +57,18 @@ struct LayerState {
     ops: LayerOps,
 }
 
-/// Simulates a [`Graph`], one input at a time, reusing its buffers across runs.
+/// Simulates a [`Plan`]'s graph, one input at a time, reusing its buffers across runs: the
+/// engine for real work. Owns its run state; make one per thread from a shared [`Plan`].
 ///
 /// # Example
 /// ```
-/// use tdsnn_engine::{GraphBuilder, Shape, Simulator, TickMode};
+/// use tdsnn_engine::{GraphBuilder, Shape, Simulate, Simulator, TickMode};
 /// # fn main() -> Result<(), tdsnn_engine::Error> {
 /// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
 ///     .dense(2, vec![-1.0, 0.5, -0.25, -0.5, 1.0, 0.0], Some(vec![-0.1, 0.2]))
 ///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
 ///     .build()?;
-/// let mut sim = Simulator::new(&graph, TickMode::ClosedForm);
+/// let mut sim = Simulator::new(graph, TickMode::ClosedForm);
 /// let record = sim.run(&[0.1, 0.5, 0.9], &mut ())?;
 /// let hidden = &record.layers[0];
 /// println!("T_il = {:?}, spikes at {:?}", hidden.t_il(), hidden.spikes);
@@ -72,11 +76,8 @@ struct LayerState {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct Simulator<'g> {
-    graph: &'g Graph,
-    mode: TickMode,
-    /// The per-graph tables (row sums, reordered conv weights), shared by forks.
-    plan: Arc<Plan>,
+pub struct Simulator {
+    plan: Plan,
     arch: pulp::Arch,
     leak: LeakTable,
     /// Firing thresholds of the active period, one table per `T_il` value.
@@ -88,48 +89,21 @@ pub struct Simulator<'g> {
     waiting: Vec<(u32, f64)>,
     /// Max-pool: the latest spike down each input column of a window row.
     column: Vec<u32>,
-    output: OutputRecord,
+    /// The potentials at a release, channel-major, for an observer that wants them.
+    potentials: Vec<f64>,
 }
 
-impl<'g> Simulator<'g> {
-    /// A simulator for `graph` in the given tick mode.
-    pub fn new(graph: &'g Graph, mode: TickMode) -> Self {
-        Self::with_plan(graph, mode, Arc::new(Plan::new(graph)))
+impl Simulator {
+    /// A simulator of `graph` (moved in, or an `Arc` shared with the caller) in tick mode
+    /// `mode`: shorthand for `Plan::new(graph, mode).simulator()`. To run on several threads,
+    /// build the [`Plan`] once and call [`Plan::simulator`] on each.
+    pub fn new(graph: impl Into<Arc<Graph>>, mode: TickMode) -> Self {
+        Plan::new(graph, mode).simulator()
     }
 
-    /// A fresh simulator for the same graph and tick mode, for another thread: it shares this
-    /// one's per-graph tables (row sums and a reordered copy of the conv weights, the size of
-    /// the conv weights themselves) instead of building its own; everything it writes is its
-    /// own. It gives the same records as [`Simulator::new`].
-    ///
-    /// # Example
-    /// ```
-    /// use tdsnn_engine::{GraphBuilder, Shape, Simulator, TickMode};
-    /// # fn main() -> Result<(), tdsnn_engine::Error> {
-    /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
-    ///     .output(2, vec![1.0, -1.0, 0.5, 0.5], None)
-    ///     .build()?;
-    /// let sim = Simulator::new(&graph, TickMode::ClosedForm);
-    /// let inputs = [[0.2, 0.9], [0.7, 0.1]];
-    /// let records: Vec<_> = std::thread::scope(|s| {
-    ///     let workers: Vec<_> = inputs
-    ///         .iter()
-    ///         .map(|x| s.spawn(|| sim.fork().run(x, &mut ())))
-    ///         .collect();
-    ///     workers.into_iter().map(|w| w.join().unwrap()).collect()
-    /// });
-    /// let alone = Simulator::new(&graph, TickMode::ClosedForm).run(&inputs[1], &mut ())?;
-    /// assert_eq!(records[1].as_ref().unwrap().digest(), alone.digest());
-    /// # Ok(()) }
-    /// ```
-    pub fn fork(&self) -> Self {
-        Self::with_plan(self.graph, self.mode, Arc::clone(&self.plan))
-    }
-
-    fn with_plan(graph: &'g Graph, mode: TickMode, plan: Arc<Plan>) -> Self {
+    pub(super) fn from_plan(plan: Plan) -> Self {
+        let graph = Arc::clone(plan.graph());
         Simulator {
-            graph,
-            mode,
             plan,
             arch: pulp::Arch::new(),
             leak: LeakTable::new(graph.params().leak),
@@ -143,25 +117,27 @@ impl<'g> Simulator<'g> {
             order: TimeOrder::default(),
             waiting: Vec::new(),
             column: Vec::new(),
-            output: OutputRecord::default(),
+            potentials: Vec::new(),
         }
     }
+}
 
-    /// The graph being simulated.
-    pub fn graph(&self) -> &'g Graph {
-        self.graph
+impl Simulate for Simulator {
+    fn plan(&self) -> &Plan {
+        &self.plan
     }
 
-    /// The tick mode.
-    pub fn mode(&self) -> TickMode {
-        self.mode
-    }
-
-    /// Presents one input (channel-major values, `C * H * W` of them, finite) and runs every
-    /// event to completion. Calls `observer` for the input spikes, then for each layer's
-    /// release and spikes in time order, layer by layer.
-    pub fn run(&mut self, input: &[f32], observer: &mut impl SpikeObserver) -> Result<Record> {
-        input_times(self.graph, input, &mut self.input)?;
+    /// Reports the input spikes, then for each layer its release and potentials, then its
+    /// spikes in time order, layer by layer.
+    fn run_into<'a, O: SpikeObserver + ?Sized>(
+        &mut self,
+        input: impl Into<Input<'a>>,
+        observer: &mut O,
+        record: &mut Record,
+    ) -> Result<()> {
+        let plan = self.plan.clone();
+        let (graph, tables) = (&**plan.graph(), plan.tables());
+        input.into().spike_times(graph, &mut self.input)?;
         if observer.wants_events() {
             self.order.sort(&self.input, 0, 1);
             for &i in self.order.all() {
@@ -179,7 +155,6 @@ impl<'g> Simulator<'g> {
             st.origin = origin;
             st.release = None;
             st.ops = LayerOps::default();
-            let graph = self.graph;
             match &graph.layers()[k] {
                 Layer::MaxPool(p) => {
                     let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
@@ -191,8 +166,8 @@ impl<'g> Simulator<'g> {
                         spikes: &mut st.spikes,
                         column: &mut self.column,
                     });
-                    st.ops.paper.pool_comparisons = self.plan.synapses[k];
-                    st.ops.engine.pool_comparisons = self.plan.synapses[k];
+                    st.ops.paper.pool_comparisons = tables.synapses[k];
+                    st.ops.engine.pool_comparisons = tables.synapses[k];
                 }
                 Layer::Flatten => {
                     st.spikes.clear();
@@ -201,7 +176,7 @@ impl<'g> Simulator<'g> {
                 _ => {
                     let ctx = Layerwise {
                         graph,
-                        plan: &self.plan,
+                        tables,
                         arch: self.arch,
                         k,
                     };
@@ -209,17 +184,22 @@ impl<'g> Simulator<'g> {
                     let t_il = release - origin;
                     observer.release(k, release, t_il);
                     let scale = self.leak.factor(t_il);
+                    if observer.wants_potentials() {
+                        self.potentials.clear();
+                        ctx.for_each_slot(|_, slot| self.potentials.push(st.u[slot] * scale));
+                        observer.potentials(k, &self.potentials);
+                    }
                     let neurons = graph.output_shape(k).len();
                     st.ops.engine.leak_mults += neurons;
                     if let Layer::Output(_) = graph.layers()[k] {
                         st.ops.paper.leak_mults += neurons * u64::from(t_il);
-                        self.output = output_record(&st.u, scale);
+                        output_record(&st.u, scale, &mut record.output);
                         st.spikes.clear();
                         continue;
                     }
                     let schedule =
                         tick_schedule(&mut self.schedules, &self.leak, graph.params(), t_il);
-                    match self.mode {
+                    match plan.mode() {
                         TickMode::ClosedForm => ctx.fire_closed_form(st, scale, schedule)?,
                         TickMode::Explicit => {
                             ctx.fire_explicit(st, scale, schedule, &mut self.waiting)?
@@ -241,26 +221,26 @@ impl<'g> Simulator<'g> {
                 }
             }
         }
-        Ok(self.record())
+        self.record_into(record);
+        Ok(())
     }
+}
 
-    fn record(&mut self) -> Record {
+impl Simulator {
+    /// Copies the run's spikes, frames and counts into `record` (the output readout is
+    /// already there), reusing its buffers.
+    fn record_into(&self, record: &mut Record) {
         // Every layer's `origin` is its frame origin: the previous synapse-based layer's release
         // (a max-pool or flatten layer's spikes stay in the frame of the layer that fed it).
-        let layers = self
+        record.input.clone_from(&self.input);
+        record
             .layers
-            .iter()
-            .map(|st| LayerRecord {
-                spikes: st.spikes.clone(),
-                frame_origin: st.origin,
-                release: st.release,
-                ops: st.ops,
-            })
-            .collect();
-        Record {
-            input: self.input.clone(),
-            layers,
-            output: std::mem::take(&mut self.output),
+            .resize_with(self.layers.len(), LayerRecord::default);
+        for (rec, st) in record.layers.iter_mut().zip(&self.layers) {
+            rec.spikes.clone_from(&st.spikes);
+            rec.frame_origin = st.origin;
+            rec.release = st.release;
+            rec.ops = st.ops;
         }
     }
 }
@@ -268,7 +248,7 @@ impl<'g> Simulator<'g> {
 /// One synapse-based layer's inhibitory period and firing.
 struct Layerwise<'a> {
     graph: &'a Graph,
-    plan: &'a Plan,
+    tables: &'a Tables,
     arch: pulp::Arch,
     k: usize,
 }
@@ -287,7 +267,7 @@ impl Layerwise<'_> {
         let layer = &graph.layers()[k];
         let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
         let last = order.sort(prev, origin, inp.c as usize);
-        let bias_at = layer.bias().map(|_| self.plan.bias_delay);
+        let bias_at = layer.bias().map(|_| self.tables.bias_delay);
         let latest = last.max(bias_at.unwrap_or(0));
         let t_il = match graph.params().til {
             TilPolicy::Dynamic => latest,
@@ -305,7 +285,7 @@ impl Layerwise<'_> {
         let leak = &*leak;
         let delivered = self.arch.dispatch(Delivery {
             layer,
-            flipped: self.plan.row_runs[k].as_deref(),
+            flipped: self.tables.row_runs[k].as_deref(),
             inp,
             out,
             order,
@@ -316,7 +296,7 @@ impl Layerwise<'_> {
             rows: &mut st.rows,
         });
         st.ops.engine.synaptic_adds += delivered;
-        st.ops.paper.synaptic_adds += self.plan.synapses[k];
+        st.ops.paper.synaptic_adds += self.tables.synapses[k];
         st.release = Some(release);
         Ok(release)
     }
@@ -325,7 +305,7 @@ impl Layerwise<'_> {
     fn reset(&self, u: &mut Vec<f64>) {
         let (graph, k) = (self.graph, self.k);
         let out = graph.output_shape(k);
-        let sums = &self.plan.row_sums[k];
+        let sums = &self.tables.row_sums[k];
         u.clear();
         match &graph.layers()[k] {
             Layer::Conv2d(c) => {
@@ -453,7 +433,7 @@ impl Layerwise<'_> {
 /// inlined into the dispatched function, so the loops are compiled for the CPU's SIMD level.
 struct Delivery<'a> {
     layer: &'a Layer,
-    /// Conv weights laid out for row runs (`plan.rs`), where the layer allows them.
+    /// Conv weights laid out for row runs (`tables.rs`), where the layer allows them.
     flipped: Option<&'a [f32]>,
     inp: Shape,
     out: Shape,
