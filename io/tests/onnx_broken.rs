@@ -341,6 +341,10 @@ fn no_default_opset_is_said_distinctly() {
     );
     // None at all: what bytes that happen to decode as an empty ModelProto give.
     let err = import_onnx(&[0x08, 0x07], "ir-only.onnx").unwrap_err();
+    assert!(
+        matches!(err.kind(), OnnxErrorKind::NoDefaultOpset { domains } if domains.is_empty()),
+        "{err}"
+    );
     assert!(err.to_string().contains("no operator set at all"), "{err}");
     // Out of range, both ends.
     for version in [6, 26] {
