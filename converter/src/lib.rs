@@ -11,7 +11,7 @@
 //!   plain ReLU network ([`relu_forward`]).
 //! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):
 //!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped.
-//! - [`ops`]: the DNN's operation counts (table 2 of the paper).
+//! - [`ops`]: the DNN's operation counts (table 2 of the paper), per layer [`LayerMacs`].
 //! - [`window`]: window geometry and the pooling loops the reference shares with the dense
 //!   f32 baseline.
 //! - [`staircase`]: folds a network trained with the staircase `G(x) - 1` (`tdsnn-train`)
@@ -60,7 +60,7 @@ pub mod window;
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
 pub use model::{Dnn, DnnLayer};
-pub use ops::{LayerOps, OpCounts};
+pub use ops::{LayerMacs, OpCounts};
 pub use reference::{
     reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
 };
