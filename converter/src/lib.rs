@@ -5,7 +5,8 @@
 //! equal.
 //!
 //! - [`model`]: the DNN as PyTorch describes it ([`Dnn`], [`DnnLayer`]), validated, with every
-//!   layer's shape inferred.
+//!   layer's shape inferred; architectures without weights ([`Architecture`], [`LayerSpec`]),
+//!   the paper's LeNet-5 among them.
 //! - [`reference`](mod@reference): the reference DNN with the activation `G(x) = exp(T(x) / L)` of
 //!   equation (11) in front of every synapse-based layer ([`reference_forward`]), and the
 //!   plain ReLU network ([`relu_forward`]).
@@ -59,9 +60,9 @@ pub mod window;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
-pub use model::{Dnn, DnnLayer};
+pub use model::{Architecture, Dnn, DnnLayer, LayerSpec};
 pub use ops::{LayerMacs, OpCounts};
 pub use reference::{
-    reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
+    check_leak, reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
 };
 pub use tdsnn_engine::{Shape, TilPolicy, Window};
