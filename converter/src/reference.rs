@@ -2,7 +2,7 @@
 //!
 //! Every synapse-based layer (dense, conv2d, avg-pool) sees `G` of its input, equation (11):
 //! `A_j = sum_i W_ji * G(x_i) + b_j`, with `G(x) = exp(T(x) / L)` and `G(x) = 1` for `x <= 0`
-//! ([`tdsnn_engine::coding::activation`], the one definition of spike time). The input image
+//! ([`tdsnn_engine::coding::g`], the one definition of spike time). The input image
 //! goes through `G` too. Zero padding is applied after `G`: a padded position contributes 0,
 //! not `G(0) = 1`. Max-pool takes the max of `x` itself (padded positions ignored); since `G`
 //! is monotone, `G(maxpool(x)) = maxpool(G(x))`. ReLU is `max(x, 0)`. The last layer's
@@ -16,7 +16,7 @@
 //! Sums run in a fixed order (inputs in channel-major order, bias last), so results are
 //! deterministic.
 
-use tdsnn_engine::coding::activation;
+use tdsnn_engine::coding;
 use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
 use tdsnn_engine::record::argmax;
 use tdsnn_engine::ErrorKind;
@@ -93,7 +93,7 @@ pub struct Forward {
 /// ```
 pub fn reference_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Reference, ReferenceError> {
     check_leak(leak).map_err(ReferenceError::InvalidLeak)?;
-    let outputs = run(dnn, input, |x| activation(x, leak))?;
+    let outputs = run(dnn, input, |x| coding::g(x, leak))?;
     let layers: Vec<LayerValues> = dnn
         .layers()
         .iter()
@@ -147,7 +147,7 @@ pub fn relu_forward(dnn: &Dnn, input: &[f32]) -> Result<Forward, ReferenceError>
 /// Errors as [`reference_forward`].
 pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward, ReferenceError> {
     check_leak(leak).map_err(ReferenceError::InvalidLeak)?;
-    let mut outputs = run(dnn, input, |x| activation(x, leak) - 1.0)?;
+    let mut outputs = run(dnn, input, |x| coding::g(x, leak) - 1.0)?;
     let logits = outputs.pop().unwrap_or_default();
     Ok(Forward {
         class: argmax(&logits),

@@ -9,7 +9,7 @@ use tdsnn_engine::{ErrorKind, GraphBuilder, Record, Shape, Simulator, TickMode, 
 const WINDOW: f64 = 1e-9;
 
 fn run() -> (tdsnn_engine::Graph, Vec<f32>, Record) {
-    let g1 = tdsnn_engine::coding::activation(1.0, 5.0) as f32;
+    let g1 = tdsnn_engine::coding::g(1.0, 5.0) as f32;
     let graph = GraphBuilder::new(Shape::new(1, 4, 4), 5.0)
         .conv2d(
             2,
