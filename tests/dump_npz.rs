@@ -10,7 +10,7 @@ use tdsnn::converter::{convert, reference_forward};
 use tdsnn::engine::{coding, Layer, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::io::dump::{write_dump, DumpError};
-use tdsnn::io::images::{Images, Inputs};
+use tdsnn::io::images::{Images, Inputs, NpyErrorKind};
 use tdsnn::io::onnx::read_onnx;
 
 fn fixtures() -> PathBuf {
@@ -101,11 +101,18 @@ fn dump_round_trip() {
         let (s, d, _) = array(&mut zip, name);
         assert_eq!((s.as_slice(), d.as_str()), (shape, dtype), "{name}");
     }
-    assert!(zip.by_name("labels.npy").is_err(), "no labels given");
-    assert!(
-        zip.by_name("layer5_spikes.npy").is_err(),
-        "the output does not fire"
-    );
+    for (absent, why) in [
+        ("labels.npy", "no labels given"),
+        ("layer5_spikes.npy", "the output does not fire"),
+    ] {
+        assert!(
+            matches!(
+                zip.by_name(absent),
+                Err(zip::result::ZipError::FileNotFound)
+            ),
+            "{absent}: {why}"
+        );
+    }
 
     // Values: image 2's spikes of layer 0 are its release plus T(A).
     let x = images.input(2);
@@ -187,18 +194,34 @@ fn npy_inputs_of_the_wrong_kind_are_errors() {
         w.finish().unwrap();
         out
     };
-    let cases = [
-        ("rank", npy(&[2, 4], &[0.5; 8]), "expected N x C x H x W"),
+    type Kind = fn(&NpyErrorKind) -> bool;
+    let cases: [(_, _, _, Kind); 3] = [
+        (
+            "rank",
+            npy(&[2, 4], &[0.5; 8]),
+            "expected N x C x H x W",
+            |k| matches!(k, NpyErrorKind::Shape { shape, .. } if *shape == [2, 4]),
+        ),
         (
             "range",
             npy(&[1, 1, 2, 2], &[0.0, 0.5, 1.5, 1.0]),
             "index 2",
+            |k| {
+                *k == NpyErrorKind::OutOfRange {
+                    index: 2,
+                    value: 1.5,
+                }
+            },
         ),
-        ("junk", b"not an npy file".to_vec(), "not NPY"),
+        ("junk", b"not an npy file".to_vec(), "not NPY", |k| {
+            matches!(k, NpyErrorKind::NotNpy { .. })
+        }),
     ];
-    for (name, bytes, what) in cases {
+    for (name, bytes, what, kind) in cases {
         let path = write(name, bytes);
         let err = Images::read_npy(&path).unwrap_err();
+        assert!(kind(&err.kind), "{name}: {err:?}");
+        assert_eq!(err.path, path.display().to_string());
         assert!(
             err.to_string().contains(&path.display().to_string()),
             "{err}"

@@ -11,6 +11,9 @@
 //! The seeds are written by the ignored test `write_seeds` (`cargo test --test
 //! fuzz_regressions -- --ignored write_seeds`): small valid files of every format.
 
+/// The ONNX message builders of `tdsnn-io`'s tests, one copy for both.
+#[path = "../io/tests/support/onnx_builders.rs"]
+mod onnx_builders;
 #[path = "../fuzz/src/lib.rs"]
 mod targets;
 
@@ -18,6 +21,7 @@ use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use onnx_builders::{entry, float_tensor, int, ints, model as onnx_model, node, value};
 use proptest::prelude::*;
 use prost::Message;
 use targets::{gzip, join, onnx_input, ConvertHead, SEPARATOR, TARGETS};
@@ -249,68 +253,25 @@ const ONNX_DATA: &str = "seed.onnx.data";
 /// `external`, the weights of Conv and Gemm are kept in the data file [`ONNX_DATA`], returned
 /// beside the model (empty otherwise).
 fn seed_onnx(external: bool) -> (Vec<u8>, Vec<u8>) {
-    let value = |name: &str, dims: &[i64]| ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto {
-                elem_type: data_type::FLOAT,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|&d| Dimension {
-                            dim_value: d,
-                            ..Dimension::default()
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
-    };
     let mut data = Vec::new();
     let mut tensor = |name: &str, dims: &[i64], v: Vec<f32>| {
-        let mut t = TensorProto {
-            name: name.into(),
-            dims: dims.to_vec(),
-            data_type: data_type::FLOAT,
-            ..TensorProto::default()
-        };
+        let mut t = float_tensor(name, dims);
         if external && name.starts_with('w') {
-            let entry = |key: &str, value: String| StringStringEntryProto {
-                key: key.into(),
-                value,
-            };
             let offset = data.len();
             data.extend(v.iter().flat_map(|x| x.to_le_bytes()));
             t.data_location = 1;
             t.external_data = vec![
-                entry("location", ONNX_DATA.into()),
-                entry("offset", offset.to_string()),
-                entry("length", (data.len() - offset).to_string()),
+                entry("location", ONNX_DATA),
+                entry("offset", &offset.to_string()),
+                entry("length", &(data.len() - offset).to_string()),
             ];
         } else {
             t.float_data = v;
         }
         t
     };
-    let ints = |name: &str, v: &[i64]| AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::INTS,
-        ints: v.to_vec(),
-        ..AttributeProto::default()
-    };
-    let int = |name: &str, i: i64| AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::INT,
-        i,
-        ..AttributeProto::default()
-    };
-    let node = |op: &str, inputs: &[&str], output: &str, attribute| NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: format!("/{op}"),
-        op_type: op.into(),
-        attribute,
-        ..NodeProto::default()
+    let node = |op: &str, inputs: &[&str], output: &str, attribute| {
+        node(op, &format!("/{op}"), inputs, output, attribute)
     };
     let ramp = |n: usize| (0..n).map(|i| (i as f32 - 4.0) / 8.0).collect();
     let pool = || vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])];
@@ -350,14 +311,8 @@ fn seed_onnx(external: bool) -> (Vec<u8>, Vec<u8>) {
         ..GraphProto::default()
     };
     let model = ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 13,
-        }],
         producer_name: "tdsnn fuzz seed".into(),
-        graph: Some(graph),
-        ..ModelProto::default()
+        ..onnx_model(8, 13, graph)
     };
     (model.encode_to_vec(), data)
 }

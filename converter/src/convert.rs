@@ -19,7 +19,7 @@
 //! stand between them, as both commute with ReLU), the last synapse-based layer must be
 //! dense, and nothing may follow it. Cost: one pass over the weights.
 
-use tdsnn_engine::coding::activation;
+use tdsnn_engine::coding;
 use tdsnn_engine::{AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, TilPolicy};
 
 use crate::error::{ConvertError, LayerProblem, Problem};
@@ -59,7 +59,7 @@ use crate::model::{Dnn, DnnLayer};
 pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertError> {
     let output = check(dnn)?;
     // What the bias neuron's spike at T(1) is worth in DNN units.
-    let g1 = activation(1.0, leak);
+    let g1 = coding::g(1.0, leak);
     let mut layers = Vec::with_capacity(dnn.layers().len());
     for (k, layer) in dnn.layers().iter().enumerate() {
         // Hidden layers integrate negated weights; the output layer reads its own.

@@ -113,16 +113,11 @@ pub enum ReferenceError {
         /// The offending value.
         value: f32,
     },
-    /// The leak constant is not a finite number in `[MIN_LEAK, MAX_LEAK]`.
-    #[error("leak constant L = {leak:?} must be finite and in [{min:?}, {max:?}]")]
-    InvalidLeak {
-        /// The rejected value.
-        leak: f64,
-        /// The smallest accepted value ([`tdsnn_engine::graph::MIN_LEAK`]).
-        min: f64,
-        /// The largest accepted value ([`tdsnn_engine::graph::MAX_LEAK`]).
-        max: f64,
-    },
+    /// The leak constant is not a finite number in `[MIN_LEAK, MAX_LEAK]`: the engine's
+    /// [`InvalidLeak`](tdsnn_engine::ErrorKind::InvalidLeak), from
+    /// [`check_leak`](crate::check_leak).
+    #[error(transparent)]
+    InvalidLeak(tdsnn_engine::Error),
 }
 
 /// Why a layer cannot be converted.

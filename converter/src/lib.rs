@@ -5,13 +5,14 @@
 //! equal.
 //!
 //! - [`model`]: the DNN as PyTorch describes it ([`Dnn`], [`DnnLayer`]), validated, with every
-//!   layer's shape inferred.
+//!   layer's shape inferred; architectures without weights ([`Architecture`], [`LayerSpec`]),
+//!   the paper's LeNet-5 among them.
 //! - [`reference`](mod@reference): the reference DNN with the activation `G(x) = exp(T(x) / L)` of
 //!   equation (11) in front of every synapse-based layer ([`reference_forward`]), and the
 //!   plain ReLU network ([`relu_forward`]).
 //! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):
 //!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped.
-//! - [`ops`]: the DNN's operation counts (table 2 of the paper).
+//! - [`ops`]: the DNN's operation counts (table 2 of the paper), per layer [`LayerMacs`].
 //! - [`window`]: window geometry and the pooling loops the reference shares with the dense
 //!   f32 baseline.
 //! - [`staircase`]: folds a network trained with the staircase `G(x) - 1` (`tdsnn-train`)
@@ -59,9 +60,9 @@ pub mod window;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
-pub use model::{Dnn, DnnLayer};
-pub use ops::{LayerOps, OpCounts};
+pub use model::{Architecture, Dnn, DnnLayer, LayerSpec};
+pub use ops::{LayerMacs, OpCounts};
 pub use reference::{
-    reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
+    check_leak, reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
 };
 pub use tdsnn_engine::{Shape, TilPolicy, Window};

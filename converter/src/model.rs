@@ -18,9 +18,11 @@ use crate::error::ModelError;
 /// ([`DnnLayer::parameters_mut`]).
 pub type ParametersMut<'a> = (u32, &'a mut Vec<f32>, &'a mut Option<Vec<f32>>);
 
-/// One layer of a DNN, in PyTorch's terms.
+/// One layer of a DNN, in PyTorch's terms, holding a `T` for each weight or bias tensor:
+/// the values ([`DnnLayer`], a layer of a [`Dnn`]) or nothing ([`LayerSpec`], a layer of an
+/// [`Architecture`]). One definition, so the two cannot drift apart.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DnnLayer {
+pub enum Layer<T> {
     /// 2-D convolution with zero padding (`torch.nn.Conv2d`, no groups, no dilation).
     Conv2d {
         /// Output channels.
@@ -28,18 +30,18 @@ pub enum DnnLayer {
         /// Kernel, stride and padding.
         window: Window,
         /// Weights in PyTorch layout `[c_out][c_in][kh][kw]`.
-        weights: Vec<f32>,
+        weights: T,
         /// One bias per output channel, if any.
-        bias: Option<Vec<f32>>,
+        bias: Option<T>,
     },
     /// Fully connected layer (`torch.nn.Linear`) on the channel-major flattened input.
     Dense {
         /// Number of outputs.
         outputs: u32,
         /// Weights in PyTorch layout `[out][in]`.
-        weights: Vec<f32>,
+        weights: T,
         /// One bias per output, if any.
-        bias: Option<Vec<f32>>,
+        bias: Option<T>,
     },
     /// Max pooling; padded positions are ignored (PyTorch pads with `-inf`).
     MaxPool {
@@ -58,17 +60,24 @@ pub enum DnnLayer {
     Relu,
 }
 
-impl DnnLayer {
+/// A layer with its weights and biases: a layer of a [`Dnn`].
+pub type DnnLayer = Layer<Vec<f32>>;
+
+/// A layer without weights, its bias only said to be there (`Some(())`) or not: a layer of
+/// an [`Architecture`].
+pub type LayerSpec = Layer<()>;
+
+impl<T> Layer<T> {
     /// Short lower-case name of the layer kind, as in the engine: `conv2d`, `dense`,
     /// `max_pool`, `avg_pool`, `flatten`, `relu`.
     pub fn kind(&self) -> &'static str {
         match self {
-            DnnLayer::Conv2d { .. } => "conv2d",
-            DnnLayer::Dense { .. } => "dense",
-            DnnLayer::MaxPool { .. } => "max_pool",
-            DnnLayer::AvgPool { .. } => "avg_pool",
-            DnnLayer::Flatten => "flatten",
-            DnnLayer::Relu => "relu",
+            Layer::Conv2d { .. } => "conv2d",
+            Layer::Dense { .. } => "dense",
+            Layer::MaxPool { .. } => "max_pool",
+            Layer::AvgPool { .. } => "avg_pool",
+            Layer::Flatten => "flatten",
+            Layer::Relu => "relu",
         }
     }
 
@@ -77,10 +86,98 @@ impl DnnLayer {
     pub fn is_synaptic(&self) -> bool {
         matches!(
             self,
-            DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } | DnnLayer::AvgPool { .. }
+            Layer::Conv2d { .. } | Layer::Dense { .. } | Layer::AvgPool { .. }
         )
     }
 
+    /// The sliding window of a conv or pool layer.
+    pub fn window(&self) -> Option<&Window> {
+        match self {
+            Layer::Conv2d { window, .. }
+            | Layer::MaxPool { window }
+            | Layer::AvgPool { window } => Some(window),
+            _ => None,
+        }
+    }
+
+    /// The same layer holding `tensor(name, shape, t)` for each of its tensors `t`: `name` is
+    /// `weight` or `bias`, `shape` the tensor's shape in PyTorch's layout when the layer's
+    /// input has shape `input` (conv weights `[out_channels, in_channels, kh, kw]`, dense
+    /// weights `[outputs, inputs]`, biases `[outputs]`). Fills an [`Architecture`]'s layers
+    /// with values, or leaves a [`Dnn`]'s values out ([`spec`](Layer::spec)).
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_converter::{DnnLayer, LayerSpec, Shape};
+    /// let spec = LayerSpec::Dense { outputs: 2, weights: (), bias: Some(()) };
+    /// let layer = spec.try_map(Shape::flat(3), |_, shape, ()| {
+    ///     Ok::<_, ()>(vec![0.5; shape.iter().product::<u64>() as usize])
+    /// });
+    /// assert_eq!(layer, Ok(DnnLayer::Dense { outputs: 2, weights: vec![0.5; 6], bias: Some(vec![0.5; 2]) }));
+    /// ```
+    pub fn try_map<U, E>(
+        &self,
+        input: Shape,
+        mut tensor: impl FnMut(&'static str, &[u64], &T) -> Result<U, E>,
+    ) -> Result<Layer<U>, E> {
+        let mut both = |outputs: u32, weight_shape: &[u64], weights: &T, bias: &Option<T>| {
+            let weights = tensor("weight", weight_shape, weights)?;
+            let bias = match bias {
+                Some(b) => Some(tensor("bias", &[u64::from(outputs)], b)?),
+                None => None,
+            };
+            Ok((weights, bias))
+        };
+        Ok(match self {
+            Layer::Conv2d {
+                out_channels,
+                window,
+                weights,
+                bias,
+            } => {
+                let [kh, kw] = window.kernel;
+                let shape = [*out_channels, input.c, kh, kw].map(u64::from);
+                let (weights, bias) = both(*out_channels, &shape, weights, bias)?;
+                Layer::Conv2d {
+                    out_channels: *out_channels,
+                    window: *window,
+                    weights,
+                    bias,
+                }
+            }
+            Layer::Dense {
+                outputs,
+                weights,
+                bias,
+            } => {
+                let shape = [u64::from(*outputs), input.len()];
+                let (weights, bias) = both(*outputs, &shape, weights, bias)?;
+                Layer::Dense {
+                    outputs: *outputs,
+                    weights,
+                    bias,
+                }
+            }
+            Layer::MaxPool { window } => Layer::MaxPool { window: *window },
+            Layer::AvgPool { window } => Layer::AvgPool { window: *window },
+            Layer::Flatten => Layer::Flatten,
+            Layer::Relu => Layer::Relu,
+        })
+    }
+
+    /// The layer without its tensors: kind and geometry, and whether it has a bias.
+    pub fn spec(&self) -> LayerSpec {
+        let kept = self.try_map(Shape::flat(1), |_, _, _| {
+            Ok::<_, std::convert::Infallible>(())
+        });
+        match kept {
+            Ok(spec) => spec,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl DnnLayer {
     /// A conv or dense layer's outputs (channels for a conv), weights and bias, mutably:
     /// each output's weights are one contiguous row of `weights` in PyTorch layouts.
     pub fn parameters_mut(&mut self) -> Option<ParametersMut<'_>> {
@@ -99,14 +196,92 @@ impl DnnLayer {
             _ => None,
         }
     }
+}
 
-    /// The sliding window of a conv or pool layer.
-    pub fn window(&self) -> Option<&Window> {
-        match self {
-            DnnLayer::Conv2d { window, .. }
-            | DnnLayer::MaxPool { window }
-            | DnnLayer::AvgPool { window } => Some(window),
-            _ => None,
+/// A network's architecture: input shape and layers, no weights. A model file stores one
+/// beside the weights (`tdsnn-io`); [`Architecture::build`] puts the two together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Architecture {
+    /// Input shape (C, H, W).
+    pub input: Shape,
+    /// The layers, in order.
+    pub layers: Vec<LayerSpec>,
+}
+
+impl Architecture {
+    /// LeNet-5 as the paper uses it: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2,
+    /// dense 500, dense 10, ReLU, on 1x28x28 (the shipped models' architecture; 2,293,000
+    /// multiply-accumulates, see [`ops`](crate::ops)).
+    pub fn lenet5() -> Architecture {
+        let conv = |out_channels| LayerSpec::Conv2d {
+            out_channels,
+            window: Window::square(5, 1, 0),
+            weights: (),
+            bias: Some(()),
+        };
+        let pool = LayerSpec::MaxPool {
+            window: Window::square(2, 2, 0),
+        };
+        let dense = |outputs| LayerSpec::Dense {
+            outputs,
+            weights: (),
+            bias: Some(()),
+        };
+        Architecture {
+            input: Shape::new(1, 28, 28),
+            layers: vec![
+                conv(20),
+                LayerSpec::Relu,
+                pool.clone(),
+                conv(50),
+                LayerSpec::Relu,
+                pool,
+                LayerSpec::Flatten,
+                dense(500),
+                LayerSpec::Relu,
+                dense(10),
+            ],
+        }
+    }
+
+    /// Builds the DNN, asking `tensor(k, name, shape)` for the values of layer `k`'s
+    /// `weight` or `bias` tensor, whose shape in PyTorch's layout is `shape` (see
+    /// [`Layer::try_map`]). An error of `tensor` is returned as is (outside); a network
+    /// that does not fit together, as the inner [`ModelError`], naming the layer.
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_converter::model::Architecture;
+    /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+    /// let zeros = |_, _, shape: &[u64]| Ok::<_, ()>(vec![0.0; shape.iter().product::<u64>() as usize]);
+    /// let dnn = Architecture::lenet5().build(zeros).unwrap()?;
+    /// assert_eq!(dnn.parameter_count(), 431_080);
+    /// assert_eq!(Architecture::of(&dnn), Architecture::lenet5());
+    /// # Ok(()) }
+    /// ```
+    pub fn build<E>(
+        &self,
+        mut tensor: impl FnMut(usize, &'static str, &[u64]) -> Result<Vec<f32>, E>,
+    ) -> Result<Result<Dnn, ModelError>, E> {
+        let mut shape = self.input;
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (k, spec) in self.layers.iter().enumerate() {
+            let layer = spec.try_map(shape, |name, dims, ()| tensor(k, name, dims))?;
+            // The next layer's tensor shapes follow from this layer's output shape.
+            shape = match layer.output_shape(k, shape) {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(e)),
+            };
+            layers.push(layer);
+        }
+        Ok(Dnn::new(self.input, layers))
+    }
+
+    /// The architecture of a DNN (its weights left out).
+    pub fn of(dnn: &Dnn) -> Architecture {
+        Architecture {
+            input: dnn.input_shape(),
+            layers: dnn.layers().iter().map(Layer::spec).collect(),
         }
     }
 }
@@ -374,42 +549,14 @@ fn check_finite(index: usize, layer: &DnnLayer) -> Result<(), ModelError> {
 pub(crate) mod tests {
     use super::*;
 
-    /// LeNet-5 as in the paper: 20c5-pool-50c5-pool-500-10 on 1x28x28.
+    /// The paper's LeNet-5 ([`Architecture::lenet5`]), weights 0.01, biases 0.
     pub(crate) fn lenet_layers() -> Vec<DnnLayer> {
-        vec![
-            DnnLayer::Conv2d {
-                out_channels: 20,
-                window: Window::square(5, 1, 0),
-                weights: vec![0.01; 20 * 25],
-                bias: Some(vec![0.0; 20]),
-            },
-            DnnLayer::Relu,
-            DnnLayer::MaxPool {
-                window: Window::square(2, 2, 0),
-            },
-            DnnLayer::Conv2d {
-                out_channels: 50,
-                window: Window::square(5, 1, 0),
-                weights: vec![0.01; 50 * 20 * 25],
-                bias: Some(vec![0.0; 50]),
-            },
-            DnnLayer::Relu,
-            DnnLayer::MaxPool {
-                window: Window::square(2, 2, 0),
-            },
-            DnnLayer::Flatten,
-            DnnLayer::Dense {
-                outputs: 500,
-                weights: vec![0.01; 500 * 800],
-                bias: Some(vec![0.0; 500]),
-            },
-            DnnLayer::Relu,
-            DnnLayer::Dense {
-                outputs: 10,
-                weights: vec![0.01; 10 * 500],
-                bias: Some(vec![0.0; 10]),
-            },
-        ]
+        let values = |_, name, shape: &[u64]| {
+            let v = if name == "bias" { 0.0 } else { 0.01 };
+            Ok::<_, ()>(vec![v; shape.iter().product::<u64>() as usize])
+        };
+        let dnn = Architecture::lenet5().build(values).unwrap().unwrap();
+        dnn.into_parts().1
     }
 
     #[test]

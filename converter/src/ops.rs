@@ -19,9 +19,10 @@
 
 use crate::model::{Dnn, DnnLayer};
 
-/// The operations of one DNN layer.
+/// The multiply-accumulate counts of one DNN layer (its multiplications, additions and bias
+/// additions; the simulation's per-layer counts are [`tdsnn_engine::counters::LayerOps`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LayerOps {
+pub struct LayerMacs {
     /// Index of the layer in [`Dnn::layers`].
     pub layer: usize,
     /// The layer's kind.
@@ -43,7 +44,7 @@ pub struct LayerOps {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OpCounts {
     /// Per-layer counts (ReLU and flatten layers are left out).
-    pub layers: Vec<LayerOps>,
+    pub layers: Vec<LayerMacs>,
 }
 
 impl OpCounts {
@@ -120,7 +121,7 @@ impl Dnn {
                 }
                 DnnLayer::Flatten | DnnLayer::Relu => continue,
             };
-            layers.push(LayerOps {
+            layers.push(LayerMacs {
                 layer: k,
                 kind: layer.kind(),
                 inputs_per_output: m,

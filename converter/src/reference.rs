@@ -2,7 +2,7 @@
 //!
 //! Every synapse-based layer (dense, conv2d, avg-pool) sees `G` of its input, equation (11):
 //! `A_j = sum_i W_ji * G(x_i) + b_j`, with `G(x) = exp(T(x) / L)` and `G(x) = 1` for `x <= 0`
-//! ([`tdsnn_engine::coding::activation`], the one definition of spike time). The input image
+//! ([`tdsnn_engine::coding::g`], the one definition of spike time). The input image
 //! goes through `G` too. Zero padding is applied after `G`: a padded position contributes 0,
 //! not `G(0) = 1`. Max-pool takes the max of `x` itself (padded positions ignored); since `G`
 //! is monotone, `G(maxpool(x)) = maxpool(G(x))`. ReLU is `max(x, 0)`. The last layer's
@@ -16,9 +16,10 @@
 //! Sums run in a fixed order (inputs in channel-major order, bias last), so results are
 //! deterministic.
 
-use tdsnn_engine::coding::activation;
+use tdsnn_engine::coding;
 use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
 use tdsnn_engine::record::argmax;
+use tdsnn_engine::ErrorKind;
 use tdsnn_engine::{Shape, Window};
 
 use crate::error::ReferenceError;
@@ -91,8 +92,8 @@ pub struct Forward {
 /// # Ok(()) }
 /// ```
 pub fn reference_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Reference, ReferenceError> {
-    check_leak(leak)?;
-    let outputs = run(dnn, input, |x| activation(x, leak))?;
+    check_leak(leak).map_err(ReferenceError::InvalidLeak)?;
+    let outputs = run(dnn, input, |x| coding::g(x, leak))?;
     let layers: Vec<LayerValues> = dnn
         .layers()
         .iter()
@@ -145,8 +146,8 @@ pub fn relu_forward(dnn: &Dnn, input: &[f32]) -> Result<Forward, ReferenceError>
 ///
 /// Errors as [`reference_forward`].
 pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward, ReferenceError> {
-    check_leak(leak)?;
-    let mut outputs = run(dnn, input, |x| activation(x, leak) - 1.0)?;
+    check_leak(leak).map_err(ReferenceError::InvalidLeak)?;
+    let mut outputs = run(dnn, input, |x| coding::g(x, leak) - 1.0)?;
     let logits = outputs.pop().unwrap_or_default();
     Ok(Forward {
         class: argmax(&logits),
@@ -154,15 +155,29 @@ pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward,
     })
 }
 
-fn check_leak(leak: f64) -> Result<(), ReferenceError> {
+/// Errors unless `leak` is a leak constant the engine accepts: finite and in
+/// `[MIN_LEAK, MAX_LEAK]` ([`valid_leak`]). The error is the engine's own
+/// ([`ErrorKind::InvalidLeak`], "leak constant L = 0.0 must be finite and in [0.01, 1000.0]"),
+/// the one a graph with that leak would fail with; the reference DNN, training and the
+/// command line check with this before they start.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::check_leak;
+/// assert!(check_leak(5.0).is_ok());
+/// let err = check_leak(0.0).unwrap_err();
+/// assert_eq!(err.to_string(), "leak constant L = 0.0 must be finite and in [0.01, 1000.0]");
+/// ```
+pub fn check_leak(leak: f64) -> Result<(), tdsnn_engine::Error> {
     if valid_leak(leak) {
         Ok(())
     } else {
-        Err(ReferenceError::InvalidLeak {
+        Err(ErrorKind::InvalidLeak {
             leak,
             min: MIN_LEAK,
             max: MAX_LEAK,
-        })
+        }
+        .into())
     }
 }
 
@@ -540,7 +555,8 @@ mod tests {
         for leak in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e4] {
             assert!(matches!(
                 reference_forward(&dnn, &[0.0; 4], leak),
-                Err(ReferenceError::InvalidLeak { .. })
+                Err(ReferenceError::InvalidLeak(e))
+                    if matches!(e.kind(), ErrorKind::InvalidLeak { .. })
             ));
         }
     }

@@ -12,7 +12,7 @@ mod common;
 use common::case;
 use proptest::prelude::*;
 use tdsnn_converter::{layer_map, reference_forward};
-use tdsnn_engine::coding::activation;
+use tdsnn_engine::coding;
 use tdsnn_engine::{audit, TilPolicy};
 
 proptest! {
@@ -29,7 +29,7 @@ proptest! {
         for (k, values) in reference.layers.iter().enumerate() {
             let Some(want) = values.pre_activations() else { continue };
             let x = if k == 0 { &image } else { &reference.layers[k - 1].values };
-            let gains: Vec<f64> = x.iter().map(|&v| activation(v, case.leak)).collect();
+            let gains: Vec<f64> = x.iter().map(|&v| coding::g(v, case.leak)).collect();
             let g = map[k].expect("a synapse-based layer is kept");
             let got = audit::pre_activations(&graph, g, &gains).expect("synapse-based");
             prop_assert_eq!(got.len(), want.len());

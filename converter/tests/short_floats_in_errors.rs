@@ -1,8 +1,8 @@
 //! Numbers in error messages print in short form: a leak constant of 1e-300 reads
 //! `1e-300`, not three hundred digits, in the converter's messages and the engine's alike.
 
-use tdsnn_converter::{convert, reference_forward, Dnn, DnnLayer, Shape, TilPolicy};
-use tdsnn_engine::GraphBuilder;
+use tdsnn_converter::{convert, reference_forward, Dnn, DnnLayer, ModelError, Shape, TilPolicy};
+use tdsnn_engine::{ErrorKind, GraphBuilder};
 
 fn dense() -> Dnn {
     Dnn::new(
@@ -48,6 +48,11 @@ fn a_tiny_or_huge_leak_prints_short_in_the_engine() {
             .output(1, vec![0.5, 0.5], None)
             .build()
             .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidLeak { leak: l, .. }
+                if l.to_bits() == leak.to_bits()),
+            "{err:?}"
+        );
         assert_short(&err.to_string(), text);
     }
 }
@@ -59,6 +64,10 @@ fn a_huge_threshold_prints_short() {
         .output(1, vec![0.5, 0.5], None)
         .build()
         .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::InvalidThreshold { threshold: 1e300 }
+    );
     assert_short(
         &err.to_string(),
         "firing threshold 1e300 must be finite and <= 0",
@@ -76,5 +85,17 @@ fn a_non_finite_weight_prints_short() {
         }],
     )
     .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ModelError::NonFinite {
+                layer: 0,
+                tensor: "weights",
+                index: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_short(&err.to_string(), "weights[1] = inf is not finite");
 }

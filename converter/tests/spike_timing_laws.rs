@@ -4,17 +4,21 @@
 //!
 //! Tie window: a neuron whose `L * ln(A + 1)` lies within 1e-9 of an integer is a float tie,
 //! counted and reported (run with `--nocapture` to see the tallies), never a pass or a fail.
+//! Ties are bounded over the whole run, and so is the share of neurons that fire after their
+//! release: the random networks must carry information, not fire everything at the release.
 
 mod common;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use common::{case, Case};
 use proptest::prelude::{prop_assert, prop_assert_eq};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tdsnn_converter::reference_forward;
 use tdsnn_engine::audit::{self, Tolerance};
-use tdsnn_engine::{ErrorKind, Params, Record, Simulate, Simulator, TickMode, TilPolicy};
+use tdsnn_engine::{
+    ErrorKind, Graph, Layer, Params, Record, Simulate, Simulator, TickMode, TilPolicy,
+};
 
 const CASES: u32 = 256;
 
@@ -46,40 +50,101 @@ fn runs(case: &Case, mode: TickMode) -> Vec<(TilPolicy, Record)> {
     vec![(TilPolicy::Dynamic, dynamic), (fixed, record)]
 }
 
+/// At most this share of the neurons that can tie (hidden conv, dense and average-pool
+/// neurons) may lie in the tie window over a whole run. Measured: none in 130 runs of 256
+/// cases (about 55,000 such neurons a run): a float tie needs `L ln(A + 1)` within 1e-9 of an
+/// integer, a chance of the order of 1e-9 for a pre-activation spread over order one.
+const MAX_TIE_SHARE: f64 = 1e-3;
+
+/// At least this share of hidden conv and dense neurons must fire after their release
+/// (`T(A) > 0`) over a whole run. Measured over 130 runs of 256 cases (random seeds): 43.3 %
+/// on average, standard deviation 2.1 %, 38.1 % to 49.9 %. Weights are symmetric about 0
+/// and every input gain is at least 1, so about half the pre-activations are positive.
+const MIN_AFTER_RELEASE_SHARE: f64 = 0.30;
+
+/// What a whole property run saw, summed over its cases.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Cases run (each gives four records: two tick modes, two `T_il` policies).
+    cases: u32,
+    /// Neurons the audit checked, every layer included.
+    neurons: u64,
+    /// Neurons of hidden synapse-based layers (conv, dense, average pool): the only ones
+    /// whose spike time comes from a potential, so the only ones that can tie.
+    synaptic: u64,
+    /// Of those, the conv and dense ones: their ReLU lets them fire at the release (`A <= 0`).
+    gated: u64,
+    /// Conv and dense neurons firing after their release (`T(A) > 0`).
+    after_release: u64,
+    /// Neurons within the tie window.
+    ties: u64,
+    /// Ties whose spike is one step off `T(A)`.
+    tie_differences: u64,
+}
+
+impl Tally {
+    fn add(&mut self, graph: &Graph, record: &Record, report: &audit::Audit) {
+        self.neurons += report.neurons();
+        self.ties += report.ties();
+        self.tie_differences += report.layers.iter().map(|l| l.tie_differences).sum::<u64>();
+        for (layer, rec) in graph.layers().iter().zip(&record.layers) {
+            let n = rec.spikes.len() as u64;
+            match layer {
+                Layer::Conv2d(_) | Layer::Dense(_) => {
+                    let release = rec.release.expect("a synapse-based layer releases");
+                    self.synaptic += n;
+                    self.gated += n;
+                    self.after_release +=
+                        rec.spikes.iter().filter(|&&t| t > release).count() as u64;
+                }
+                Layer::AvgPool(_) => self.synaptic += n,
+                Layer::MaxPool(_) | Layer::Flatten | Layer::Output(_) => {}
+            }
+        }
+    }
+}
+
 #[test]
 fn every_spike_lands_where_equation_10_says() {
-    let (neurons, ties, differing) = (Cell::new(0u64), Cell::new(0u64), Cell::new(0u64));
+    let tally = RefCell::new(Tally::default());
     runner()
         .run(&case(), |case| {
+            tally.borrow_mut().cases += 1;
             for mode in [TickMode::Explicit, TickMode::ClosedForm] {
                 for (til, record) in runs(&case, mode) {
+                    let graph = case.graph(til);
                     let report =
-                        audit::audit(&case.graph(til), &case.input, &record, Tolerance::DEFAULT)
-                            .unwrap();
+                        audit::audit(&graph, &case.input, &record, Tolerance::DEFAULT).unwrap();
                     prop_assert!(report.passed(), "{mode:?} {til:?}: {report:#?}");
-                    neurons.set(neurons.get() + report.neurons());
-                    ties.set(ties.get() + report.ties());
-                    differing.set(
-                        differing.get()
-                            + report.layers.iter().map(|l| l.tie_differences).sum::<u64>(),
-                    );
+                    tally.borrow_mut().add(&graph, &record, &report);
                 }
             }
             Ok(())
         })
         .unwrap();
+    let t = tally.into_inner();
     println!(
-        "equation (10): {} neurons checked, {} within the tie window ({} of them off by a step)",
-        neurons.get(),
-        ties.get(),
-        differing.get()
+        "equation (10): {} cases, {} neurons checked, {} within the tie window ({} of them off \
+         by a step); {} of {} conv and dense neurons fire after their release",
+        t.cases, t.neurons, t.ties, t.tie_differences, t.after_release, t.gated
+    );
+    assert_eq!(t.cases, CASES, "every case ran, none rejected: {t:?}");
+    assert!(
+        t.ties as f64 <= MAX_TIE_SHARE * t.synaptic as f64,
+        "too many ties: {t:?}"
+    );
+    assert!(
+        t.after_release as f64 >= MIN_AFTER_RELEASE_SHARE * t.gated as f64,
+        "too few neurons fire after their release: {t:?}"
     );
 }
 
 #[test]
 fn tick_modes_give_identical_records() {
+    let cases = Cell::new(0u32);
     runner()
         .run(&(case(), -1e-3f64..=0.0), |(case, threshold)| {
+            cases.set(cases.get() + 1);
             // Another firing threshold (the laws' is 0): the modes must still agree.
             let graph = case.graph(TilPolicy::Dynamic);
             let graph = graph
@@ -121,16 +186,20 @@ fn tick_modes_give_identical_records() {
             Ok(())
         })
         .unwrap();
+    assert_eq!(cases.get(), CASES, "every case ran, none rejected");
 }
 
 #[test]
 fn a_fixed_t_il_shorter_than_needed_is_a_late_spike_error() {
+    let checked = Cell::new(0u32);
     runner()
         .run(&case(), |case| {
             let (_, longest) = dynamic_run(&case, TickMode::ClosedForm);
             if longest == 0 {
+                // Every input pixel 0 and no bias: no shorter T_il exists.
                 return Ok(());
             }
+            checked.set(checked.get() + 1);
             let short = case.graph(TilPolicy::Fixed(longest - 1));
             for mode in [TickMode::Explicit, TickMode::ClosedForm] {
                 let err = Simulator::new(short.clone(), mode)
@@ -146,6 +215,13 @@ fn a_fixed_t_il_shorter_than_needed_is_a_late_spike_error() {
             Ok(())
         })
         .unwrap();
+    // Measured: 256 of 256 in every run (a case with T_il = 0 everywhere needs every pixel 0,
+    // one chance in 5^9 at the least).
+    assert!(
+        checked.get() >= CASES * 9 / 10,
+        "only {} of {CASES} cases had a T_il to shorten",
+        checked.get()
+    );
 }
 
 #[test]
@@ -181,5 +257,10 @@ fn output_class_matches_the_reference_dnn() {
         "argmax: {} runs agree with the reference DNN, {} differ at a tie",
         agree.get(),
         tied.get()
+    );
+    assert_eq!(
+        agree.get() + tied.get(),
+        2 * CASES,
+        "every case ran, none rejected"
     );
 }

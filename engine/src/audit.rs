@@ -390,7 +390,7 @@ pub fn pre_activations(graph: &Graph, k: usize, g: &[f64]) -> Option<Vec<(f64, f
     if g.len() as u64 != inp.len() {
         return None;
     }
-    let bias_gain = coding::activation(1.0, graph.params().leak);
+    let bias_gain = coding::g(1.0, graph.params().leak);
     let mut sums = vec![(0.0, 0.0); out.len() as usize];
     let mut add = |j: usize, term: f64| {
         sums[j].0 += term;

@@ -31,11 +31,11 @@ pub fn spike_time(x: f64, leak: f64) -> u32 {
 ///
 /// # Example
 /// ```
-/// use tdsnn_engine::coding::activation;
-/// assert_eq!(activation(-3.0, 5.0), 1.0);
-/// assert!((activation(1.0, 5.0) - (4.0f64 / 5.0).exp()).abs() < 1e-15);
+/// use tdsnn_engine::coding::g;
+/// assert_eq!(g(-3.0, 5.0), 1.0);
+/// assert!((g(1.0, 5.0) - (4.0f64 / 5.0).exp()).abs() < 1e-15);
 /// ```
-pub fn activation(x: f64, leak: f64) -> f64 {
+pub fn g(x: f64, leak: f64) -> f64 {
     time_gain(spike_time(x, leak), leak)
 }
 

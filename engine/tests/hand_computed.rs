@@ -1,7 +1,7 @@
 //! Named cases worked by hand through equations (7)-(10): the edges of the spike-time
 //! function, a bias-only layer, a late spike under a fixed `T_il`, and exact operation counts.
 
-use tdsnn_engine::coding::{activation, decay, spike_time, tick_weight};
+use tdsnn_engine::coding::{decay, g, spike_time, tick_weight};
 use tdsnn_engine::{
     ErrorKind, EventByEvent, GraphBuilder, Record, Shape, Simulate, Simulator, TickMode, TilPolicy,
 };
@@ -13,7 +13,7 @@ const MODES: [TickMode; 2] = [TickMode::Explicit, TickMode::ClosedForm];
 /// `w` and bias `b`, read out by one output neuron.
 fn one_neuron(x: f32, w: f32, b: f32, mode: TickMode) -> Record {
     let graph = GraphBuilder::new(Shape::flat(1), L)
-        .dense(1, vec![-w], Some(vec![-b / activation(1.0, L) as f32]))
+        .dense(1, vec![-w], Some(vec![-b / g(1.0, L) as f32]))
         .output(1, vec![1.0], None)
         .build()
         .unwrap();
@@ -59,7 +59,7 @@ fn layer_driven_by_its_bias_alone() {
     for mode in MODES {
         // All weights zero: the hidden neurons' only input is the bias neuron, so A = b.
         let biases = [0.5f32, 2.0, -1.0, 7.0];
-        let g1 = activation(1.0, L) as f32;
+        let g1 = g(1.0, L) as f32;
         let graph = GraphBuilder::new(Shape::flat(3), L)
             .dense(
                 4,
@@ -155,7 +155,7 @@ fn late_bias_with_fixed_t_il_is_an_error() {
 /// Two inputs x = (1, 0) -> one hidden neuron (W = (0.5, 2), b = 0.3) -> two outputs
 /// (W = (1, -1), b = (0, 0.5)), L = 5, worked through equations (7)-(9) by hand.
 fn two_layer() -> tdsnn_engine::Graph {
-    let g1 = activation(1.0, L) as f32;
+    let g1 = g(1.0, L) as f32;
     GraphBuilder::new(Shape::flat(2), L)
         .dense(1, vec![-0.5, -2.0], Some(vec![-0.3 / g1]))
         .output(2, vec![1.0, -1.0], Some(vec![0.0, 0.5 / g1]))
@@ -168,7 +168,7 @@ fn two_layer_example_through_equations_7_to_9() {
     // Input spikes: T(1) = ceil(5 ln 2) = ceil(3.47) = 4, T(0) = 0. Bias at T(1) = 4.
     // Dynamic release: R_1 = max(4, 0, 4) = 4, so T_il = 4.
     let (r1, t_il) = (4u32, 4u32);
-    let g1 = activation(1.0, L);
+    let g1 = g(1.0, L);
     let (w, b) = (0.5f32 as f64, 2.0f64);
     let bias_w = f64::from(-0.3 / g1 as f32);
     // Potential at release, equation (4): P = sum_i -W_i exp(-(T_il - t_i)/L) + bias.
@@ -191,7 +191,7 @@ fn two_layer_example_through_equations_7_to_9() {
         // Output: origin 4, inputs at 12 (relative 8), bias at 8: R_out = 12, T_il = 8.
         assert_eq!(r.layers[1].frame_origin, 4);
         assert_eq!(r.layers[1].release, Some(12));
-        let gh = activation(a, L); // = exp(8/5)
+        let gh = g(a, L); // = exp(8/5)
         let expected = [gh, -gh + 0.5];
         for (l, e) in r.output.logits.iter().zip(expected) {
             assert!(

@@ -233,7 +233,12 @@ fn read_gives_the_error_from_bytes_gives() {
         std::fs::write(&path, &case).unwrap();
         let (on_disk, in_memory) = (read(&path), from_bytes(&case));
         assert_eq!(on_disk, in_memory, "{} bytes", case.len());
-        assert!(in_memory.is_err());
+        let err = in_memory.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::Format { .. }),
+            "{} bytes: {err:?}",
+            case.len()
+        );
     }
     std::fs::remove_file(&path).ok();
 }

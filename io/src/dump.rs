@@ -84,6 +84,13 @@ impl<T> Array<T> {
     }
 }
 
+impl<T: npyz::AutoSerialize + Copy> Array<T> {
+    /// Its name and its NPY bytes, `n` images of shape `item`.
+    fn npy(&self, n: u64) -> (&str, std::io::Result<Vec<u8>>) {
+        (&self.name, npy(n, &self.item, &self.values))
+    }
+}
+
 fn dims(shape: Shape) -> Vec<u64> {
     if shape.h == 1 && shape.w == 1 {
         vec![u64::from(shape.c)]
@@ -140,7 +147,7 @@ pub fn write_dump(
         u64::from(in_shape.w),
     ];
     let classes = dims(graph.output_shape(graph.layers().len() - 1));
-    let mut f32s = vec![Array::<f32>::new("input", image_dims.clone())];
+    let mut f32s = [Array::<f32>::new("input", image_dims.clone())];
     let mut u32s = vec![Array::<u32>::new("input_spikes", image_dims)];
     let mut i64s = vec![
         Array::<i64>::new("classes_snn", vec![]),
@@ -220,29 +227,13 @@ pub fn write_dump(
         count += 1;
         Ok(())
     };
-    for a in &f32s {
-        add(
-            &a.name,
-            npy(n, &a.item, &a.values).map_err(|e| fail(e.to_string()))?,
-        )?;
-    }
-    for a in &u32s {
-        add(
-            &a.name,
-            npy(n, &a.item, &a.values).map_err(|e| fail(e.to_string()))?,
-        )?;
-    }
-    for a in &i64s {
-        add(
-            &a.name,
-            npy(n, &a.item, &a.values).map_err(|e| fail(e.to_string()))?,
-        )?;
-    }
-    for a in &f64s {
-        add(
-            &a.name,
-            npy(n, &a.item, &a.values).map_err(|e| fail(e.to_string()))?,
-        )?;
+    // One array at a time, in the order declared: f32, u32, i64, f64.
+    let encoded = (f32s.iter().map(|a| a.npy(n)))
+        .chain(u32s.iter().map(|a| a.npy(n)))
+        .chain(i64s.iter().map(|a| a.npy(n)))
+        .chain(f64s.iter().map(|a| a.npy(n)));
+    for (name, npy) in encoded {
+        add(name, npy.map_err(|e| fail(e.to_string()))?)?;
     }
     zip.finish().map_err(|e| fail(e.to_string()))?;
     Ok(count)

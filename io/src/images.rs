@@ -84,6 +84,30 @@ pub fn check_labels(data: &impl Inputs, classes: usize) -> Result<(), LabelError
     }
 }
 
+/// Accuracy: the fraction of images whose class, the argmax of a network's outputs, is their
+/// label, from one `(class, label)` pair per image. An image without a class (its forward
+/// pass failed) or without a label counts as wrong; no images give 0. Every accuracy tdsnn
+/// reports is counted here: training's per epoch, the held-out ones, the evaluation's.
+///
+/// # Example
+/// ```
+/// use tdsnn_io::images::accuracy;
+/// let classes = [3, 1, 4, 1];
+/// let labels = [3, 1, 4, 0];
+/// let pairs = classes.iter().zip(labels).map(|(&c, l)| (Some(c), Some(l)));
+/// assert_eq!(accuracy(pairs), 0.75);
+/// assert_eq!(accuracy([(None, Some(2)), (Some(2), None), (None, None)]), 0.0);
+/// assert_eq!(accuracy([]), 0.0);
+/// ```
+pub fn accuracy(pairs: impl IntoIterator<Item = (Option<usize>, Option<usize>)>) -> f64 {
+    let (mut correct, mut total) = (0usize, 0usize);
+    for (class, label) in pairs {
+        total += 1;
+        correct += usize::from(class.is_some() && class == label);
+    }
+    correct as f64 / total.max(1) as f64
+}
+
 /// Images read from an NPY array, with optional labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Images {

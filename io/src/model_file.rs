@@ -19,7 +19,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
-use tdsnn_converter::{Dnn, DnnLayer, ModelError};
+use tdsnn_converter::{Dnn, ModelError};
 use tdsnn_engine::{Shape, Window};
 
 use crate::input::{self, InputError, InputErrorKind};
@@ -29,9 +29,12 @@ pub const ARCHITECTURE_KEY: &str = "tdsnn.architecture";
 /// Metadata key of the [`ModelInfo`] JSON.
 pub const MODEL_KEY: &str = "tdsnn.model";
 
-/// One layer of an architecture: kind and geometry, no weights.
+pub use tdsnn_converter::model::{Architecture, LayerSpec};
+
+/// A layer of the architecture JSON: kind and geometry, no weights (the file format's
+/// spelling of a [`LayerSpec`]).
 ///
-/// As JSON, an object whose `type` names the kind (`conv2d`, `dense`, `max_pool`, `avg_pool`,
+/// An object whose `type` names the kind (`conv2d`, `dense`, `max_pool`, `avg_pool`,
 /// `flatten`, `relu`), with exactly the kind's fields: an unknown field is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 // Derived as associated functions, wrapped by the trait impls below: serde ignores
@@ -39,58 +42,39 @@ pub const MODEL_KEY: &str = "tdsnn.model";
 // checked by hand first.
 #[serde(remote = "Self")]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum LayerSpec {
-    /// 2-D convolution.
+enum LayerJson {
     Conv2d {
-        /// Output channels.
         out_channels: u32,
-        /// Kernel (kh, kw).
         kernel: [u32; 2],
-        /// Stride (sh, sw).
         stride: [u32; 2],
-        /// Zero padding (ph, pw).
         padding: [u32; 2],
-        /// Whether the layer has a bias.
         bias: bool,
     },
-    /// Fully connected layer.
     Dense {
-        /// Outputs.
         outputs: u32,
-        /// Whether the layer has a bias.
         bias: bool,
     },
-    /// Max pooling.
     MaxPool {
-        /// Kernel (kh, kw).
         kernel: [u32; 2],
-        /// Stride (sh, sw).
         stride: [u32; 2],
-        /// Padding (ph, pw).
         padding: [u32; 2],
     },
-    /// Average pooling.
     AvgPool {
-        /// Kernel (kh, kw).
         kernel: [u32; 2],
-        /// Stride (sh, sw).
         stride: [u32; 2],
-        /// Padding (ph, pw).
         padding: [u32; 2],
     },
-    /// Flatten, channel-major.
     Flatten,
-    /// ReLU.
     Relu,
 }
 
-impl Serialize for LayerSpec {
+impl Serialize for LayerJson {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        LayerSpec::serialize(self, serializer)
+        LayerJson::serialize(self, serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for LayerSpec {
+impl<'de> Deserialize<'de> for LayerJson {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
@@ -102,161 +86,122 @@ impl<'de> Deserialize<'de> for LayerSpec {
                 )));
             }
         }
-        LayerSpec::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)
+        LayerJson::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)
     }
 }
 
-/// A network's architecture: input shape (C, H, W) and layers.
+impl From<&LayerSpec> for LayerJson {
+    fn from(spec: &LayerSpec) -> Self {
+        match *spec {
+            LayerSpec::Conv2d {
+                out_channels,
+                window,
+                bias,
+                ..
+            } => LayerJson::Conv2d {
+                out_channels,
+                kernel: window.kernel,
+                stride: window.stride,
+                padding: window.padding,
+                bias: bias.is_some(),
+            },
+            LayerSpec::Dense { outputs, bias, .. } => LayerJson::Dense {
+                outputs,
+                bias: bias.is_some(),
+            },
+            LayerSpec::MaxPool { window } => LayerJson::MaxPool {
+                kernel: window.kernel,
+                stride: window.stride,
+                padding: window.padding,
+            },
+            LayerSpec::AvgPool { window } => LayerJson::AvgPool {
+                kernel: window.kernel,
+                stride: window.stride,
+                padding: window.padding,
+            },
+            LayerSpec::Flatten => LayerJson::Flatten,
+            LayerSpec::Relu => LayerJson::Relu,
+        }
+    }
+}
+
+impl From<LayerJson> for LayerSpec {
+    fn from(json: LayerJson) -> Self {
+        let has = |bias: bool| bias.then_some(());
+        match json {
+            LayerJson::Conv2d {
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                bias,
+            } => LayerSpec::Conv2d {
+                out_channels,
+                window: Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+                weights: (),
+                bias: has(bias),
+            },
+            LayerJson::Dense { outputs, bias } => LayerSpec::Dense {
+                outputs,
+                weights: (),
+                bias: has(bias),
+            },
+            LayerJson::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => LayerSpec::MaxPool {
+                window: Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+            },
+            LayerJson::AvgPool {
+                kernel,
+                stride,
+                padding,
+            } => LayerSpec::AvgPool {
+                window: Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+            },
+            LayerJson::Flatten => LayerSpec::Flatten,
+            LayerJson::Relu => LayerSpec::Relu,
+        }
+    }
+}
+
+/// The architecture JSON under [`ARCHITECTURE_KEY`]: input shape (C, H, W) and layers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Architecture {
-    /// Input shape (C, H, W).
-    pub input: [u32; 3],
-    /// The layers, in order.
-    pub layers: Vec<LayerSpec>,
+struct ArchitectureJson {
+    input: [u32; 3],
+    layers: Vec<LayerJson>,
 }
 
-impl Architecture {
-    /// The input shape.
-    pub fn input_shape(&self) -> Shape {
-        Shape::new(self.input[0], self.input[1], self.input[2])
-    }
-
-    /// Builds the DNN, asking `tensor(k, name, len)` for the values of layer `k`'s `weight`
-    /// or `bias` tensor (PyTorch layout, `len` values).
-    pub fn build<E>(
-        &self,
-        mut tensor: impl FnMut(usize, &'static str, usize) -> Result<Vec<f32>, E>,
-    ) -> Result<Result<Dnn, ModelError>, E> {
-        self.build_shaped(|k, name, shape| {
-            // Saturating, as the dimensions are.
-            let len = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-            tensor(k, name, len.unwrap_or(usize::MAX))
-        })
-    }
-
-    /// Builds the DNN, asking `tensor(k, name, shape)` for the values of layer `k`'s
-    /// `weight` or `bias` tensor, whose shape in PyTorch's layout is `shape`: conv2d weights
-    /// `[out_channels, in_channels, kh, kw]`, dense weights `[outputs, inputs]`, biases
-    /// `[outputs]`.
-    pub fn build_shaped<E>(
-        &self,
-        mut tensor: impl FnMut(usize, &'static str, &[usize]) -> Result<Vec<f32>, E>,
-    ) -> Result<Result<Dnn, ModelError>, E> {
-        // Saturating: an absurd size from a hostile file then fails the tensor's size check.
-        let dim = |d: u64| usize::try_from(d).unwrap_or(usize::MAX);
-        let mut shape = self.input_shape();
-        let mut layers = Vec::with_capacity(self.layers.len());
-        for (k, spec) in self.layers.iter().enumerate() {
-            let layer = match *spec {
-                LayerSpec::Conv2d {
-                    out_channels,
-                    kernel,
-                    stride,
-                    padding,
-                    bias,
-                } => {
-                    let weights =
-                        [out_channels, shape.c, kernel[0], kernel[1]].map(|d| dim(u64::from(d)));
-                    DnnLayer::Conv2d {
-                        out_channels,
-                        window: Window {
-                            kernel,
-                            stride,
-                            padding,
-                        },
-                        weights: tensor(k, "weight", &weights)?,
-                        bias: if bias {
-                            Some(tensor(k, "bias", &[dim(u64::from(out_channels))])?)
-                        } else {
-                            None
-                        },
-                    }
-                }
-                LayerSpec::Dense { outputs, bias } => DnnLayer::Dense {
-                    outputs,
-                    weights: tensor(k, "weight", &[dim(u64::from(outputs)), dim(shape.len())])?,
-                    bias: if bias {
-                        Some(tensor(k, "bias", &[dim(u64::from(outputs))])?)
-                    } else {
-                        None
-                    },
-                },
-                LayerSpec::MaxPool {
-                    kernel,
-                    stride,
-                    padding,
-                } => DnnLayer::MaxPool {
-                    window: Window {
-                        kernel,
-                        stride,
-                        padding,
-                    },
-                },
-                LayerSpec::AvgPool {
-                    kernel,
-                    stride,
-                    padding,
-                } => DnnLayer::AvgPool {
-                    window: Window {
-                        kernel,
-                        stride,
-                        padding,
-                    },
-                },
-                LayerSpec::Flatten => DnnLayer::Flatten,
-                LayerSpec::Relu => DnnLayer::Relu,
-            };
-            // The next layer's tensor sizes follow from this layer's output shape.
-            shape = match layer.output_shape(k, shape) {
-                Ok(s) => s,
-                Err(e) => return Ok(Err(e)),
-            };
-            layers.push(layer);
-        }
-        Ok(Dnn::new(self.input_shape(), layers))
-    }
-
-    /// The architecture of a DNN (its weights left out).
-    pub fn of(dnn: &Dnn) -> Architecture {
-        let s = dnn.input_shape();
-        let layers = dnn
-            .layers()
-            .iter()
-            .map(|l| match l {
-                DnnLayer::Conv2d {
-                    out_channels,
-                    window,
-                    bias,
-                    ..
-                } => LayerSpec::Conv2d {
-                    out_channels: *out_channels,
-                    kernel: window.kernel,
-                    stride: window.stride,
-                    padding: window.padding,
-                    bias: bias.is_some(),
-                },
-                DnnLayer::Dense { outputs, bias, .. } => LayerSpec::Dense {
-                    outputs: *outputs,
-                    bias: bias.is_some(),
-                },
-                DnnLayer::MaxPool { window } => LayerSpec::MaxPool {
-                    kernel: window.kernel,
-                    stride: window.stride,
-                    padding: window.padding,
-                },
-                DnnLayer::AvgPool { window } => LayerSpec::AvgPool {
-                    kernel: window.kernel,
-                    stride: window.stride,
-                    padding: window.padding,
-                },
-                DnnLayer::Flatten => LayerSpec::Flatten,
-                DnnLayer::Relu => LayerSpec::Relu,
-            })
-            .collect();
-        Architecture {
+impl From<&Architecture> for ArchitectureJson {
+    fn from(arch: &Architecture) -> Self {
+        let s = arch.input;
+        ArchitectureJson {
             input: [s.c, s.h, s.w],
-            layers,
+            layers: arch.layers.iter().map(LayerJson::from).collect(),
+        }
+    }
+}
+
+impl From<ArchitectureJson> for Architecture {
+    fn from(json: ArchitectureJson) -> Self {
+        let [c, h, w] = json.input;
+        Architecture {
+            input: Shape::new(c, h, w),
+            layers: json.layers.into_iter().map(LayerSpec::from).collect(),
         }
     }
 }
@@ -382,39 +327,24 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     check_activation(&model.info.activation, &name)?;
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (k, layer) in model.dnn.layers().iter().enumerate() {
-        let input = model.dnn.input_shape_of(k);
-        let (weights, bias, shape) = match layer {
-            DnnLayer::Conv2d {
-                out_channels,
-                window,
-                weights,
-                bias,
-            } => {
-                let shape = [*out_channels, input.c, window.kernel[0], window.kernel[1]];
-                (
-                    weights,
-                    bias,
-                    shape.iter().map(|&d| d as usize).collect::<Vec<_>>(),
-                )
-            }
-            DnnLayer::Dense {
-                outputs,
-                weights,
-                bias,
-            } => (weights, bias, vec![*outputs as usize, input.len() as usize]),
-            _ => continue,
-        };
-        let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        tensors.push((tensor_name(k, "weight"), shape.clone(), bytes(weights)));
-        if let Some(b) = bias {
-            tensors.push((tensor_name(k, "bias"), vec![shape[0]], bytes(b)));
+        // Every tensor of the layer in order (weight, then bias), in PyTorch's layout.
+        let listed = layer.try_map(model.dnn.input_shape_of(k), |what, shape, values| {
+            let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let shape = shape.iter().map(|&d| d as usize).collect();
+            tensors.push((tensor_name(k, what), shape, bytes));
+            Ok::<_, std::convert::Infallible>(())
+        });
+        if let Err(never) = listed {
+            match never {}
         }
     }
     let json = |v: serde_json::Result<String>| v.expect("plain structs serialise");
     let metadata = HashMap::from([
         (
             ARCHITECTURE_KEY.to_string(),
-            json(serde_json::to_string(&Architecture::of(&model.dnn))),
+            json(serde_json::to_string(&ArchitectureJson::from(
+                &Architecture::of(&model.dnn),
+            ))),
         ),
         (
             MODEL_KEY.to_string(),
@@ -528,13 +458,14 @@ pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileErro
         key,
         message: e.to_string(),
     };
-    let arch: Architecture = serde_json::from_str(field(ARCHITECTURE_KEY)?)
+    let arch: ArchitectureJson = serde_json::from_str(field(ARCHITECTURE_KEY)?)
         .map_err(|e| meta_error(ARCHITECTURE_KEY, e))?;
+    let arch = Architecture::from(arch);
     let info: ModelInfo =
         serde_json::from_str(field(MODEL_KEY)?).map_err(|e| meta_error(MODEL_KEY, e))?;
     check_activation(&info.activation, name)?;
     let dnn = arch
-        .build_shaped(|k, what, shape| {
+        .build(|k, what, shape| {
             let tname = tensor_name(k, what);
             let fail = |message: String| ModelFileError::Tensor {
                 path: name.to_string(),
@@ -545,7 +476,12 @@ pub fn model_from_bytes(bytes: &[u8], name: &str) -> Result<Model, ModelFileErro
             if view.dtype() != Dtype::F32 {
                 return Err(fail(format!("dtype {:?}, expected F32", view.dtype())));
             }
-            if view.shape() != shape {
+            if !view
+                .shape()
+                .iter()
+                .map(|&d| d as u64)
+                .eq(shape.iter().copied())
+            {
                 return Err(fail(format!(
                     "shape {:?}, expected {shape:?} (PyTorch's layout: {})",
                     view.shape(),

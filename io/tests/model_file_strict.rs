@@ -172,12 +172,10 @@ fn a_tensor_claiming_2_to_the_40_values_is_refused_without_allocating() {
     // The header claims [2^20, 2^20] for the dense weight; the data holds 24 values.
     let bytes = reshape(&small_bytes(), "layers.3.weight", &[1 << 20, 1 << 20]);
     let err = model_from_bytes(&bytes, "m").unwrap_err();
+    // The safetensors parser checks the shape against the data before we see the tensor.
     assert!(
-        matches!(
-            err,
-            ModelFileError::Safetensors { .. } | ModelFileError::Tensor { .. }
-        ),
-        "{err}"
+        matches!(&err, ModelFileError::Safetensors { path, .. } if path == "m"),
+        "{err:?}"
     );
 }
 

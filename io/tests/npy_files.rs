@@ -146,6 +146,18 @@ fn trailing_bytes_are_an_error_worded_as_for_idx() {
     images.extend([0; 3]);
     let idx = tdsnn_io::idx::Dataset::from_bytes(&images, &labels).unwrap_err();
     assert!(
+        matches!(
+            idx,
+            tdsnn_io::idx::IdxError::TrailingBytes {
+                role: tdsnn_io::idx::FileRole::Images,
+                expected: 20,
+                actual: 23,
+                ..
+            }
+        ),
+        "{idx:?}"
+    );
+    assert!(
         idx.to_string().ends_with(
             "3 trailing byte(s) from byte 20: the header describes 20 bytes, the file holds 23"
         ),
@@ -277,6 +289,13 @@ fn not_npy_wrong_version_dtype_order_rank_and_range() {
         "x",
     )
     .unwrap_err();
+    assert_eq!(
+        err.kind,
+        NpyErrorKind::OutOfRange {
+            index: 1,
+            value: 1.5
+        }
+    );
     assert_eq!(
         err.to_string(),
         "x: value 1.5 at flat index 1 is outside [0, 1]"

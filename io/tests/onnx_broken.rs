@@ -3,22 +3,16 @@
 //! fixture truncated at many offsets, edits of a good model that are not chains, and one
 //! test per message: each names the node and shows the offending value as given.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use prost::Message;
+use support::onnx_builders::{float, int, ints};
+use support::onnx_fixtures;
 use tdsnn_io::input::InputErrorKind;
 use tdsnn_io::onnx::proto::{
-    attribute_type, data_type, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorProto,
+    data_type, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
 };
 use tdsnn_io::onnx::{import_onnx, read_onnx, OnnxErrorKind};
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .join("fixtures/onnx")
-}
 
 const GOOD: [&str; 4] = [
     "lenet_bn_legacy",
@@ -29,7 +23,7 @@ const GOOD: [&str; 4] = [
 
 /// The error of a broken fixture; its message starts with the file's path.
 fn broken(name: &str) -> OnnxErrorKind {
-    let path = dir().join("broken").join(name);
+    let path = onnx_fixtures().join("broken").join(name);
     let err = read_onnx(&path).unwrap_err();
     assert!(
         err.to_string().starts_with(&path.display().to_string()),
@@ -80,7 +74,7 @@ fn truncated_fixture_does_not_decode() {
 fn every_truncation_of_every_good_fixture_is_an_error() {
     let mut tried = 0;
     for name in GOOD {
-        let bytes = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+        let bytes = std::fs::read(onnx_fixtures().join(format!("{name}.onnx"))).unwrap();
         assert!(import_onnx(&bytes, name).is_ok());
         let offsets = (0..64).chain((64..bytes.len()).step_by(97));
         for at in offsets {
@@ -93,7 +87,7 @@ fn every_truncation_of_every_good_fixture_is_an_error() {
 }
 
 fn lenet() -> ModelProto {
-    let bytes = std::fs::read(dir().join("lenet_bn_legacy.onnx")).unwrap();
+    let bytes = std::fs::read(onnx_fixtures().join("lenet_bn_legacy.onnx")).unwrap();
     ModelProto::decode(&bytes[..]).unwrap()
 }
 
@@ -162,7 +156,7 @@ fn graphs_that_are_not_chains() {
 }
 
 fn fixture(name: &str) -> ModelProto {
-    let bytes = std::fs::read(dir().join(format!("{name}.onnx"))).unwrap();
+    let bytes = std::fs::read(onnx_fixtures().join(format!("{name}.onnx"))).unwrap();
     ModelProto::decode(&bytes[..]).unwrap()
 }
 
@@ -176,33 +170,6 @@ fn node<'a>(m: &'a mut ModelProto, op_type: &str) -> &'a mut NodeProto {
 fn set(node: &mut NodeProto, attribute: AttributeProto) {
     node.attribute.retain(|a| a.name != attribute.name);
     node.attribute.push(attribute);
-}
-
-fn int(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::INT,
-        i,
-        ..AttributeProto::default()
-    }
-}
-
-fn ints(name: &str, ints: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::INTS,
-        ints: ints.to_vec(),
-        ..AttributeProto::default()
-    }
-}
-
-fn float(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: attribute_type::FLOAT,
-        f,
-        ..AttributeProto::default()
-    }
 }
 
 /// The error of a node: checks its operator and that the message holds every word.
@@ -341,6 +308,10 @@ fn no_default_opset_is_said_distinctly() {
     );
     // None at all: what bytes that happen to decode as an empty ModelProto give.
     let err = import_onnx(&[0x08, 0x07], "ir-only.onnx").unwrap_err();
+    assert!(
+        matches!(err.kind(), OnnxErrorKind::NoDefaultOpset { domains } if domains.is_empty()),
+        "{err}"
+    );
     assert!(err.to_string().contains("no operator set at all"), "{err}");
     // Out of range, both ends.
     for version in [6, 26] {

@@ -1,13 +1,20 @@
 //! External tensor data (`data_location = EXTERNAL`): tensors read at their offsets, mixed
 //! with inline ones, from a directory or from memory; and every way the `external_data`
 //! entries or the data file can be wrong is a typed error naming the tensor and the file,
-//! raised before anything past the file's end is allocated.
+//! raised before anything past the file's end is allocated. The shipped LeNet's export
+//! with external data reads the same from memory as from its directory.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 
 use prost::Message;
+use support::onnx_builders::{
+    entry, float_tensor, int, model as onnx_model, node, raw_tensor, value,
+};
+use support::onnx_fixtures;
 use tdsnn_converter::DnnLayer;
-use tdsnn_io::onnx::proto::*;
+use tdsnn_io::onnx::proto::{GraphProto, ModelProto, TensorProto};
 use tdsnn_io::onnx::{
     import_onnx, import_onnx_with_data, read_onnx, ExternalDataProblem, ExternalFiles, OnnxError,
     OnnxErrorKind,
@@ -19,81 +26,33 @@ const W: [f32; 12] = [
 ];
 const B: [f32; 3] = [0.1, -0.2, 0.3];
 
-fn entry(key: &str, value: &str) -> StringStringEntryProto {
-    StringStringEntryProto {
-        key: key.into(),
-        value: value.into(),
-    }
-}
-
-fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto {
-                elem_type: data_type::FLOAT,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|&d| Dimension {
-                            dim_value: d,
-                            ..Dimension::default()
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
-    }
-}
-
 /// The weight tensor, its data external with these entries.
 fn external(entries: &[(&str, &str)]) -> TensorProto {
     TensorProto {
-        name: "fc.weight".into(),
-        dims: vec![3, 4],
-        data_type: data_type::FLOAT,
         data_location: 1,
         external_data: entries.iter().map(|(k, v)| entry(k, v)).collect(),
-        ..TensorProto::default()
+        ..float_tensor("fc.weight", &[3, 4])
     }
 }
 
 /// The model with `weight` as its weight tensor (the bias inline).
 fn model(weight: TensorProto) -> ModelProto {
-    let bias = TensorProto {
-        name: "fc.bias".into(),
-        dims: vec![3],
-        data_type: data_type::FLOAT,
-        raw_data: B.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        ..TensorProto::default()
+    let bias = raw_tensor("fc.bias", &[3], &B);
+    let fc = node(
+        "Gemm",
+        "fc",
+        &["x", "fc.weight", "fc.bias"],
+        "y",
+        vec![int("transB", 1)],
+    );
+    let graph = GraphProto {
+        node: vec![fc],
+        initializer: vec![weight, bias],
+        input: vec![value("x", &[1, 4])],
+        output: vec![value("y", &[1, 3])],
+        ..GraphProto::default()
     };
-    ModelProto {
-        ir_version: 10,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 20,
-        }],
-        graph: Some(GraphProto {
-            node: vec![NodeProto {
-                input: vec!["x".into(), "fc.weight".into(), "fc.bias".into()],
-                output: vec!["y".into()],
-                name: "fc".into(),
-                op_type: "Gemm".into(),
-                attribute: vec![AttributeProto {
-                    name: "transB".into(),
-                    r#type: attribute_type::INT,
-                    i: 1,
-                    ..AttributeProto::default()
-                }],
-                ..NodeProto::default()
-            }],
-            initializer: vec![weight, bias],
-            input: vec![value("x", &[1, 4])],
-            output: vec![value("y", &[1, 3])],
-            ..GraphProto::default()
-        }),
-        ..ModelProto::default()
-    }
+    onnx_model(10, 20, graph)
 }
 
 /// `W`'s bytes at `offset` in a file of junk (0xA5) bytes.
@@ -421,4 +380,29 @@ fn inconsistent_locations_and_overlapping_tensors() {
             available: 55
         }
     );
+}
+
+/// The in-memory entry point reads what the directory one reads, given the same bytes; the
+/// bytes alone fail, naming the tensor and the file.
+#[test]
+fn external_data_from_memory_equals_from_the_directory() {
+    let path = onnx_fixtures().join("lenet_g_external.onnx");
+    let bytes = std::fs::read(&path).unwrap();
+    let data = std::fs::read(onnx_fixtures().join("lenet_g_external.onnx.data")).unwrap();
+    let files = ExternalFiles::new().with("lenet_g_external.onnx.data", &data);
+    let memory = import_onnx_with_data(&bytes, "lenet_g_external.onnx", &files).unwrap();
+    assert_eq!(memory.dnn, read_onnx(&path).unwrap().dnn);
+    let err = import_onnx(&bytes, "lenet_g_external.onnx").unwrap_err();
+    println!("{err}");
+    let OnnxErrorKind::ExternalData {
+        tensor,
+        location,
+        problem,
+    } = err.kind()
+    else {
+        panic!("not ExternalData: {err}")
+    };
+    assert_eq!(tensor, "layers.0.weight");
+    assert_eq!(location, "lenet_g_external.onnx.data");
+    assert_eq!(*problem, ExternalDataProblem::NoDirectory);
 }

@@ -4,9 +4,8 @@
 //! synapse-based layer under a straight-through gradient: `G(x)` itself
 //! ([`Activation::G`]), or the staircase ReLU `G(x) - 1` ([`Activation::Staircase`]), which
 //! converges far better and folds exactly into a DNN(G) ([`tdsnn_converter::staircase`]). Adam, cross
-//! entropy, mini-batches in a seeded shuffled order; weights are initialised by
-//! [`init`] from a seed (candle's own CPU initialisation is not seeded), so a run is
-//! reproducible.
+//! entropy, mini-batches in a seeded shuffled order; initial weights come seeded from
+//! [`init`](crate::init()), so a run is reproducible.
 //!
 //! Cost per epoch: one forward and one backward pass over the data (about 12-20 s for LeNet-5
 //! on 8,000 MNIST digits on one 2-core machine).
@@ -16,10 +15,10 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tdsnn_converter::{Dnn, ModelError};
-use tdsnn_io::model_file::Architecture;
+use tdsnn_converter::Dnn;
+use tdsnn_io::images::accuracy;
 
 use crate::error::TrainError;
 use crate::net::{Activation, Net};
@@ -75,46 +74,6 @@ pub struct EpochReport {
     pub train_accuracy: f64,
     /// Wall-clock seconds the epoch took.
     pub seconds: f64,
-}
-
-/// A fresh network of architecture `arch`, weights and biases drawn as PyTorch's default
-/// initialisation does (uniform in `+-1/sqrt(fan_in)`), from `seed`.
-pub fn init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
-    init_with(arch, seed, |rng, fan_in, weights, bias| {
-        let bound = 1.0 / (fan_in as f32).sqrt();
-        weights
-            .iter_mut()
-            .for_each(|w| *w = rng.random_range(-bound..bound));
-        if let Some(b) = bias {
-            b.iter_mut()
-                .for_each(|w| *w = rng.random_range(-bound..bound));
-        }
-    })
-}
-
-/// A network of architecture `arch` whose conv and dense layers `fill(rng, fan_in, weights,
-/// bias)` initialises in layer order, with one ChaCha8 generator seeded from `seed`.
-/// Weights and biases start at 0 and are filled in place (no copy of a large network).
-pub(crate) fn init_with(
-    arch: &Architecture,
-    seed: u64,
-    mut fill: impl FnMut(&mut ChaCha8Rng, usize, &mut [f32], Option<&mut [f32]>),
-) -> Result<Dnn, ModelError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let zeros = arch.build(|_, _, len| Ok::<_, std::convert::Infallible>(vec![0.0; len]));
-    let skeleton = match zeros {
-        Ok(result) => result?,
-        Err(never) => match never {},
-    };
-    let (input, mut layers) = skeleton.into_parts();
-    for layer in &mut layers {
-        let Some((n, weights, bias)) = layer.parameters_mut() else {
-            continue;
-        };
-        let fan_in = weights.len() / n as usize;
-        fill(&mut rng, fan_in, weights, bias.as_deref_mut());
-    }
-    Dnn::new(input, layers)
 }
 
 fn check(dnn: &Dnn, data: Samples) -> Result<usize, TrainError> {
@@ -189,7 +148,9 @@ pub fn train(
     for epoch in 1..=config.epochs {
         let start = Instant::now();
         order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct) = (0.0, 0);
+        let mut loss_sum = 0.0;
+        // (class, label) of every sample, as the epoch classified it.
+        let mut outcomes = Vec::with_capacity(order.len());
         let batch_size = config.batch_size.max(1);
         let total = order.len().div_ceil(batch_size);
         for (done, chunk) in order.chunks(batch_size).enumerate() {
@@ -198,7 +159,11 @@ pub fn train(
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             optimizer.backward_step(&loss)?;
             loss_sum += f64::from(loss.to_scalar::<f32>()?) * chunk.len() as f64;
-            correct += Net::correct(&logits, &y)?;
+            let classes = Net::classes(&logits)?;
+            outcomes.extend(
+                (classes.into_iter().zip(chunk))
+                    .map(|(c, &i)| (Some(c), Some(usize::from(data.labels[i])))),
+            );
             progress(TrainEvent::Batch {
                 epoch,
                 done: done + 1,
@@ -209,24 +174,9 @@ pub fn train(
         progress(TrainEvent::Epoch(EpochReport {
             epoch,
             loss: loss_sum / n,
-            train_accuracy: correct as f64 / n,
+            train_accuracy: accuracy(outcomes),
             seconds: start.elapsed().as_secs_f64(),
         }));
     }
     net.to_dnn()
-}
-
-/// Fraction of `data` that `dnn` classifies correctly with `activation` in front of every
-/// synapse-based layer, evaluated by candle in batches of 500 (fast; the f64 reference DNN
-/// is the oracle for the SNN, this is for monitoring training).
-pub fn accuracy(dnn: &Dnn, data: Samples, activation: Activation) -> Result<f64, TrainError> {
-    check(dnn, data)?;
-    let net = Net::new(dnn)?;
-    let all: Vec<usize> = (0..data.labels.len()).collect();
-    let mut correct = 0;
-    for chunk in all.chunks(500) {
-        let (x, y) = batch(dnn, data, chunk)?;
-        correct += Net::correct(&net.forward(&x, activation)?, &y)?;
-    }
-    Ok(correct as f64 / data.labels.len().max(1) as f64)
 }

@@ -5,14 +5,13 @@
 //! built in code.
 //!
 //! - [`fit`]: training with plain ReLU, with `G`, or with the staircase `G(x) - 1` under a
-//!   straight-through gradient ([`train()`]; Adam, cross entropy, seeded mini-batches), from
-//!   seeded initial weights ([`init`]); fold a staircase-trained network into a DNN(G) with
+//!   straight-through gradient ([`train()`]; Adam, cross entropy, seeded mini-batches); fold a staircase-trained network into a DNN(G) with
 //!   [`tdsnn_converter::staircase::fold_staircase`].
+//! - [`mod@init`]: seeded initial weights, PyTorch's default or He ([`init()`], [`Init`]).
 //! - [`recipe`]: the two phases `tdsnn train` runs on a data set: ReLU training (or a given
 //!   ReLU model), fine-tuning with `G(x) - 1`, folding into the DNN(G), held-out accuracies
 //!   ([`recipe::train_models`]).
-//! - [`zoo`]: LeNet-5, AlexNet and VGG-16 as architectures, He-initialised weights, seeded
-//!   random images.
+//! - [`zoo`]: LeNet-5, AlexNet and VGG-16 as architectures, seeded random images.
 //!
 //! The one crate of tdsnn that depends on candle (and, through it, on tokenizers, rayon and
 //! more: about 130 crates): converting and simulating a trained model needs none of it.
@@ -49,10 +48,12 @@
 
 mod error;
 pub mod fit;
+pub mod init;
 mod net;
 pub mod recipe;
 pub mod zoo;
 
 pub use error::TrainError;
-pub use fit::{accuracy, init, train, EpochReport, Samples, TrainConfig, TrainEvent};
+pub use fit::{train, EpochReport, Samples, TrainConfig, TrainEvent};
+pub use init::{init, Init};
 pub use net::Activation;

@@ -1,7 +1,7 @@
 //! The DNN as a candle computation: trainable variables per synapse-based layer, and a
 //! forward pass that puts the training activation in front of every synapse-based layer.
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, Var, D};
 use tdsnn_converter::{Dnn, DnnLayer, Window};
 
 use crate::error::TrainError;
@@ -226,15 +226,10 @@ impl Net {
         Ok(Dnn::new(self.dnn.input_shape(), layers)?)
     }
 
-    /// Number of correct predictions in a batch.
-    pub(crate) fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize, TrainError> {
-        let predicted = logits.argmax(D::Minus1)?;
-        let hits = predicted
-            .eq(labels)?
-            .to_dtype(DType::F32)?
-            .sum_all()?
-            .to_scalar::<f32>()?;
-        Ok(hits as usize)
+    /// The class of every sample of a batch: the argmax of its logits.
+    pub(crate) fn classes(logits: &Tensor) -> Result<Vec<usize>, TrainError> {
+        let classes = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+        Ok(classes.into_iter().map(|c| c as usize).collect())
     }
 }
 

@@ -3,14 +3,15 @@
 //! measure both on held-out data.
 
 use tdsnn_converter::staircase::{check_foldable, fold_staircase};
-use tdsnn_converter::{reference_forward, relu_forward, Dnn, FoldError, ModelError, Shape};
-use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
+use tdsnn_converter::{
+    check_leak, reference_forward, relu_forward, Architecture, Dnn, FoldError, ModelError, Shape,
+};
 use tdsnn_io::idx::Dataset;
-use tdsnn_io::images::{check_labels, Inputs, LabelError};
-use tdsnn_io::model_file::{Architecture, Model, ModelInfo};
+use tdsnn_io::images::{accuracy, check_labels, Inputs, LabelError};
+use tdsnn_io::model_file::{Model, ModelInfo};
 
 use crate::fit::{self as train, Samples, TrainConfig, TrainEvent};
-use crate::{Activation, TrainError};
+use crate::{init, Activation, Init, TrainError};
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +71,7 @@ impl Recipe {
     /// one the engine accepts ([`check_leak`]). [`train_models`] checks this before the
     /// first epoch; call it earlier to fail before loading anything else.
     pub fn check(&self, images: usize) -> Result<(), TrainingError> {
-        check_leak(self.leak)?;
+        check_leak(self.leak).map_err(TrainingError::Leak)?;
         for (phase, rate) in [(Phase::Relu, self.relu_lr), (Phase::G, self.g_lr)] {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(TrainingError::LearningRate { phase, rate });
@@ -83,16 +84,6 @@ impl Recipe {
             });
         }
         Ok(())
-    }
-}
-
-/// Errors unless `leak` is a leak constant the engine accepts: finite and in
-/// `[MIN_LEAK, MAX_LEAK]` ([`valid_leak`], the converter's and the engine's own check).
-pub fn check_leak(leak: f64) -> Result<(), TrainingError> {
-    if valid_leak(leak) {
-        Ok(())
-    } else {
-        Err(TrainingError::Leak(leak))
     }
 }
 
@@ -115,13 +106,10 @@ pub enum TrainingError {
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
-    /// The leak constant is not one the engine accepts.
-    #[error(
-        "leak constant L = {0:?} must be finite and in [{min:?}, {max:?}]",
-        min = MIN_LEAK,
-        max = MAX_LEAK
-    )]
-    Leak(f64),
+    /// The leak constant is not one the engine accepts: the engine's
+    /// [`InvalidLeak`](tdsnn_engine::ErrorKind::InvalidLeak), from [`check_leak`].
+    #[error(transparent)]
+    Leak(tdsnn_engine::Error),
     /// A learning rate is not a finite number > 0.
     #[error("learning rate {rate:?} of the {phase} phase must be finite and > 0")]
     LearningRate {
@@ -169,25 +157,22 @@ pub fn pixels(data: &Dataset) -> Vec<f32> {
     data.images.iter().map(|&b| f32::from(b) / 255.0).collect()
 }
 
-/// Fraction of `test` that `dnn` classifies correctly, by the f64 forward pass: the
-/// reference DNN with `G` (`leak = Some(L)`) or the plain ReLU network (`None`).
-pub fn accuracy(dnn: &Dnn, test: &Dataset, leak: Option<f64>) -> f64 {
-    let correct = (0..test.len())
-        .filter(|&i| {
-            let x = test.pixels(i);
-            let class = match leak {
-                Some(l) => reference_forward(dnn, &x, l).map(|r| r.class),
-                None => relu_forward(dnn, &x).map(|r| r.class),
-            };
-            class.ok() == test.label(i).map(usize::from)
-        })
-        .count();
-    correct as f64 / test.len().max(1) as f64
+/// The [`accuracy`] of `dnn` on `test` by the f64 forward pass: the reference DNN with `G`
+/// (`leak = Some(L)`) or the plain ReLU network (`None`).
+pub fn dnn_accuracy(dnn: &Dnn, test: &Dataset, leak: Option<f64>) -> f64 {
+    accuracy((0..test.len()).map(|i| {
+        let x = test.pixels(i);
+        let class = match leak {
+            Some(l) => reference_forward(dnn, &x, l).map(|r| r.class),
+            None => relu_forward(dnn, &x).map(|r| r.class),
+        };
+        (class.ok(), test.label(i).map(usize::from))
+    }))
 }
 
 /// Trains `arch` on `train_set` (or fine-tunes `start`, a ReLU model), reporting progress:
 /// the ReLU network, then the DNN(G) fine-tuned with `G(x) - 1` and folded, both measured on
-/// `test_set` by the f64 forward pass ([`accuracy`]). `tdsnn train` runs this on LeNet-5
+/// `test_set` by the f64 forward pass ([`dnn_accuracy`]). `tdsnn train` runs this on LeNet-5
 /// ([`zoo::lenet5`](crate::zoo::lenet5)).
 ///
 /// # Errors
@@ -198,14 +183,14 @@ pub fn accuracy(dnn: &Dnn, test: &Dataset, leak: Option<f64>) -> f64 {
 /// # Example
 /// ```
 /// use tdsnn_io::idx::Dataset;
-/// use tdsnn_io::model_file::{Architecture, LayerSpec};
+/// use tdsnn_converter::{Architecture, LayerSpec, Shape};
 /// use tdsnn_train::recipe::{train_models, Recipe};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // 1x1x2 images: is the left pixel brighter?
 /// let data = Dataset { images: vec![200, 10, 30, 250, 180, 40, 5, 90], labels: vec![0, 1, 0, 1], rows: 1, cols: 2 };
 /// let arch = Architecture {
-///     input: [1, 1, 2],
-///     layers: vec![LayerSpec::Flatten, LayerSpec::Dense { outputs: 2, bias: true }],
+///     input: Shape::new(1, 1, 2),
+///     layers: vec![LayerSpec::Flatten, LayerSpec::Dense { outputs: 2, weights: (), bias: Some(()) }],
 /// };
 /// let recipe = Recipe { relu_epochs: 20, g_epochs: 5, batch_size: 2, relu_lr: 0.05, ..Recipe::default() };
 /// let trained = train_models(&arch, None, &data, &data, &recipe, |_, _| {})?;
@@ -227,7 +212,7 @@ pub fn train_models(
     // The ReLU network to fine-tune: given, or still to train from a seeded start.
     let (first, trained) = match start {
         Some(dnn) => (dnn, true),
-        None => (train::init(arch, recipe.seed)?, false),
+        None => (init(arch, Init::Uniform, recipe.seed)?, false),
     };
     let expected = first.input_shape();
     let classes = first.final_shape().len() as usize;
@@ -274,8 +259,8 @@ pub fn train_models(
     };
     let stair = train::train(&relu, samples, &config, |e| progress(Phase::G, e))?;
     let g = fold_staircase(&stair)?;
-    let relu_accuracy = accuracy(&relu, test_set, None);
-    let g_accuracy = accuracy(&g, test_set, Some(recipe.leak));
+    let relu_accuracy = dnn_accuracy(&relu, test_set, None);
+    let g_accuracy = dnn_accuracy(&g, test_set, Some(recipe.leak));
     let relu_info = ModelInfo {
         activation: "relu".into(),
         leak: None,

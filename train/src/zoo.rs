@@ -1,6 +1,6 @@
 //! Networks built in code: the paper's LeNet-5 ([`lenet5`], the architecture `tdsnn train`
 //! trains), and, for scale, AlexNet and VGG-16 on 3x224x224 inputs ([`alexnet`], [`vgg16`])
-//! with He-initialised random weights ([`he_init`]) and seeded random images
+//! with He-initialised random weights ([`Init::He`](crate::Init::He)) and seeded random images
 //! ([`random_image`]). Untrained, the big two measure what simulating a network of that size
 //! costs (memory, time, events), which does not depend on the weights being trained.
 //!
@@ -8,33 +8,28 @@
 //! inference) and without the adaptive average pool, which is the identity on 224x224
 //! inputs: the last max-pool already gives 256x6x6 (AlexNet) and 512x7x7 (VGG-16), which the
 //! first dense layer flattens channel-major, as torchvision does. Multiply-accumulates
-//! ([`Dnn::op_counts`]): AlexNet 714,188,480 (0.71 G), VGG-16 15,470,264,320 (15.47 G).
+//! ([`Dnn::op_counts`](tdsnn_converter::Dnn::op_counts)): AlexNet 714,188,480 (0.71 G),
+//! VGG-16 15,470,264,320 (15.47 G).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal, Uniform};
-use tdsnn_converter::{Dnn, ModelError, Shape};
-use tdsnn_io::model_file::{Architecture, LayerSpec};
-
-use crate::fit::init_with;
+use rand_distr::{Distribution, Uniform};
+use tdsnn_converter::{Architecture, LayerSpec, Shape, Window};
 
 /// A conv with bias, square kernel `k`, stride `s`, padding `p`.
 fn conv(out_channels: u32, k: u32, s: u32, p: u32) -> LayerSpec {
     LayerSpec::Conv2d {
         out_channels,
-        kernel: [k, k],
-        stride: [s, s],
-        padding: [p, p],
-        bias: true,
+        window: Window::square(k, s, p),
+        weights: (),
+        bias: Some(()),
     }
 }
 
 /// A max-pool, square kernel `k`, stride `s`.
 fn max_pool(k: u32, s: u32) -> LayerSpec {
     LayerSpec::MaxPool {
-        kernel: [k, k],
-        stride: [s, s],
-        padding: [0, 0],
+        window: Window::square(k, s, 0),
     }
 }
 
@@ -42,7 +37,8 @@ fn max_pool(k: u32, s: u32) -> LayerSpec {
 fn dense(outputs: u32) -> LayerSpec {
     LayerSpec::Dense {
         outputs,
-        bias: true,
+        weights: (),
+        bias: Some(()),
     }
 }
 
@@ -59,32 +55,19 @@ fn classifier(layers: &mut Vec<LayerSpec>) {
 }
 
 /// LeNet-5 as the paper uses it: conv 20@5x5, max-pool 2, conv 50@5x5, max-pool 2,
-/// dense 500, dense 10, ReLU, on 1x28x28 (the shipped models' architecture).
+/// dense 500, dense 10, ReLU, on 1x28x28 (the shipped models' architecture). Defined once,
+/// in the converter ([`Architecture::lenet5`]), whose operation counts are checked on it.
 ///
 /// # Example
 /// ```
 /// use tdsnn_train::zoo::lenet5;
 /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
-/// let dnn = tdsnn_train::init(&lenet5(), 2019)?;
+/// let dnn = tdsnn_train::init(&lenet5(), tdsnn_train::Init::Uniform, 2019)?;
 /// assert_eq!(dnn.op_counts().multiplications(), 2_293_000);
 /// # Ok(()) }
 /// ```
 pub fn lenet5() -> Architecture {
-    Architecture {
-        input: [1, 28, 28],
-        layers: vec![
-            conv(20, 5, 1, 0),
-            LayerSpec::Relu,
-            max_pool(2, 2),
-            conv(50, 5, 1, 0),
-            LayerSpec::Relu,
-            max_pool(2, 2),
-            LayerSpec::Flatten,
-            dense(500),
-            LayerSpec::Relu,
-            dense(10),
-        ],
-    }
+    Architecture::lenet5()
 }
 
 /// AlexNet as torchvision builds it, on 3x224x224: conv 64@11x11 stride 4 pad 2,
@@ -93,9 +76,10 @@ pub fn lenet5() -> Architecture {
 ///
 /// # Example
 /// ```
-/// use tdsnn_train::zoo::{alexnet, he_init};
+/// use tdsnn_train::zoo::alexnet;
+/// use tdsnn_train::{init, Init};
 /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
-/// let dnn = he_init(&alexnet(), 1)?;
+/// let dnn = init(&alexnet(), Init::He, 1)?;
 /// assert_eq!(dnn.op_counts().multiplications(), 714_188_480);
 /// # Ok(()) }
 /// ```
@@ -117,7 +101,7 @@ pub fn alexnet() -> Architecture {
     ];
     classifier(&mut layers);
     Architecture {
-        input: [3, 224, 224],
+        input: Shape::new(3, 224, 224),
         layers,
     }
 }
@@ -143,29 +127,9 @@ pub fn vgg16() -> Architecture {
     }
     classifier(&mut layers);
     Architecture {
-        input: [3, 224, 224],
+        input: Shape::new(3, 224, 224),
         layers,
     }
-}
-
-/// A network of architecture `arch` with He-initialised weights: each conv and dense weight
-/// drawn from `N(0, sqrt(2 / fan_in))` (Kaiming normal, fan-in mode), biases 0, from one
-/// ChaCha8 generator seeded with `seed` (reproducible on every platform).
-///
-/// # Example
-/// ```
-/// use tdsnn_train::zoo::{he_init, lenet5};
-/// # fn main() -> Result<(), tdsnn_converter::ModelError> {
-/// let a = he_init(&lenet5(), 7)?;
-/// assert_eq!(a, he_init(&lenet5(), 7)?); // seeded
-/// # Ok(()) }
-/// ```
-pub fn he_init(arch: &Architecture, seed: u64) -> Result<Dnn, ModelError> {
-    init_with(arch, seed, |rng, fan_in, weights, _bias| {
-        let std = (2.0 / fan_in as f64).sqrt() as f32;
-        let normal = Normal::new(0.0f32, std).expect("a finite, positive deviation");
-        weights.iter_mut().for_each(|w| *w = normal.sample(rng));
-    })
 }
 
 /// A seeded random image of `shape`, pixels uniform in `[0, 1]`.
@@ -187,10 +151,12 @@ pub fn random_image(shape: Shape, seed: u64) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{init, Init};
+    use tdsnn_converter::Dnn;
 
     /// Shapes and MAC counts from the architectures alone (zero weights, no initialisation).
     fn skeleton(arch: &Architecture) -> Dnn {
-        arch.build(|_, _, len| Ok::<_, ()>(vec![0.0; len]))
+        arch.build(|_, _, shape| Ok::<_, ()>(vec![0.0; shape.iter().product::<u64>() as usize]))
             .unwrap()
             .unwrap()
     }
@@ -263,7 +229,7 @@ mod tests {
 
     #[test]
     fn he_init_has_the_right_spread() {
-        let dnn = he_init(&lenet5(), 3).unwrap();
+        let dnn = init(&lenet5(), Init::He, 3).unwrap();
         let tdsnn_converter::DnnLayer::Dense { weights, bias, .. } = &dnn.layers()[7] else {
             panic!("layer 7 is LeNet's first dense layer");
         };

@@ -49,8 +49,12 @@ fn a_few_steps_of_relu_then_staircase_training() {
     data.images.truncate(256 * 784);
     data.labels.truncate(256);
     let images = pixels(&data);
-    let init = train::init(&lenet5(), 2019).unwrap();
-    assert_eq!(init, train::init(&lenet5(), 2019).unwrap(), "seeded init");
+    let init = train::init(&lenet5(), train::Init::Uniform, 2019).unwrap();
+    assert_eq!(
+        init,
+        train::init(&lenet5(), train::Init::Uniform, 2019).unwrap(),
+        "seeded init"
+    );
 
     let (relu, losses) = steps(&init, &images, &data.labels, Activation::Relu);
     assert!(losses[0].is_finite() && losses[0] > 0.0);

@@ -35,7 +35,8 @@ use tdsnn::engine::{Plan, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn::io::idx::{IdxError, Split};
 use tdsnn::io::model_file::{Architecture, ModelFileError};
 use tdsnn::train::recipe::pixels;
-use tdsnn::train::zoo::{alexnet, he_init, random_image, vgg16};
+use tdsnn::train::zoo::{alexnet, random_image, vgg16};
+use tdsnn::train::{init, Init};
 
 use crate::fixtures;
 use crate::report::Ops;
@@ -549,7 +550,7 @@ fn big_net(
     step(stage, 0, 4);
     measure::reset_peak_memory();
     let start = Instant::now();
-    let dnn = he_init(arch, SEED)?;
+    let dnn = init(arch, Init::He, SEED)?;
     let build_s = start.elapsed().as_secs_f64();
     let image = random_image(dnn.input_shape(), SEED);
     step(stage, 1, 4);

@@ -167,13 +167,13 @@ pub fn leak_of(given: Option<f64>, model: &Model, path: &Path) -> Result<f64> {
 }
 
 /// Parses a leak constant `L` (`--leak`, `--leaks`): a number the engine accepts
-/// ([`tdsnn::train::recipe::check_leak`]).
+/// ([`tdsnn::converter::check_leak`]).
 pub fn parse_leak(s: &str) -> Result<f64, String> {
     let leak: f64 = s
         .trim()
         .parse()
         .map_err(|_| format!("`{s}`: expected a number"))?;
-    tdsnn::train::recipe::check_leak(leak).map_err(|e| e.to_string())?;
+    tdsnn::converter::check_leak(leak).map_err(|e| e.to_string())?;
     Ok(leak)
 }
 

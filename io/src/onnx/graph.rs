@@ -345,52 +345,40 @@ pub(crate) fn attribute<'a>(
     node.attribute.iter().find(|a| a.name == name)
 }
 
-/// An integer attribute, or `default`; errors if present with another type.
-pub(crate) fn int_attr(node: &NodeProto, name: &str, default: i64) -> Result<i64, String> {
+/// An attribute of `node` by name, if present; errors if present with another type than
+/// `expected` (one of [`attribute_type`], named `kind` in the message).
+fn typed_attr<'a>(
+    node: &'a NodeProto,
+    name: &str,
+    expected: i32,
+    kind: &str,
+) -> Result<Option<&'a super::proto::AttributeProto>, String> {
     match attribute(node, name) {
-        None => Ok(default),
-        Some(a) if a.r#type == attribute_type::INT => Ok(a.i),
-        Some(a) => Err(format!(
-            "attribute `{name}` has type {}, expected INT",
+        Some(a) if a.r#type != expected => Err(format!(
+            "attribute `{name}` has type {}, expected {kind}",
             a.r#type
         )),
+        found => Ok(found),
     }
+}
+
+/// An integer attribute, or `default`; errors if present with another type.
+pub(crate) fn int_attr(node: &NodeProto, name: &str, default: i64) -> Result<i64, String> {
+    Ok(typed_attr(node, name, attribute_type::INT, "INT")?.map_or(default, |a| a.i))
 }
 
 /// A float attribute, or `default`; errors if present with another type.
 pub(crate) fn float_attr(node: &NodeProto, name: &str, default: f32) -> Result<f32, String> {
-    match attribute(node, name) {
-        None => Ok(default),
-        Some(a) if a.r#type == attribute_type::FLOAT => Ok(a.f),
-        Some(a) => Err(format!(
-            "attribute `{name}` has type {}, expected FLOAT",
-            a.r#type
-        )),
-    }
+    Ok(typed_attr(node, name, attribute_type::FLOAT, "FLOAT")?.map_or(default, |a| a.f))
 }
 
 /// An integer list attribute, if present; errors if present with another type.
 pub(crate) fn ints_attr<'a>(node: &'a NodeProto, name: &str) -> Result<Option<&'a [i64]>, String> {
-    match attribute(node, name) {
-        None => Ok(None),
-        Some(a) if a.r#type == attribute_type::INTS => Ok(Some(&a.ints)),
-        Some(a) => Err(format!(
-            "attribute `{name}` has type {}, expected INTS",
-            a.r#type
-        )),
-    }
+    Ok(typed_attr(node, name, attribute_type::INTS, "INTS")?.map(|a| &a.ints[..]))
 }
 
 /// A string attribute, if present; errors if present with another type.
 pub(crate) fn string_attr(node: &NodeProto, name: &str) -> Result<Option<String>, String> {
-    match attribute(node, name) {
-        None => Ok(None),
-        Some(a) if a.r#type == attribute_type::STRING => {
-            Ok(Some(String::from_utf8_lossy(&a.s).into_owned()))
-        }
-        Some(a) => Err(format!(
-            "attribute `{name}` has type {}, expected STRING",
-            a.r#type
-        )),
-    }
+    let found = typed_attr(node, name, attribute_type::STRING, "STRING")?;
+    Ok(found.map(|a| String::from_utf8_lossy(&a.s).into_owned()))
 }

@@ -33,7 +33,7 @@
 mod error;
 mod external;
 mod graph;
-mod ops;
+mod operators;
 pub mod proto;
 mod shapes;
 mod tensor;
@@ -268,12 +268,12 @@ fn import(bytes: &[u8], name: &str, data: &dyn ExternalData) -> Result<Model, On
     let g = model.graph.as_ref().ok_or(OnnxErrorKind::NoGraph)?;
     let chain = graph::chain(g)?;
     let (shape, flat, batch) = input_shape(g, chain.input)?;
-    let mut builder = ops::Builder::new(shape, flat, batch, opset);
+    let mut builder = operators::Builder::new(shape, flat, batch, opset);
     let mut shapes = shapes::Shapes::new(&chain.shape_nodes, opset);
     shapes.record(chain.input, builder.dims());
     let constants = |n: &str| chain.constants.get(n);
     for &(index, node) in &chain.nodes {
-        let node = ops::Node {
+        let node = operators::Node {
             name: graph::node_ref(index, node),
             proto: node,
         };
