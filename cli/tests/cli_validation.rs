@@ -6,7 +6,7 @@ mod cli_support;
 
 use std::path::Path;
 
-use cli_support::{inputs_npy, lenet_g, listing, tdsnn};
+use cli_support::{inputs_npy, lenet_g, listing, tdsnn, tdsnn_with_stdin};
 use npyz::WriterBuilder;
 use tdsnn::io::idx::Dataset;
 
@@ -60,12 +60,7 @@ fn train_checks_its_options_before_the_first_epoch() {
     // An output directory that is a file.
     std::fs::write(d.join("file"), b"").unwrap();
     let run = tdsnn(d, &["train", "--out-dir", "file"]);
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("--out-dir file: not a directory"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&["--out-dir file: not a directory"]);
     assert!(!run.stdout.contains("loss"));
 }
 
@@ -73,13 +68,7 @@ fn train_checks_its_options_before_the_first_epoch() {
 fn sweep_checks_its_options_before_the_first_training() {
     let dir = tempfile::tempdir().unwrap();
     let run = tdsnn(dir.path(), &["sweep", "--g-lr", "inf", "--out-dir", "s"]);
-    assert!(!run.ok);
-    assert!(
-        run.stderr
-            .contains("learning rate inf of the G(x) - 1 phase"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&["learning rate inf of the G(x) - 1 phase"]);
     assert!(listing(dir.path()).is_empty());
 }
 
@@ -135,15 +124,10 @@ fn npy_labels_outside_the_classes_are_refused_before_simulating() {
             "j.json",
         ],
     );
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("labels.npy")
-            && run
-                .stderr
-                .contains("image 3: label 12, but the network has 10 classes"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&[
+        "labels.npy",
+        "image 3: label 12, but the network has 10 classes",
+    ]);
     assert!(run.stdout.is_empty(), "it simulated: {}", run.stdout);
     assert_eq!(listing(d), ["labels.npy"]);
 }
@@ -155,15 +139,10 @@ fn idx_labels_outside_the_classes_are_refused_before_simulating_or_training() {
     idx(d, "test", 28, 28, vec![1, 2, 3, 4, 5, 10, 0, 0]);
     idx(d, "train", 28, 28, vec![1, 2, 3, 4, 5, 6, 7, 250]);
     let run = tdsnn(d, &["run", "--data", "."]);
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("test-labels-idx1-ubyte")
-            && run
-                .stderr
-                .contains("image 5: label 10, but the network has 10 classes"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&[
+        "test-labels-idx1-ubyte",
+        "image 5: label 10, but the network has 10 classes",
+    ]);
     assert!(run.stdout.is_empty(), "it simulated: {}", run.stdout);
     let run = tdsnn(
         d,
@@ -177,15 +156,10 @@ fn idx_labels_outside_the_classes_are_refused_before_simulating_or_training() {
             "4",
         ],
     );
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("train-labels-idx1-ubyte")
-            && run
-                .stderr
-                .contains("image 7: label 250, but the network has 10 classes"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&[
+        "train-labels-idx1-ubyte",
+        "image 7: label 250, but the network has 10 classes",
+    ]);
     assert!(!run.stdout.contains("loss"), "it trained: {}", run.stdout);
     assert!(!d.join("out").exists());
 }
@@ -208,13 +182,7 @@ fn train_names_images_of_another_shape() {
             "2",
         ],
     );
-    assert!(!run.ok);
-    assert!(
-        run.stderr
-            .contains("the training images are 1x32x32, the network takes 1x28x28"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&["the training images are 1x32x32, the network takes 1x28x28"]);
 }
 
 #[test]
@@ -236,13 +204,7 @@ fn the_raster_image_is_checked_before_simulating() {
             "16",
         ],
     );
-    assert!(!run.ok);
-    assert!(
-        run.stderr
-            .contains("--raster-image 16: there are 16 images to evaluate"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&["--raster-image 16: there are 16 images to evaluate"]);
     assert!(run.stdout.is_empty(), "it simulated: {}", run.stdout);
     assert!(listing(d).is_empty(), "left behind: {:?}", listing(d));
 }
@@ -260,14 +222,7 @@ fn inspect_names_both_formats_when_neither_magic_matches() {
     bytes[7] ^= 0x20; // TDSNNGRF -> TDSNNGRf
     std::fs::write(d.join("damaged.tdsnn"), bytes).unwrap();
     let run = tdsnn(d, &["inspect", "damaged.tdsnn"]);
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("neither a graph file")
-            && run.stderr.contains("nor a model file")
-            && run.stderr.contains("TDSNNGRf"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&["neither a graph file", "nor a model file", "TDSNNGRf"]);
     // The intact file is a graph file whatever its name, and a model file is not taken
     // for a graph file.
     std::fs::rename(d.join("g.tdsnn"), d.join("g.safetensors")).unwrap();
@@ -281,12 +236,7 @@ fn inspect_names_both_formats_when_neither_magic_matches() {
     );
     // A graph file given as a model says what it is.
     let run = tdsnn(d, &["run", "--model", "g.safetensors"]);
-    assert!(!run.ok);
-    assert!(
-        run.stderr.contains("is an engine graph file"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused(&["is an engine graph file"]);
 }
 
 #[test]
@@ -309,17 +259,6 @@ fn negative_and_huge_counts_are_refused_with_their_range() {
     }
 }
 
-/// Runs `tdsnn args...` with `stdin` fed from the file `input`.
-fn tdsnn_from_stdin(input: &Path, args: &[&str]) -> cli_support::Run {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tdsnn"))
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::fs::File::open(input).unwrap())
-        .output()
-        .expect("the tdsnn binary runs")
-        .into()
-}
-
 #[test]
 #[cfg(unix)]
 fn a_model_or_graph_file_piped_in_reads_as_from_a_file() {
@@ -336,12 +275,13 @@ fn a_model_or_graph_file_piped_in_reads_as_from_a_file() {
     ] {
         let direct = tdsnn(dir.path(), &["inspect", file.to_str().unwrap()]);
         // A pipe can be read only once: the first bytes that tell the kind are not lost.
-        let piped = tdsnn_from_stdin(file, &["inspect", "/dev/stdin"]);
+        let piped = tdsnn_with_stdin(dir.path(), file, &["inspect", "/dev/stdin"]);
         assert!(piped.ok, "{}: {}", file.display(), piped.stderr);
         assert!(piped.stdout.contains(shows), "{}", piped.stdout);
         assert_eq!(piped.stdout, direct.stdout);
     }
-    let run = tdsnn_from_stdin(
+    let run = tdsnn_with_stdin(
+        dir.path(),
         &lenet_g(),
         &["run", "--model", "/dev/stdin", "--limit", "4"],
     );

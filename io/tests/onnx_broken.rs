@@ -78,8 +78,18 @@ fn every_truncation_of_every_good_fixture_is_an_error() {
         assert!(import_onnx(&bytes, name).is_ok());
         let offsets = (0..64).chain((64..bytes.len()).step_by(97));
         for at in offsets {
-            let result = import_onnx(&bytes[..at], name);
-            assert!(result.is_err(), "{name} truncated at {at} imported");
+            let err = import_onnx(&bytes[..at], name)
+                .expect_err(&format!("{name} truncated at {at} imported"));
+            // Cut inside a message, the bytes do not decode; cut between the fields of the
+            // model, they decode without the operator sets that come last in the exports.
+            assert!(
+                match err.kind() {
+                    OnnxErrorKind::Empty => at == 0,
+                    OnnxErrorKind::Decode(_) | OnnxErrorKind::NoDefaultOpset { .. } => at > 0,
+                    _ => false,
+                },
+                "{name} truncated at {at}: {err}"
+            );
             tried += 1;
         }
     }

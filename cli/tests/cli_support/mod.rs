@@ -4,17 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The shipped models, where the tool itself finds them.
+#[allow(unused_imports)] // as dead_code above
+pub use tdsnn_cli::fixtures::{lenet_g, lenet_relu};
+
 /// The shipped fixtures directory.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the workspace root")
         .join("fixtures")
-}
-
-/// The shipped LeNet-5 fine-tuned with G (`L = 5`).
-pub fn lenet_g() -> PathBuf {
-    fixtures().join("lenet/lenet5-g-L5.safetensors")
 }
 
 /// The shipped 16 test images as NPY (16 x 1 x 28 x 28 float32).
@@ -43,13 +42,43 @@ impl From<Output> for Run {
     }
 }
 
-/// Runs `tdsnn args...` in `dir` (no backtraces in its messages).
-pub fn tdsnn(dir: &Path, args: &[&str]) -> Run {
-    Command::new(env!("CARGO_BIN_EXE_tdsnn"))
-        .args(args)
+impl Run {
+    /// Asserts that the run failed and said every one of `words` on its standard error.
+    #[track_caller]
+    pub fn assert_refused(&self, words: &[&str]) {
+        assert!(!self.ok, "it succeeded: {}{}", self.stdout, self.stderr);
+        for w in words {
+            assert!(self.stderr.contains(w), "no `{w}` in: {}", self.stderr);
+        }
+    }
+}
+
+/// `program` to run in `dir`, with no backtraces in the tool's messages.
+fn command(program: &str, dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
         .current_dir(dir)
         .env("RUST_BACKTRACE", "0")
-        .env("RUST_LIB_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0");
+    command
+}
+
+const TDSNN: &str = env!("CARGO_BIN_EXE_tdsnn");
+
+/// Runs `tdsnn args...` in `dir`.
+pub fn tdsnn(dir: &Path, args: &[&str]) -> Run {
+    command(TDSNN, dir)
+        .args(args)
+        .output()
+        .expect("the tdsnn binary runs")
+        .into()
+}
+
+/// Runs `tdsnn args...` in `dir` with its standard input read from the file `input`.
+pub fn tdsnn_with_stdin(dir: &Path, input: &Path, args: &[&str]) -> Run {
+    command(TDSNN, dir)
+        .args(args)
+        .stdin(std::fs::File::open(input).unwrap())
         .output()
         .expect("the tdsnn binary runs")
         .into()
@@ -58,14 +87,11 @@ pub fn tdsnn(dir: &Path, args: &[&str]) -> Run {
 /// Runs `tdsnn args...` in `dir` under umask 022, through the shell.
 #[cfg(unix)]
 pub fn tdsnn_umask_022(dir: &Path, args: &[&str]) -> Run {
-    Command::new("sh")
+    command("sh", dir)
         .arg("-c")
         .arg("umask 022 && exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_tdsnn"))
+        .arg(TDSNN)
         .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .env("RUST_LIB_BACKTRACE", "0")
         .output()
         .expect("sh runs the tdsnn binary")
         .into()
