@@ -14,7 +14,7 @@ use tdsnn_engine::audit::{self, Tolerance};
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::{coding, Graph, Plan, Record, Simulate, Simulator, TickMode};
 use tdsnn_io::dump::Recorded;
-use tdsnn_io::images::{check_labels, Inputs, LabelError};
+use tdsnn_io::images::{accuracy, check_labels, Inputs, LabelError};
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
 /// weights are the reference's rounded to `f32`, may put its spike on the other step.
@@ -170,8 +170,9 @@ impl Evaluation {
         self.images.is_empty()
     }
 
-    fn fraction(&self, hit: impl Fn(&ImageResult) -> bool) -> f64 {
-        self.images.iter().filter(|r| hit(r)).count() as f64 / self.len().max(1) as f64
+    /// The accuracy of the classes `class` gives each image, against its label.
+    fn accuracy_of(&self, class: impl Fn(&ImageResult) -> Option<usize>) -> f64 {
+        accuracy(self.images.iter().map(|r| (class(r), r.label)))
     }
 
     /// Whether every image is labelled (else the accuracies count unlabelled images as
@@ -182,18 +183,18 @@ impl Evaluation {
 
     /// Accuracy of the SNN.
     pub fn snn_accuracy(&self) -> f64 {
-        self.fraction(|r| Some(r.snn) == r.label)
+        self.accuracy_of(|r| Some(r.snn))
     }
 
     /// Accuracy of the reference DNN(G).
     pub fn dnn_g_accuracy(&self) -> f64 {
-        self.fraction(|r| Some(r.dnn_g) == r.label)
+        self.accuracy_of(|r| Some(r.dnn_g))
     }
 
     /// Accuracy of the ReLU network, if one was given.
     pub fn dnn_relu_accuracy(&self) -> Option<f64> {
         self.images.first()?.dnn_relu?;
-        Some(self.fraction(|r| r.dnn_relu.is_some() && r.dnn_relu == r.label))
+        Some(self.accuracy_of(|r| r.dnn_relu))
     }
 
     /// Images whose SNN class equals the DNN(G)'s.

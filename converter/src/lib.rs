@@ -63,6 +63,7 @@ pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, Refe
 pub use model::{Architecture, Dnn, DnnLayer, LayerSpec};
 pub use ops::{LayerMacs, OpCounts};
 pub use reference::{
-    check_leak, reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
+    reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,
 };
+pub use tdsnn_engine::graph::check_leak;
 pub use tdsnn_engine::{Shape, TilPolicy, Window};

@@ -17,9 +17,8 @@
 //! deterministic.
 
 use tdsnn_engine::coding;
-use tdsnn_engine::graph::{valid_leak, MAX_LEAK, MIN_LEAK};
+use tdsnn_engine::graph::check_leak;
 use tdsnn_engine::record::argmax;
-use tdsnn_engine::ErrorKind;
 use tdsnn_engine::{Shape, Window};
 
 use crate::error::ReferenceError;
@@ -153,32 +152,6 @@ pub fn staircase_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Forward,
         class: argmax(&logits),
         logits,
     })
-}
-
-/// Errors unless `leak` is a leak constant the engine accepts: finite and in
-/// `[MIN_LEAK, MAX_LEAK]` ([`valid_leak`]). The error is the engine's own
-/// ([`ErrorKind::InvalidLeak`], "leak constant L = 0.0 must be finite and in [0.01, 1000.0]"),
-/// the one a graph with that leak would fail with; the reference DNN, training and the
-/// command line check with this before they start.
-///
-/// # Example
-/// ```
-/// use tdsnn_converter::check_leak;
-/// assert!(check_leak(5.0).is_ok());
-/// let err = check_leak(0.0).unwrap_err();
-/// assert_eq!(err.to_string(), "leak constant L = 0.0 must be finite and in [0.01, 1000.0]");
-/// ```
-pub fn check_leak(leak: f64) -> Result<(), tdsnn_engine::Error> {
-    if valid_leak(leak) {
-        Ok(())
-    } else {
-        Err(ErrorKind::InvalidLeak {
-            leak,
-            min: MIN_LEAK,
-            max: MAX_LEAK,
-        }
-        .into())
-    }
 }
 
 /// Runs every layer; `feed` maps the input of each synapse-based layer (`G`, or identity).
@@ -556,7 +529,7 @@ mod tests {
             assert!(matches!(
                 reference_forward(&dnn, &[0.0; 4], leak),
                 Err(ReferenceError::InvalidLeak(e))
-                    if matches!(e.kind(), ErrorKind::InvalidLeak { .. })
+                    if matches!(e.kind(), tdsnn_engine::ErrorKind::InvalidLeak { .. })
             ));
         }
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
+use tdsnn::engine::audit::Tolerance;
 use tdsnn::engine::{format, Graph, Record, TickMode};
 use tdsnn_cli::demo;
 
@@ -90,8 +91,12 @@ fn run_demo(
         print_layers(&graph, record);
     }
     println!(
-        "\nequation (10): {} neurons checked, {} exact, {} within the 1e-9 tie window, {} mismatches",
-        summary.neurons, summary.exact, summary.ties, summary.mismatches
+        "\nequation (10): {} neurons checked, {} exact, {} within the {:e} tie window, {} mismatches",
+        summary.neurons,
+        summary.exact,
+        summary.ties,
+        Tolerance::DEFAULT.tie_window,
+        summary.mismatches
     );
     println!(
         "class agreement with the f64 reference DNN: {}/{}",

@@ -35,6 +35,30 @@ pub fn valid_leak(leak: f64) -> bool {
     leak.is_finite() && (MIN_LEAK..=MAX_LEAK).contains(&leak)
 }
 
+/// Errors unless `leak` is a leak constant the engine accepts ([`valid_leak`]), with the
+/// error a graph of that leak fails with ([`ErrorKind::InvalidLeak`]): the one check of the
+/// leak constant, which the reference DNN, training and the command line make before they
+/// start.
+///
+/// # Example
+/// ```
+/// use tdsnn_engine::graph::check_leak;
+/// assert!(check_leak(5.0).is_ok());
+/// let err = check_leak(0.0).unwrap_err();
+/// assert_eq!(err.to_string(), "leak constant L = 0.0 must be finite and in [0.01, 1000.0]");
+/// ```
+pub fn check_leak(leak: f64) -> Result<()> {
+    if valid_leak(leak) {
+        return Ok(());
+    }
+    Err(ErrorKind::InvalidLeak {
+        leak,
+        min: MIN_LEAK,
+        max: MAX_LEAK,
+    }
+    .into())
+}
+
 /// The most layers a graph may have (a hostile file cannot ask for millions).
 pub const MAX_LAYERS: usize = 4096;
 
@@ -325,14 +349,7 @@ impl Graph {
 }
 
 fn validate_params(params: &Params) -> Result<()> {
-    if !valid_leak(params.leak) {
-        return Err(ErrorKind::InvalidLeak {
-            leak: params.leak,
-            min: MIN_LEAK,
-            max: MAX_LEAK,
-        }
-        .into());
-    }
+    check_leak(params.leak)?;
     if !(params.threshold.is_finite() && params.threshold <= 0.0) {
         return Err(ErrorKind::InvalidThreshold {
             threshold: params.threshold,
