@@ -14,10 +14,12 @@
 //! threshold, and that the layer sequence ends in exactly one output layer.
 
 mod builder;
+mod links;
 mod weights;
 mod window;
 
 pub use builder::GraphBuilder;
+pub use links::{Group, Node, Source, Synapses};
 pub use weights::Weights;
 pub use window::{Shape, Window};
 
@@ -238,13 +240,71 @@ impl Layer {
 pub struct Graph {
     input: Shape,
     layers: Vec<Layer>,
+    sources: Vec<Source>,
+    groups: Vec<Vec<Group>>,
     shapes: Vec<Shape>,
     params: Params,
 }
 
 impl Graph {
-    /// Validates and builds a graph: `layers` follow `input` in order.
+    /// Validates and builds a chain: `layers` follow `input` in order, each fed by the one
+    /// before it.
     pub fn new(input: Shape, layers: Vec<Layer>, params: Params) -> Result<Graph> {
+        let nodes = layers
+            .into_iter()
+            .enumerate()
+            .map(|(k, layer)| {
+                let source = if k == 0 {
+                    Source::Input
+                } else {
+                    Source::Layer(k - 1)
+                };
+                Node::new(layer, source)
+            })
+            .collect();
+        Graph::from_nodes(input, nodes, params)
+    }
+
+    /// Validates and builds a graph whose layers may branch and join (a DAG in layer order):
+    /// each node names its source and any further synapse groups.
+    ///
+    /// Checks, besides each layer's own geometry: every source is an earlier layer or the
+    /// input; every group fits its source and the layer (an identity joins equal shapes, a
+    /// conv or dense group gives the layer's shape, and has no bias of its own); only conv2d,
+    /// dense and output layers take groups; the output layer is last, and every other layer,
+    /// and the input, feeds a later layer (nothing dangles).
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::graph::{Dense, Group, Node, Source, Synapses};
+    /// use tdsnn_engine::{Graph, Layer, Params, Shape};
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// // A residual pair: hidden = relu(W x + x), read out by the output layer.
+    /// let dense = |outputs, weights: Vec<f32>| Dense { outputs, weights: weights.into(), bias: None };
+    /// let graph = Graph::from_nodes(
+    ///     Shape::flat(2),
+    ///     vec![
+    ///         Node {
+    ///             layer: Layer::Dense(dense(2, vec![-0.5, 0.0, 0.0, -0.5])),
+    ///             source: Source::Input,
+    ///             groups: vec![Group { source: Source::Input, synapses: Synapses::Identity { weight: -1.0 } }],
+    ///         },
+    ///         Node::new(Layer::Output(dense(1, vec![1.0, 1.0])), Source::Layer(0)),
+    ///     ],
+    ///     Params::new(5.0),
+    /// )?;
+    /// assert_eq!(graph.groups(0).len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_nodes(input: Shape, nodes: Vec<Node>, params: Params) -> Result<Graph> {
+        let mut layers = Vec::with_capacity(nodes.len());
+        let mut sources = Vec::with_capacity(nodes.len());
+        let mut groups = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            layers.push(node.layer);
+            sources.push(node.source);
+            groups.push(node.groups);
+        }
         validate_params(&params)?;
         if input.is_empty() || input.len() > MAX_LAYER_NEURONS {
             return Err(ErrorKind::Structure {
@@ -280,11 +340,16 @@ impl Graph {
                 .into())
             }
         }
-        let mut shapes = Vec::with_capacity(layers.len());
-        let mut shape = input;
+        let mut shapes: Vec<Shape> = Vec::with_capacity(layers.len());
         let mut total = input.len();
+        let mut feeds = vec![false; layers.len() + 1];
+        let shape_of = |shapes: &[Shape], s: Source| match s {
+            Source::Input => input,
+            Source::Layer(j) => shapes[j],
+        };
         for (index, layer) in layers.iter().enumerate() {
-            shape = out_shape(index, layer, shape)?;
+            links::check_source(index, layer, sources[index])?;
+            let shape = out_shape(index, layer, shape_of(&shapes, sources[index]))?;
             if shape.is_empty() || shape.len() > MAX_LAYER_NEURONS {
                 return Err(shape_error(
                     index,
@@ -301,14 +366,65 @@ impl Graph {
                 ));
             }
             check_finite(index, layer)?;
+            for (g, group) in groups[index].iter().enumerate() {
+                let from = shape_of(&shapes, group.source);
+                links::check_group(index, layer, g, group, from, shape)?;
+            }
+            for s in std::iter::once(sources[index]).chain(groups[index].iter().map(|g| g.source)) {
+                feeds[match s {
+                    Source::Input => layers.len(),
+                    Source::Layer(j) => j,
+                }] = true;
+            }
             shapes.push(shape);
+        }
+        let last = layers.len() - 1;
+        if let Some(j) = (0..last).find(|&j| !feeds[j]) {
+            return Err(links::link_error(
+                j,
+                &layers[j],
+                "feeds no later layer: its spikes would go nowhere".into(),
+            ));
         }
         Ok(Graph {
             input,
             layers,
+            sources,
+            groups,
             shapes,
             params,
         })
+    }
+
+    /// Where layer `k`'s own synapses take their spikes from (in a chain, `k - 1`).
+    pub fn source(&self, k: usize) -> Source {
+        self.sources[k]
+    }
+
+    /// The further synapse groups of layer `k` (empty but for a join).
+    pub fn groups(&self, k: usize) -> &[Group] {
+        &self.groups[k]
+    }
+
+    /// Whether any layer joins branches (has further synapse groups) or takes its spikes
+    /// from another layer than the one before it.
+    pub fn branches(&self) -> bool {
+        self.groups.iter().any(|g| !g.is_empty())
+            || self.sources.iter().enumerate().any(|(k, &s)| {
+                s != if k == 0 {
+                    Source::Input
+                } else {
+                    Source::Layer(k - 1)
+                }
+            })
+    }
+
+    /// The shape of the spikes `source` gives.
+    pub fn shape_of(&self, source: Source) -> Shape {
+        match source {
+            Source::Input => self.input,
+            Source::Layer(j) => self.shapes[j],
+        }
     }
 
     /// The input layer's shape.
@@ -326,13 +442,10 @@ impl Graph {
         self.shapes[k]
     }
 
-    /// Input shape of layer `k` (the previous layer's output, or the graph input).
+    /// Input shape of layer `k`: the shape of its source (in a chain, the previous layer's
+    /// output, or the graph input).
     pub fn input_shape_of(&self, k: usize) -> Shape {
-        if k == 0 {
-            self.input
-        } else {
-            self.shapes[k - 1]
-        }
+        self.shape_of(self.sources[k])
     }
 
     /// Graph-wide parameters: `L`, threshold, `T_il` policy.

@@ -34,7 +34,7 @@ use self::leak::LeakTable;
 use self::ticking::TickSchedule;
 use crate::coding;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{self, Params};
+use crate::graph::{self, Graph, Params};
 use crate::record::{self, OutputRecord};
 
 pub use self::event::EventByEvent;
@@ -51,6 +51,17 @@ pub enum TickMode {
     /// Each neuron's firing step is computed at release (the paper's hardware deployment,
     /// figure 6): no per-step pass, the same spike times bit for bit.
     ClosedForm,
+}
+
+/// Errors on a graph that branches or joins, until both paths deliver synapse groups.
+fn refuse_branches(graph: &Graph) -> Result<()> {
+    if graph.branches() {
+        return Err(ErrorKind::Structure {
+            what: "this engine build simulates chains only; the graph branches or joins".into(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// `t + dt`, or [`ErrorKind::ClockOverflow`] at `layer`.

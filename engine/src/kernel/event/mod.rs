@@ -153,6 +153,7 @@ impl Simulate for EventByEvent {
         observer: &mut O,
         record: &mut Record,
     ) -> Result<()> {
+        super::refuse_branches(self.plan.graph())?;
         self.start(input.into())?;
         while let Some(slot) = self.queue.pop() {
             let t = slot.time;

@@ -135,6 +135,7 @@ impl Simulate for Simulator {
         observer: &mut O,
         record: &mut Record,
     ) -> Result<()> {
+        super::refuse_branches(self.plan.graph())?;
         let plan = self.plan.clone();
         let (graph, tables) = (&**plan.graph(), plan.tables());
         input.into().spike_times(graph, &mut self.input)?;
