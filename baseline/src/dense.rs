@@ -34,6 +34,15 @@ pub enum ForwardError {
         /// Values per image (`C * H * W`).
         per_image: usize,
     },
+    /// The network joins branches (a shortcut or concat): this forward pass keeps only the
+    /// current tensor, so it runs chains only.
+    #[error("layer {layer} ({kind}): the dense forward pass runs chains only, not branches")]
+    Branches {
+        /// Index of the layer.
+        layer: usize,
+        /// The layer's kind.
+        kind: &'static str,
+    },
     /// More images than the batch the buffers were sized for.
     #[error("{images} images exceed the batch capacity {capacity}")]
     BatchTooLarge {
@@ -190,6 +199,12 @@ impl<'a> DenseForward<'a> {
                         pool_into(x, from, to, window, 0.0, |a, v| a + v, y);
                         y.iter_mut().for_each(|v| *v /= area);
                     }
+                }
+                DnnLayer::Shortcut { .. } | DnnLayer::Concat { .. } => {
+                    return Err(ForwardError::Branches {
+                        layer: k,
+                        kind: layer.kind(),
+                    })
                 }
                 // In place: same values, same order.
                 DnnLayer::Flatten => continue,

@@ -20,10 +20,11 @@
 //! dense, and nothing may follow it. Cost: one pass over the weights.
 
 use tdsnn_engine::coding;
-use tdsnn_engine::{AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, TilPolicy};
+use tdsnn_engine::graph::{Group, Node, Source, Synapses};
+use tdsnn_engine::{AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, Shape, TilPolicy};
 
 use crate::error::{ConvertError, LayerProblem, Problem};
-use crate::model::{Dnn, DnnLayer};
+use crate::model::{Dnn, DnnLayer, Source as DnnSource};
 
 /// Converts a validated DNN into the engine's connection graph with leak constant `L` and
 /// the given `T_il` policy (firing threshold 0).
@@ -60,64 +61,226 @@ pub fn convert(dnn: &Dnn, leak: f64, til: TilPolicy) -> Result<Graph, ConvertErr
     let output = check(dnn)?;
     // What the bias neuron's spike at T(1) is worth in DNN units.
     let g1 = coding::g(1.0, leak);
-    let mut layers = Vec::with_capacity(dnn.layers().len());
-    for (k, layer) in dnn.layers().iter().enumerate() {
+    let layers = dnn.layers();
+    let mut nodes: Vec<Node> = Vec::with_capacity(layers.len());
+    // The graph source whose spikes carry each DNN layer's output (a ReLU's: the layer's
+    // before it; `None` for a shortcut or concat, which no group may name).
+    let mut carrier: Vec<Option<Source>> = Vec::with_capacity(layers.len());
+    // The source of the current tensor's spikes (once its ReLU, if pending, is applied).
+    let mut current = Source::Input;
+    // The parts of a pending concatenation: each one's graph source and DNN shape.
+    let mut parts: Vec<(Source, Shape)> = Vec::new();
+    let graph_source = |carrier: &[Option<Source>], from: DnnSource| match from {
+        DnnSource::Input => Source::Input,
+        DnnSource::Layer(j) => carrier[j].expect("Dnn::new: joins name spiking tensors"),
+    };
+    let shape_of = |from: DnnSource| match from {
+        DnnSource::Input => dnn.input_shape(),
+        DnnSource::Layer(j) => dnn.output_shape(j),
+    };
+    for (k, layer) in layers.iter().enumerate() {
         // Hidden layers integrate negated weights; the output layer reads its own.
         let sign = if k == output { 1.0 } else { -1.0 };
-        let bias = |b: &Option<Vec<f32>>| {
-            b.as_ref().map(|b| {
-                b.iter()
-                    .map(|&v| (sign * f64::from(v) / g1) as f32)
-                    .collect::<Vec<f32>>()
-                    .into()
-            })
-        };
-        layers.push(match layer {
-            DnnLayer::Relu => continue,
-            DnnLayer::Conv2d {
-                out_channels,
-                window,
-                weights,
-                bias: b,
-            } => Layer::Conv2d(Conv2d {
-                out_channels: *out_channels,
-                window: *window,
-                weights: transpose_scaled(weights, *out_channels, sign).into(),
-                bias: bias(b),
-            }),
-            DnnLayer::Dense {
-                outputs,
-                weights,
-                bias: b,
-            } => {
-                let dense = Dense {
-                    outputs: *outputs,
-                    weights: transpose_scaled(weights, *outputs, sign).into(),
-                    bias: bias(b),
-                };
-                if k == output {
-                    Layer::Output(dense)
-                } else {
-                    Layer::Dense(dense)
-                }
+        let here = current;
+        let (graph_layer, source, groups) = match layer {
+            DnnLayer::Relu => {
+                carrier.push(Some(current));
+                continue;
             }
-            DnnLayer::AvgPool { window } => Layer::AvgPool(AvgPool {
-                window: *window,
-                weight: (-1.0 / (f64::from(window.kernel[0]) * f64::from(window.kernel[1]))) as f32,
-            }),
-            DnnLayer::MaxPool { window } => Layer::MaxPool(MaxPool { window: *window }),
-            DnnLayer::Flatten => Layer::Flatten,
+            DnnLayer::Shortcut { .. } => {
+                // Joined into the conv2d or dense layer before it.
+                carrier.push(None);
+                continue;
+            }
+            DnnLayer::Concat { from } => {
+                if parts.is_empty() {
+                    parts.push((here, dnn.input_shape_of(k)));
+                }
+                parts.push((graph_source(&carrier, *from), shape_of(*from)));
+                // The conv2d or dense layer after it takes the parts.
+                carrier.push(None);
+                continue;
+            }
+            DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } => {
+                let Joined {
+                    own,
+                    source,
+                    groups,
+                } = synapses(dnn, k, sign, g1, std::mem::take(&mut parts), &carrier);
+                let layer = match own {
+                    Synapses::Conv2d(c) => Layer::Conv2d(c),
+                    Synapses::Dense(d) if k == output => Layer::Output(d),
+                    Synapses::Dense(d) => Layer::Dense(d),
+                    Synapses::Identity { .. } => {
+                        unreachable!("a layer's own synapses are weighted")
+                    }
+                };
+                (layer, source.unwrap_or(here), groups)
+            }
+            DnnLayer::AvgPool { window } => (
+                Layer::AvgPool(AvgPool {
+                    window: *window,
+                    weight: (-1.0 / (f64::from(window.kernel[0]) * f64::from(window.kernel[1])))
+                        as f32,
+                }),
+                here,
+                Vec::new(),
+            ),
+            DnnLayer::MaxPool { window } => (
+                Layer::MaxPool(MaxPool { window: *window }),
+                here,
+                Vec::new(),
+            ),
+            DnnLayer::Flatten => (Layer::Flatten, here, Vec::new()),
+        };
+        current = Source::Layer(nodes.len());
+        carrier.push(Some(current));
+        nodes.push(Node {
+            layer: graph_layer,
+            source,
+            groups,
         });
     }
     let params = Params {
         til,
         ..Params::new(leak)
     };
-    Ok(Graph::new(dnn.input_shape(), layers, params)?)
+    Ok(Graph::from_nodes(dnn.input_shape(), nodes, params)?)
+}
+
+/// A conv2d or dense layer with its further synapse groups, as [`synapses`] builds it.
+struct Joined {
+    /// The layer's own synapses: `Conv2d` or `Dense` with the bias neuron's weights.
+    own: Synapses,
+    /// Where its own synapses take their spikes from, if not the current tensor (the first
+    /// part of a concatenation).
+    source: Option<Source>,
+    /// Further groups: the other parts of a concatenation, then the shortcuts.
+    groups: Vec<Group>,
+}
+
+/// The synapses of the conv2d or dense layer `k` (weights times `sign`, re-laid out), split
+/// into one group per part of the concatenation before it (`parts`, empty if none), with a
+/// group for each shortcut after it; its bias (plus the projections' biases, summed in f64)
+/// divided by `g1` and rounded to f32 once.
+fn synapses(
+    dnn: &Dnn,
+    k: usize,
+    sign: f64,
+    g1: f64,
+    parts: Vec<(Source, Shape)>,
+    carrier: &[Option<Source>],
+) -> Joined {
+    let layers = dnn.layers();
+    let (n, weights, bias, window) = match &layers[k] {
+        DnnLayer::Conv2d {
+            out_channels,
+            window,
+            weights,
+            bias,
+        } => (*out_channels, weights, bias, Some(*window)),
+        DnnLayer::Dense {
+            outputs,
+            weights,
+            bias,
+        } => (*outputs, weights, bias, None),
+        _ => unreachable!("conv2d or dense"),
+    };
+    let weighted = |weights: Vec<f32>, bias: Option<Vec<f32>>| match window {
+        Some(window) => Synapses::Conv2d(Conv2d {
+            out_channels: n,
+            window,
+            weights: weights.into(),
+            bias: bias.map(Into::into),
+        }),
+        None => Synapses::Dense(Dense {
+            outputs: n,
+            weights: weights.into(),
+            bias: bias.map(Into::into),
+        }),
+    };
+    // The bias in f64: the layer's, plus every projection's.
+    let mut total: Option<Vec<f64>> = bias
+        .as_ref()
+        .map(|b| b.iter().map(|&v| f64::from(v)).collect());
+    let mut groups = Vec::new();
+    let mut own = transpose_scaled(weights, n, sign);
+    let mut source = None;
+    if !parts.is_empty() {
+        // One row of weights per output; each part takes its inputs' share of every row:
+        // `c * kh * kw` for a conv, `c * h * w` for a dense layer (channel-major flattening).
+        let taps = window.map_or(1, |w| u64::from(w.kernel[0]) * u64::from(w.kernel[1]));
+        let widths: Vec<usize> = parts
+            .iter()
+            .map(|(_, shape)| match window {
+                Some(_) => (u64::from(shape.c) * taps) as usize,
+                None => shape.len() as usize,
+            })
+            .collect();
+        let row = weights.len() / n as usize;
+        debug_assert_eq!(widths.iter().sum::<usize>(), row, "layer {k}");
+        let mut start = 0;
+        for (p, ((from, _), width)) in parts.iter().zip(&widths).enumerate() {
+            let share: Vec<f32> = weights
+                .chunks_exact(row)
+                .flat_map(|r| &r[start..start + width])
+                .copied()
+                .collect();
+            start += width;
+            let share = transpose_scaled(&share, n, sign);
+            if p == 0 {
+                own = share;
+                source = Some(*from);
+            } else {
+                groups.push(Group {
+                    source: *from,
+                    synapses: weighted(share, None),
+                });
+            }
+        }
+    }
+    for layer in layers[k + 1..].iter() {
+        let DnnLayer::Shortcut { from, projection } = layer else {
+            break;
+        };
+        let from = match *from {
+            DnnSource::Input => Source::Input,
+            DnnSource::Layer(j) => carrier[j].expect("Dnn::new: joins name spiking tensors"),
+        };
+        let synapses = match projection {
+            None => Synapses::Identity {
+                weight: sign as f32,
+            },
+            Some(p) => {
+                if let Some(b) = &p.bias {
+                    let sum = total.get_or_insert_with(|| vec![0.0; n as usize]);
+                    sum.iter_mut().zip(b).for_each(|(s, &v)| *s += f64::from(v));
+                }
+                Synapses::Conv2d(Conv2d {
+                    out_channels: n,
+                    window: p.window,
+                    weights: transpose_scaled(&p.weights, n, sign).into(),
+                    bias: None,
+                })
+            }
+        };
+        groups.push(Group {
+            source: from,
+            synapses,
+        });
+    }
+    // Rounded to f32 once, here: the engine stores bias weights as f32.
+    let bias = total.map(|b| b.iter().map(|&v| (sign * v / g1) as f32).collect());
+    Joined {
+        own: weighted(own, bias),
+        source,
+        groups,
+    }
 }
 
 /// For each DNN layer, the index of the graph layer [`convert`] makes of it (`None` for a
-/// ReLU, which is dropped).
+/// ReLU, which is dropped, and for a shortcut or concat, which become synapse groups of the
+/// conv2d or dense layer before or after them).
 ///
 /// # Example
 /// ```
@@ -139,7 +302,11 @@ pub fn layer_map(dnn: &Dnn) -> Vec<Option<usize>> {
     dnn.layers()
         .iter()
         .map(|layer| {
-            (!matches!(layer, DnnLayer::Relu)).then(|| {
+            let dropped = matches!(
+                layer,
+                DnnLayer::Relu | DnnLayer::Shortcut { .. } | DnnLayer::Concat { .. }
+            );
+            (!dropped).then(|| {
                 next += 1;
                 next - 1
             })
@@ -162,9 +329,12 @@ fn check(dnn: &Dnn) -> Result<usize, ConvertError> {
         } else if k == output {
             (!matches!(layer, DnnLayer::Dense { .. })).then_some(Problem::OutputNotDense)
         } else if matches!(layer, DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. }) {
-            let next = layers[k + 1..]
-                .iter()
-                .find(|l| !matches!(l, DnnLayer::MaxPool { .. } | DnnLayer::Flatten));
+            let next = layers[k + 1..].iter().find(|l| {
+                !matches!(
+                    l,
+                    DnnLayer::MaxPool { .. } | DnnLayer::Flatten | DnnLayer::Shortcut { .. }
+                )
+            });
             (!matches!(next, Some(DnnLayer::Relu))).then_some(Problem::MissingRelu)
         } else {
             None

@@ -64,6 +64,19 @@ pub enum ModelError {
         /// The offending value.
         value: f32,
     },
+    /// A shortcut or concat that does not fit the network: it refers to a tensor that is not
+    /// an earlier spiking one, its shapes differ, or it is not where a join can be (a
+    /// shortcut after a conv2d or dense layer and before a ReLU, a concat before a conv2d or
+    /// dense layer).
+    #[error("layer {layer} ({kind}): {what}")]
+    Join {
+        /// Index of the layer.
+        layer: usize,
+        /// The layer's kind.
+        kind: &'static str,
+        /// What does not fit.
+        what: String,
+    },
     /// The layer's geometry does not fit its input: zero kernel, stride or outputs, pool
     /// padding beyond half the kernel, a window larger than the padded input, or an output
     /// too large.

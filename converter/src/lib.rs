@@ -60,7 +60,7 @@ pub mod window;
 
 pub use convert::{convert, layer_map};
 pub use error::{ConvertError, FoldError, LayerProblem, ModelError, Problem, ReferenceError};
-pub use model::{Architecture, Dnn, DnnLayer, LayerSpec};
+pub use model::{Architecture, Dnn, DnnLayer, LayerSpec, Projection, Source};
 pub use ops::{LayerMacs, OpCounts};
 pub use reference::{
     reference_forward, relu_forward, staircase_forward, Forward, LayerValues, Reference,

@@ -8,7 +8,19 @@
 //! Output extent per axis of a conv or pool: `(in + 2 * padding - kernel) / stride + 1`
 //! (floor, PyTorch's default `ceil_mode=False`). Pool padding is at most half the kernel
 //! (PyTorch's rule). Validation is linear in the number of weights (each is checked finite).
+//!
+//! # Residual networks
+//! Two layers refer back to an earlier tensor, named by a [`Source`] over DNN layer indices
+//! (`Source::Layer(j)` is the output of layer `j`, `Source::Input` the network's input):
+//! [`Layer::Shortcut`] adds it (or a conv of it) to the pre-activation of the conv or dense
+//! layer before it, as `relu(bn(conv(x)) + shortcut(x))` does; [`Layer::Concat`] appends its
+//! channels to the current tensor's (`torch.cat([current, earlier], dim=1)`) for the conv or
+//! dense layer after it. The earlier tensor must be one the spiking network has neurons for (a
+//! *spiking* tensor: the input, a ReLU's output, or a pool or flatten of a spiking tensor), and
+//! a join needs neurons of its own: a shortcut is followed by a ReLU. docs/semantics.md,
+//! "Branches and joins", gives the laws.
 
+pub use tdsnn_engine::graph::Source;
 use tdsnn_engine::graph::MAX_LAYER_NEURONS;
 use tdsnn_engine::{Shape, Window};
 
@@ -58,6 +70,37 @@ pub enum Layer<T> {
     Flatten,
     /// `max(x, 0)`.
     Relu,
+    /// Adds an earlier tensor, or a conv of it, to the output of the layer before, which must
+    /// be a conv2d or dense layer (or another shortcut): `conv(x) + shortcut(x)` of a residual
+    /// block. A ReLU must follow (a join needs neurons of its own).
+    Shortcut {
+        /// The earlier tensor: a spiking one (the input, a ReLU's output, or a pool or
+        /// flatten of a spiking tensor).
+        from: Source,
+        /// `None`: the identity (the earlier tensor has the current shape); otherwise a conv
+        /// of it giving the current shape (a projection shortcut, a 1x1 strided conv with its
+        /// BatchNorm folded in).
+        projection: Option<Projection<T>>,
+    },
+    /// Appends an earlier tensor's channels after the current tensor's
+    /// (`torch.cat([current, earlier], dim=1)`, same height and width), for the conv2d or
+    /// dense layer that must follow (or another concat). Both tensors must be spiking.
+    Concat {
+        /// The earlier tensor (a spiking one).
+        from: Source,
+    },
+}
+
+/// The conv of a projection shortcut ([`Layer::Shortcut`]): its output channels are the
+/// current tensor's, its input channels the earlier tensor's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection<T> {
+    /// Kernel, stride and padding.
+    pub window: Window,
+    /// Weights in PyTorch layout `[c_out][c_in][kh][kw]`.
+    pub weights: T,
+    /// One bias per output channel, if any.
+    pub bias: Option<T>,
 }
 
 /// A layer with its weights and biases: a layer of a [`Dnn`].
@@ -69,7 +112,7 @@ pub type LayerSpec = Layer<()>;
 
 impl<T> Layer<T> {
     /// Short lower-case name of the layer kind, as in the engine: `conv2d`, `dense`,
-    /// `max_pool`, `avg_pool`, `flatten`, `relu`.
+    /// `max_pool`, `avg_pool`, `flatten`, `relu`; and `shortcut`, `concat`.
     pub fn kind(&self) -> &'static str {
         match self {
             Layer::Conv2d { .. } => "conv2d",
@@ -78,11 +121,22 @@ impl<T> Layer<T> {
             Layer::AvgPool { .. } => "avg_pool",
             Layer::Flatten => "flatten",
             Layer::Relu => "relu",
+            Layer::Shortcut { .. } => "shortcut",
+            Layer::Concat { .. } => "concat",
+        }
+    }
+
+    /// The earlier tensor a shortcut or concat refers to.
+    pub fn source(&self) -> Option<Source> {
+        match self {
+            Layer::Shortcut { from, .. } | Layer::Concat { from } => Some(*from),
+            _ => None,
         }
     }
 
     /// Whether the layer sums weighted inputs (dense, conv2d, avg-pool): in the reference DNN
-    /// it sees `G` of its input, in the SNN it has its own release.
+    /// it sees `G` of its input, in the SNN it has its own release. A shortcut is not: it
+    /// adds to the layer before it.
     pub fn is_synaptic(&self) -> bool {
         matches!(
             self,
@@ -90,12 +144,16 @@ impl<T> Layer<T> {
         )
     }
 
-    /// The sliding window of a conv or pool layer.
+    /// The sliding window of a conv or pool layer (or of a shortcut's projection).
     pub fn window(&self) -> Option<&Window> {
         match self {
             Layer::Conv2d { window, .. }
             | Layer::MaxPool { window }
             | Layer::AvgPool { window } => Some(window),
+            Layer::Shortcut {
+                projection: Some(p),
+                ..
+            } => Some(&p.window),
             _ => None,
         }
     }
@@ -103,14 +161,16 @@ impl<T> Layer<T> {
     /// The same layer holding `tensor(name, shape, t)` for each of its tensors `t`: `name` is
     /// `weight` or `bias`, `shape` the tensor's shape in PyTorch's layout when the layer's
     /// input has shape `input` (conv weights `[out_channels, in_channels, kh, kw]`, dense
-    /// weights `[outputs, inputs]`, biases `[outputs]`). Fills an [`Architecture`]'s layers
-    /// with values, or leaves a [`Dnn`]'s values out ([`spec`](Layer::spec)).
+    /// weights `[outputs, inputs]`, biases `[outputs]`; a projection shortcut's weights
+    /// `[input.c, c, kh, kw]` where `c` is the channels of its earlier tensor, whose shape
+    /// `shape_of` gives). Fills an [`Architecture`]'s layers with values, or leaves a
+    /// [`Dnn`]'s values out ([`spec`](Layer::spec)).
     ///
     /// # Example
     /// ```
     /// use tdsnn_converter::{DnnLayer, LayerSpec, Shape};
     /// let spec = LayerSpec::Dense { outputs: 2, weights: (), bias: Some(()) };
-    /// let layer = spec.try_map(Shape::flat(3), |_, shape, ()| {
+    /// let layer = spec.try_map(Shape::flat(3), &|_| Shape::flat(3), |_, shape, ()| {
     ///     Ok::<_, ()>(vec![0.5; shape.iter().product::<u64>() as usize])
     /// });
     /// assert_eq!(layer, Ok(DnnLayer::Dense { outputs: 2, weights: vec![0.5; 6], bias: Some(vec![0.5; 2]) }));
@@ -118,6 +178,7 @@ impl<T> Layer<T> {
     pub fn try_map<U, E>(
         &self,
         input: Shape,
+        shape_of: &dyn Fn(Source) -> Shape,
         mut tensor: impl FnMut(&'static str, &[u64], &T) -> Result<U, E>,
     ) -> Result<Layer<U>, E> {
         let mut both = |outputs: u32, weight_shape: &[u64], weights: &T, bias: &Option<T>| {
@@ -162,12 +223,29 @@ impl<T> Layer<T> {
             Layer::AvgPool { window } => Layer::AvgPool { window: *window },
             Layer::Flatten => Layer::Flatten,
             Layer::Relu => Layer::Relu,
+            Layer::Shortcut { from, projection } => Layer::Shortcut {
+                from: *from,
+                projection: match projection {
+                    None => None,
+                    Some(p) => {
+                        let [kh, kw] = p.window.kernel;
+                        let shape = [input.c, shape_of(*from).c, kh, kw].map(u64::from);
+                        let (weights, bias) = both(input.c, &shape, &p.weights, &p.bias)?;
+                        Some(Projection {
+                            window: p.window,
+                            weights,
+                            bias,
+                        })
+                    }
+                },
+            },
+            Layer::Concat { from } => Layer::Concat { from: *from },
         })
     }
 
     /// The layer without its tensors: kind and geometry, and whether it has a bias.
     pub fn spec(&self) -> LayerSpec {
-        let kept = self.try_map(Shape::flat(1), |_, _, _| {
+        let kept = self.try_map(Shape::flat(1), &|_| Shape::flat(1), |_, _, _| {
             Ok::<_, std::convert::Infallible>(())
         });
         match kept {
@@ -264,14 +342,19 @@ impl Architecture {
         mut tensor: impl FnMut(usize, &'static str, &[u64]) -> Result<Vec<f32>, E>,
     ) -> Result<Result<Dnn, ModelError>, E> {
         let mut shape = self.input;
+        let mut shapes: Vec<Shape> = Vec::with_capacity(self.layers.len());
         let mut layers = Vec::with_capacity(self.layers.len());
         for (k, spec) in self.layers.iter().enumerate() {
-            let layer = spec.try_map(shape, |name, dims, ()| tensor(k, name, dims))?;
+            let earlier = |s: Source| earlier_shape(self.input, &shapes, s);
+            // A source that is not an earlier tensor fails validation below.
+            let shape_of = |s: Source| earlier(s).unwrap_or(Shape::flat(1));
+            let layer = spec.try_map(shape, &shape_of, |name, dims, ()| tensor(k, name, dims))?;
             // The next layer's tensor shapes follow from this layer's output shape.
-            shape = match layer.output_shape(k, shape) {
+            shape = match layer.output_shape(k, shape, &earlier) {
                 Ok(s) => s,
                 Err(e) => return Ok(Err(e)),
             };
+            shapes.push(shape);
             layers.push(layer);
         }
         Ok(Dnn::new(self.input, layers))
@@ -324,7 +407,10 @@ impl Dnn {
     /// [`MAX_LAYER_NEURONS`] values (the engine's
     /// limit); kernels, strides and output counts non-zero; pool padding at most half the
     /// kernel; windows fit the padded input; weight and bias sizes match; every weight and
-    /// bias finite. The first problem is returned, naming the layer.
+    /// bias finite; shortcuts and concats refer to an earlier spiking tensor of a fitting
+    /// shape, a shortcut follows a conv2d or dense layer and is followed by a ReLU, a concat
+    /// joins spiking tensors and is followed by a conv2d or dense layer (see the
+    /// [module docs](self)). The first problem is returned, naming the layer.
     pub fn new(input: Shape, layers: Vec<DnnLayer>) -> Result<Dnn, ModelError> {
         if input.is_empty() || input.len() > MAX_LAYER_NEURONS {
             return Err(ModelError::InputShape {
@@ -344,7 +430,8 @@ impl Dnn {
         let mut shapes = Vec::with_capacity(layers.len());
         let mut shape = input;
         for (index, layer) in layers.iter().enumerate() {
-            shape = layer.output_shape(index, shape)?;
+            let earlier = |s: Source| earlier_shape(input, &shapes, s);
+            shape = layer.output_shape(index, shape, &earlier)?;
             if shape.is_empty() || shape.len() > MAX_LAYER_NEURONS {
                 return Err(geometry(
                     index,
@@ -355,6 +442,7 @@ impl Dnn {
             check_finite(index, layer)?;
             shapes.push(shape);
         }
+        check_joins(&layers)?;
         Ok(Dnn {
             input,
             layers,
@@ -378,9 +466,12 @@ impl Dnn {
         self.layers
             .iter()
             .map(|l| match l {
-                DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. } => {
-                    (weights.len() + bias.as_ref().map_or(0, Vec::len)) as u64
-                }
+                DnnLayer::Conv2d { weights, bias, .. }
+                | DnnLayer::Dense { weights, bias, .. }
+                | DnnLayer::Shortcut {
+                    projection: Some(Projection { weights, bias, .. }),
+                    ..
+                } => (weights.len() + bias.as_ref().map_or(0, Vec::len)) as u64,
                 _ => 0,
             })
             .sum()
@@ -416,6 +507,15 @@ impl Dnn {
     /// Takes the network apart: input shape and layers.
     pub fn into_parts(self) -> (Shape, Vec<DnnLayer>) {
         (self.input, self.layers)
+    }
+}
+
+/// The shape of tensor `source` when `shapes` are the output shapes of the layers so far
+/// (`None` for a layer not among them).
+fn earlier_shape(input: Shape, shapes: &[Shape], source: Source) -> Option<Shape> {
+    match source {
+        Source::Input => Some(input),
+        Source::Layer(j) => shapes.get(j).copied(),
     }
 }
 
@@ -457,13 +557,23 @@ impl DnnLayer {
     /// ```
     /// use tdsnn_converter::{DnnLayer, Shape, Window};
     /// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+    /// let none = |_| None; // no earlier tensors to refer to
     /// let pool = DnnLayer::MaxPool { window: Window::square(2, 2, 0) };
-    /// assert_eq!(pool.output_shape(0, Shape::new(3, 8, 8))?, Shape::new(3, 4, 4));
+    /// assert_eq!(pool.output_shape(0, Shape::new(3, 8, 8), &none)?, Shape::new(3, 4, 4));
     /// let dense = DnnLayer::Dense { outputs: 2, weights: vec![0.0; 5], bias: None };
-    /// assert!(dense.output_shape(1, Shape::flat(3)).is_err()); // 6 weights expected
+    /// assert!(dense.output_shape(1, Shape::flat(3), &none).is_err()); // 6 weights expected
     /// # Ok(()) }
     /// ```
-    pub fn output_shape(&self, index: usize, input: Shape) -> Result<Shape, ModelError> {
+    ///
+    /// A shortcut or concat refers to an earlier tensor: `earlier` gives the shape of each
+    /// earlier tensor, `None` for a source that is not one (an error). Whether that tensor is
+    /// a spiking one, and what surrounds the layer, is [`Dnn::new`]'s to check.
+    pub fn output_shape(
+        &self,
+        index: usize,
+        input: Shape,
+        earlier: &dyn Fn(Source) -> Option<Shape>,
+    ) -> Result<Shape, ModelError> {
         let layer = self;
         let windowed = |window: &Window, channels: u32, pool: bool| -> Result<Shape, ModelError> {
             window
@@ -518,15 +628,185 @@ impl DnnLayer {
                 geometry(index, layer, format!("{input} is too large to flatten"))
             })?)),
             DnnLayer::Relu => Ok(input),
+            DnnLayer::Shortcut { from, projection } => {
+                let source = earlier(*from).ok_or_else(|| not_earlier(index, layer, *from))?;
+                match projection {
+                    None => {
+                        let flat = (input.h, input.w) == (1, 1) && source.len() == input.len();
+                        if source != input && !flat {
+                            return Err(join(
+                                index,
+                                layer,
+                                format!(
+                                    "an identity shortcut adds {from} ({source}) to {input}: \
+                                     the shapes differ (a projection would fit them)"
+                                ),
+                            ));
+                        }
+                    }
+                    Some(p) => {
+                        let out =
+                            p.window
+                                .output_shape(source, input.c, false)
+                                .map_err(|what| {
+                                    geometry(index, layer, format!("projection: {what}"))
+                                })?;
+                        if out != input {
+                            return Err(join(
+                                index,
+                                layer,
+                                format!(
+                                    "the projection gives {out} from {from} ({source}), the \
+                                     layer before gives {input}"
+                                ),
+                            ));
+                        }
+                        let expected = Shape::new(source.c, p.window.kernel[0], p.window.kernel[1])
+                            .len()
+                            .saturating_mul(u64::from(input.c));
+                        check_len(index, layer, "weights", p.weights.len(), expected)?;
+                        if let Some(b) = &p.bias {
+                            check_len(index, layer, "bias", b.len(), u64::from(input.c))?;
+                        }
+                    }
+                }
+                Ok(input)
+            }
+            DnnLayer::Concat { from } => {
+                let source = earlier(*from).ok_or_else(|| not_earlier(index, layer, *from))?;
+                if (source.h, source.w) != (input.h, input.w) {
+                    return Err(join(
+                        index,
+                        layer,
+                        format!(
+                            "concatenates {from} ({source}) to {input} along channels: the \
+                             heights and widths differ"
+                        ),
+                    ));
+                }
+                let c = input.c.checked_add(source.c).ok_or_else(|| {
+                    geometry(
+                        index,
+                        layer,
+                        format!("{input} and {source}: too many channels"),
+                    )
+                })?;
+                Ok(Shape::new(c, input.h, input.w))
+            }
         }
     }
 }
 
+fn join(layer: usize, l: &DnnLayer, what: String) -> ModelError {
+    ModelError::Join {
+        layer,
+        kind: l.kind(),
+        what,
+    }
+}
+
+fn not_earlier(index: usize, layer: &DnnLayer, from: Source) -> ModelError {
+    join(
+        index,
+        layer,
+        format!("refers to {from}, which is not an earlier layer"),
+    )
+}
+
+/// The rules of joins (see the [module docs](self)), over a network whose shapes fit: every
+/// shortcut or concat refers to a spiking tensor, a shortcut follows a conv2d or dense layer
+/// (or a shortcut) and is followed by a ReLU (or a shortcut), a concat joins onto a spiking
+/// tensor and is followed by a conv2d or dense layer (or a concat).
+fn check_joins(layers: &[DnnLayer]) -> Result<(), ModelError> {
+    // Whether each layer's output is a spiking tensor (one the SNN has neurons for).
+    let mut spiking: Vec<bool> = Vec::with_capacity(layers.len());
+    for (k, layer) in layers.iter().enumerate() {
+        let current = k == 0 || spiking[k - 1];
+        let next = layers.get(k + 1);
+        let fail = |what: String| Err(join(k, layer, what));
+        if let Some(Source::Layer(j)) = layer.source() {
+            let earlier = &layers[j];
+            if !spiking[j] || matches!(earlier, DnnLayer::Concat { .. }) {
+                let why = if matches!(earlier, DnnLayer::Concat { .. }) {
+                    "a concatenation, which has no neurons of its own"
+                } else {
+                    "not a tensor the spiking network has neurons for (those are the input, \
+                     a ReLU's output, and a pool or flatten of one)"
+                };
+                return fail(format!(
+                    "refers to layer {j}'s output ({}), {why}",
+                    earlier.kind()
+                ));
+            }
+        }
+        match layer {
+            DnnLayer::Shortcut { .. } => {
+                let after = k.checked_sub(1).map(|j| &layers[j]);
+                if !matches!(
+                    after,
+                    Some(
+                        DnnLayer::Conv2d { .. }
+                            | DnnLayer::Dense { .. }
+                            | DnnLayer::Shortcut { .. }
+                    )
+                ) {
+                    return fail(
+                        "must directly follow a conv2d or dense layer (or another shortcut), \
+                         whose pre-activation it adds to"
+                            .into(),
+                    );
+                }
+                if !matches!(next, Some(DnnLayer::Relu | DnnLayer::Shortcut { .. })) {
+                    return fail(
+                        "is not followed by a ReLU: a join needs neurons of its own, so a \
+                         shortcut (an Add) must be followed by a ReLU"
+                            .into(),
+                    );
+                }
+            }
+            DnnLayer::Concat { .. } => {
+                if !current {
+                    return fail(format!(
+                        "joins onto {}, a tensor the spiking network has no neurons for: a \
+                         concat joins the input, ReLU outputs, and pools or flattens of them",
+                        match k {
+                            0 => "the input".to_string(),
+                            _ => format!("layer {}'s output ({})", k - 1, layers[k - 1].kind()),
+                        }
+                    ));
+                }
+                if !matches!(
+                    next,
+                    Some(
+                        DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } | DnnLayer::Concat { .. }
+                    )
+                ) {
+                    return fail(
+                        "must be followed by a conv2d or dense layer (or another concat), which \
+                         takes one synapse group per part"
+                            .into(),
+                    );
+                }
+            }
+            _ => {}
+        }
+        spiking.push(match layer {
+            DnnLayer::Relu | DnnLayer::Concat { .. } => true,
+            DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } | DnnLayer::Shortcut { .. } => false,
+            DnnLayer::MaxPool { .. } | DnnLayer::AvgPool { .. } | DnnLayer::Flatten => current,
+        });
+    }
+    Ok(())
+}
+
 fn check_finite(index: usize, layer: &DnnLayer) -> Result<(), ModelError> {
     let (weights, bias) = match layer {
-        DnnLayer::Conv2d { weights, bias, .. } | DnnLayer::Dense { weights, bias, .. } => {
-            (weights, bias)
-        }
+        DnnLayer::Conv2d { weights, bias, .. }
+        | DnnLayer::Dense { weights, bias, .. }
+        | DnnLayer::Shortcut {
+            projection: Some(Projection { weights, bias, .. }),
+            ..
+        } => (weights, bias),
         _ => return Ok(()),
     };
     let tensors = [("weights", Some(weights)), ("bias", bias.as_ref())];

@@ -8,6 +8,12 @@
 //! are counted separately. A max-pool costs `kh * kw - 1` comparisons per output, counted as
 //! additions. ReLU and flatten cost nothing here.
 //!
+//! Residual networks: a shortcut has its own entry. An identity shortcut costs `N`
+//! additions (one per output, joining it to the layer's sum); a projection shortcut is a conv
+//! with `M = c_in * kh * kw` over its earlier tensor, `M * N` multiplications and `M * N`
+//! additions (its `M - 1` per output plus the join), and `N` bias additions if it has a bias.
+//! A concat costs nothing: the layer after it counts the inputs of every part.
+//!
 //! # The paper's LeNet figures
 //! Table 2 gives 2239k multiplications and 2235k additions for LeNet-5
 //! (20c5-pool-50c5-pool-500-10 on 28x28). Those do not match that architecture: its conv and
@@ -17,7 +23,7 @@
 //! 2235k, i.e. the paper counts no bias additions. This module gives 2,293,000
 //! multiplications, 2,288,810 additions and 15,230 bias additions for LeNet-5.
 
-use crate::model::{Dnn, DnnLayer};
+use crate::model::{Dnn, DnnLayer, Source};
 
 /// The multiply-accumulate counts of one DNN layer (its multiplications, additions and bias
 /// additions; the simulation's per-layer counts are [`tdsnn_engine::counters::LayerOps`]).
@@ -27,23 +33,24 @@ pub struct LayerMacs {
     pub layer: usize,
     /// The layer's kind.
     pub kind: &'static str,
-    /// Inputs per output `M` (window size for a max-pool).
+    /// Inputs per output `M` (window size for a max-pool, 1 for an identity shortcut).
     pub inputs_per_output: u64,
     /// Outputs `N`.
     pub outputs: u64,
     /// `M * N` (0 for a max-pool).
     pub multiplications: u64,
-    /// `(M - 1) * N`; for a max-pool, its comparisons.
+    /// `(M - 1) * N`; for a max-pool, its comparisons; for a shortcut, `M * N` (the join
+    /// included).
     pub additions: u64,
     /// `N` for a layer with a bias, else 0.
     pub bias_additions: u64,
 }
 
-/// The operation counts of a whole DNN: one entry per conv, dense, avg-pool and max-pool
-/// layer, in order.
+/// The operation counts of a whole DNN: one entry per conv, dense, avg-pool, max-pool and
+/// shortcut layer, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OpCounts {
-    /// Per-layer counts (ReLU and flatten layers are left out).
+    /// Per-layer counts (ReLU, flatten and concat layers are left out).
     pub layers: Vec<LayerMacs>,
 }
 
@@ -119,7 +126,23 @@ impl Dnn {
                     let m = area(window);
                     (m, 0, times(m - 1, n), false)
                 }
-                DnnLayer::Flatten | DnnLayer::Relu => continue,
+                // Joining a shortcut costs one addition per output; a projection is a conv.
+                DnnLayer::Shortcut {
+                    projection: None, ..
+                } => (1, 0, n, false),
+                DnnLayer::Shortcut {
+                    from,
+                    projection: Some(p),
+                } => {
+                    let c = match from {
+                        Source::Input => self.input_shape().c,
+                        Source::Layer(j) => self.output_shape(*j).c,
+                    };
+                    let m = times(u64::from(c), area(&p.window));
+                    (m, times(m, n), times(m, n), p.bias.is_some())
+                }
+                // A concat moves nothing; the layer after it counts every part's inputs.
+                DnnLayer::Flatten | DnnLayer::Relu | DnnLayer::Concat { .. } => continue,
             };
             layers.push(LayerMacs {
                 layer: k,

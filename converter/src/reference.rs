@@ -9,6 +9,12 @@
 //! values are the logits (for a convertible network: the output dense layer's `A`, no
 //! activation), and the class is their argmax, the first index on exact equality.
 //!
+//! Residual networks (docs/semantics.md, "Branches and joins"): every synapse group sees `G`
+//! of its source. A shortcut adds `G` of its earlier tensor (identity) or a conv of it plus
+//! the projection's bias to the pre-activation of the conv or dense layer before it; a conv
+//! or dense layer after a concat sees `G` of every part (the concat holds the parts' values,
+//! `G` is applied as the layer reads them).
+//!
 //! [`relu_forward`] runs the same layers as a plain float network (no `G`), for comparison.
 //!
 //! Cost: one `G` per input of each synapse-based layer (a `log1p` and an `exp`), then one
@@ -22,7 +28,7 @@ use tdsnn_engine::record::argmax;
 use tdsnn_engine::{Shape, Window};
 
 use crate::error::ReferenceError;
-use crate::model::{Dnn, DnnLayer};
+use crate::model::{Dnn, DnnLayer, Source};
 use crate::window::{input_position, max_pool_into, pool_into, valid_outputs};
 
 /// The values one DNN layer produced.
@@ -33,7 +39,10 @@ pub struct LayerValues {
     /// Whether the layer is synapse-based (dense, conv2d, avg-pool).
     pub synaptic: bool,
     /// The layer's output values, channel-major. For a synapse-based layer these are its
-    /// pre-activations `A` (the ReLU, if any, is the next layer).
+    /// pre-activations `A` (the ReLU, if any, is the next layer); for a conv or dense layer
+    /// followed by shortcuts, the joined pre-activations, its shortcuts included (the values
+    /// of its last shortcut, what the SNN layer's neurons integrate). A shortcut's values are
+    /// the running sum up to it, a concat's the parts one after the other.
     pub values: Vec<f64>,
 }
 
@@ -92,7 +101,18 @@ pub struct Forward {
 /// ```
 pub fn reference_forward(dnn: &Dnn, input: &[f32], leak: f64) -> Result<Reference, ReferenceError> {
     check_leak(leak).map_err(ReferenceError::InvalidLeak)?;
-    let outputs = run(dnn, input, |x| coding::g(x, leak))?;
+    let mut outputs = run(dnn, input, |x| coding::g(x, leak))?;
+    // A conv or dense layer's A is its sum with its shortcuts': the last shortcut's values.
+    for k in (0..outputs.len()).rev() {
+        let joined = matches!(dnn.layers().get(k + 1), Some(DnnLayer::Shortcut { .. }));
+        if joined && !matches!(dnn.layers()[k], DnnLayer::Shortcut { .. }) {
+            let mut m = k + 1;
+            while matches!(dnn.layers().get(m + 1), Some(DnnLayer::Shortcut { .. })) {
+                m += 1;
+            }
+            outputs[k] = outputs[m].clone();
+        }
+    }
     let layers: Vec<LayerValues> = dnn
         .layers()
         .iter()
@@ -180,6 +200,10 @@ fn run(
         let x = outputs.last().unwrap_or(&input);
         let (from, to) = (dnn.input_shape_of(k), dnn.output_shape(k));
         let fed = || -> Vec<f64> { x.iter().map(|&v| feed(v)).collect() };
+        let earlier = |s: Source| match s {
+            Source::Input => (&input, dnn.input_shape()),
+            Source::Layer(j) => (&outputs[j], dnn.output_shape(j)),
+        };
         let out = match layer {
             DnnLayer::Conv2d {
                 window,
@@ -192,6 +216,16 @@ fn run(
             DnnLayer::MaxPool { window } => max_pool(x, from, to, window),
             DnnLayer::Flatten => x.clone(),
             DnnLayer::Relu => x.iter().map(|&v| if v > 0.0 { v } else { 0.0 }).collect(),
+            DnnLayer::Shortcut { from, projection } => {
+                let (y, shape) = earlier(*from);
+                let y: Vec<f64> = y.iter().map(|&v| feed(v)).collect();
+                let added = match projection {
+                    None => y,
+                    Some(p) => conv2d(&y, shape, to, &p.window, &p.weights, p.bias.as_deref()),
+                };
+                x.iter().zip(&added).map(|(a, b)| a + b).collect()
+            }
+            DnnLayer::Concat { from } => x.iter().chain(earlier(*from).0).copied().collect(),
         };
         debug_assert_eq!(out.len() as u64, to.len(), "layer {k}");
         outputs.push(out);

@@ -58,13 +58,18 @@ pub fn fold_staircase(dnn: &Dnn) -> Result<Dnn, FoldError> {
     Ok(Dnn::new(dnn.input_shape(), layers).expect("folding changes finite biases only"))
 }
 
-/// Whether a network's structure allows the fold (no average pool, no padded conv), checked
+/// Whether a network's structure allows the fold (no average pool, no padded conv, no
+/// shortcut), checked
 /// without copying it; [`fold_staircase`] may still refuse a bias that overflows.
 pub fn check_foldable(dnn: &Dnn) -> Result<(), FoldError> {
     for (k, layer) in dnn.layers().iter().enumerate() {
         let why = match layer {
             DnnLayer::AvgPool { .. } => {
                 "an average pool feeds avg(H) + 1 forward, and G(y + 1) != H(y) + 1"
+            }
+            DnnLayer::Shortcut { .. } => {
+                "a shortcut adds H(y) = G(y) - 1 of its earlier tensor, whose -1 is not folded \
+                 here (train residual networks with G)"
             }
             DnnLayer::Conv2d { window, .. } if window.padding != [0, 0] => {
                 "a padded position contributes 0, not H + 1 = G"

@@ -90,9 +90,11 @@ impl<'de> Deserialize<'de> for LayerJson {
     }
 }
 
-impl From<&LayerSpec> for LayerJson {
-    fn from(spec: &LayerSpec) -> Self {
-        match *spec {
+impl LayerJson {
+    /// The file format's spelling of `spec`; `None` for a shortcut or concat, which model
+    /// files do not hold (they hold chains).
+    fn of(spec: &LayerSpec) -> Option<LayerJson> {
+        Some(match *spec {
             LayerSpec::Conv2d {
                 out_channels,
                 window,
@@ -121,7 +123,8 @@ impl From<&LayerSpec> for LayerJson {
             },
             LayerSpec::Flatten => LayerJson::Flatten,
             LayerSpec::Relu => LayerJson::Relu,
-        }
+            LayerSpec::Shortcut { .. } | LayerSpec::Concat { .. } => return None,
+        })
     }
 }
 
@@ -186,13 +189,18 @@ struct ArchitectureJson {
     layers: Vec<LayerJson>,
 }
 
-impl From<&Architecture> for ArchitectureJson {
-    fn from(arch: &Architecture) -> Self {
+impl ArchitectureJson {
+    /// The file format's spelling of `arch`; `None` if it joins branches.
+    fn of(arch: &Architecture) -> Option<ArchitectureJson> {
         let s = arch.input;
-        ArchitectureJson {
+        Some(ArchitectureJson {
             input: [s.c, s.h, s.w],
-            layers: arch.layers.iter().map(LayerJson::from).collect(),
-        }
+            layers: arch
+                .layers
+                .iter()
+                .map(LayerJson::of)
+                .collect::<Option<_>>()?,
+        })
     }
 }
 
@@ -280,6 +288,13 @@ pub enum ModelFileError {
         /// What is wrong.
         message: String,
     },
+    /// The network joins branches (a shortcut or concat, a residual network): model files
+    /// hold chains.
+    #[error("{path}: model files hold chains; export residual networks to ONNX")]
+    Branches {
+        /// The file.
+        path: String,
+    },
     /// The weights do not form a valid network.
     #[error("{path}: {error}")]
     Model {
@@ -325,15 +340,22 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     let name = path.display().to_string();
     // Never write a file that reading refuses.
     check_activation(&model.info.activation, &name)?;
+    let architecture = ArchitectureJson::of(&Architecture::of(&model.dnn))
+        .ok_or(ModelFileError::Branches { path: name.clone() })?;
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (k, layer) in model.dnn.layers().iter().enumerate() {
         // Every tensor of the layer in order (weight, then bias), in PyTorch's layout.
-        let listed = layer.try_map(model.dnn.input_shape_of(k), |what, shape, values| {
-            let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
-            let shape = shape.iter().map(|&d| d as usize).collect();
-            tensors.push((tensor_name(k, what), shape, bytes));
-            Ok::<_, std::convert::Infallible>(())
-        });
+        let shape_of = |_| Shape::flat(1); // a chain refers to no earlier tensor
+        let listed = layer.try_map(
+            model.dnn.input_shape_of(k),
+            &shape_of,
+            |what, shape, values| {
+                let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let shape = shape.iter().map(|&d| d as usize).collect();
+                tensors.push((tensor_name(k, what), shape, bytes));
+                Ok::<_, std::convert::Infallible>(())
+            },
+        );
         if let Err(never) = listed {
             match never {}
         }
@@ -342,9 +364,7 @@ pub fn write_model(model: &Model, path: impl AsRef<Path>) -> Result<(), ModelFil
     let metadata = HashMap::from([
         (
             ARCHITECTURE_KEY.to_string(),
-            json(serde_json::to_string(&ArchitectureJson::from(
-                &Architecture::of(&model.dnn),
-            ))),
+            json(serde_json::to_string(&architecture)),
         ),
         (
             MODEL_KEY.to_string(),

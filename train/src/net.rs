@@ -92,6 +92,9 @@ impl Net {
                     return Err(unsupported("non-square pool kernels"));
                 }
             }
+            if matches!(layer, DnnLayer::Shortcut { .. } | DnnLayer::Concat { .. }) {
+                return Err(unsupported("branches (shortcuts and concats)"));
+            }
             let input = dnn.input_shape_of(k);
             params.push(match layer {
                 DnnLayer::Conv2d {
@@ -201,6 +204,9 @@ impl Net {
                 (DnnLayer::Relu, _) => x.relu()?,
                 (DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. }, None) => {
                     unreachable!("params exist for weighted layers")
+                }
+                (DnnLayer::Shortcut { .. } | DnnLayer::Concat { .. }, _) => {
+                    unreachable!("Net::new refuses branches")
                 }
             };
         }

@@ -53,6 +53,16 @@ fn print_model(model: &Model) {
             }
             DnnLayer::MaxPool { window } | DnnLayer::AvgPool { window } => format!("{window:?}"),
             DnnLayer::Flatten | DnnLayer::Relu => String::new(),
+            DnnLayer::Shortcut { from, projection } => match projection {
+                None => format!("identity from {from}"),
+                Some(p) => format!(
+                    "projection from {from}, {:?}, {} weights, bias {}",
+                    p.window,
+                    p.weights.len(),
+                    p.bias.is_some()
+                ),
+            },
+            DnnLayer::Concat { from } => format!("channels of {from} appended"),
         };
         println!(
             "{k:>3} {:<9} -> {:<10} {detail}",

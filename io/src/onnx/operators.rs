@@ -13,7 +13,7 @@
 //! from then on; `BatchNormalization` has a `spatial` attribute in opsets 7 and 8.
 
 use tdsnn_converter::convert::transpose_scaled;
-use tdsnn_converter::DnnLayer;
+use tdsnn_converter::{DnnLayer, Source};
 use tdsnn_engine::{Shape, Window};
 
 use super::error::{NodeRef, OnnxErrorKind};
@@ -27,6 +27,10 @@ use super::tensor::{floats, Constants};
 pub(crate) struct Builder {
     /// The layers.
     pub layers: Vec<DnnLayer>,
+    /// Each layer's output shape.
+    shapes: Vec<Shape>,
+    /// The data input's shape.
+    input: Shape,
     /// The data tensor's shape without the batch axis.
     pub shape: Shape,
     /// Whether the data tensor has rank 2 (`(N, F)`) rather than 4.
@@ -54,6 +58,8 @@ impl Builder {
     pub fn new(shape: Shape, flat: bool, batch: Option<i64>, opset: i64) -> Builder {
         Builder {
             layers: Vec::new(),
+            shapes: Vec::new(),
+            input: shape,
             shape,
             flat,
             foldable: false,
@@ -556,13 +562,18 @@ impl Builder {
         layer: DnnLayer,
         foldable: bool,
     ) -> Result<(), OnnxErrorKind> {
+        let earlier = |s: Source| match s {
+            Source::Input => Some(self.input),
+            Source::Layer(j) => self.shapes.get(j).copied(),
+        };
         self.shape = layer
-            .output_shape(self.layers.len(), self.shape)
+            .output_shape(self.layers.len(), self.shape, &earlier)
             .map_err(|e| OnnxErrorKind::Node {
                 node: node.name.clone(),
                 what: e.to_string(),
             })?;
         self.layers.push(layer);
+        self.shapes.push(self.shape);
         self.foldable = foldable;
         Ok(())
     }
