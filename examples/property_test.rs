@@ -77,11 +77,11 @@ fn main() {
             let release = rec.release.expect("a dense layer releases");
             // What each input spike is worth: exp(t / L), t relative to the frame origin.
             let gains: Vec<f64> = record
-                .spikes_into(k)
+                .spikes_of(graph.source(k))
                 .iter()
                 .map(|&t| time_gain(t - rec.frame_origin, leak))
                 .collect();
-            let sums = audit::pre_activations(graph, k, &gains).expect("a dense layer");
+            let sums = audit::pre_activations(graph, k, &[&gains]).expect("a dense layer");
             for (j, (&fired, &(a, _))) in rec.spikes.iter().zip(&sums).enumerate() {
                 neurons.set(neurons.get() + 1);
                 // Where L ln(A + 1) is within 1e-9 of a step, rounding may pick either side.

@@ -31,7 +31,7 @@ proptest! {
             let x = if k == 0 { &image } else { &reference.layers[k - 1].values };
             let gains: Vec<f64> = x.iter().map(|&v| coding::g(v, case.leak)).collect();
             let g = map[k].expect("a synapse-based layer is kept");
-            let got = audit::pre_activations(&graph, g, &gains).expect("synapse-based");
+            let got = audit::pre_activations(&graph, g, &[&gains]).expect("synapse-based");
             prop_assert_eq!(got.len(), want.len());
             for (j, (&(a, scale), &w)) in got.iter().zip(want).enumerate() {
                 let tol = 1e-6 * scale + 1e-12;

@@ -73,11 +73,11 @@ fn check_path(
         let rec = &fresh.layers[*k];
         prop_assert_eq!(Some(*release), rec.release);
         let gains: Vec<f64> = fresh
-            .spikes_into(*k)
+            .spikes_of(graph.source(*k))
             .iter()
             .map(|&t| time_gain(t - rec.frame_origin, leak))
             .collect();
-        let a = pre_activations(graph, *k, &gains).unwrap();
+        let a = pre_activations(graph, *k, &[&gains]).unwrap();
         let scale = decay(rec.t_il().unwrap(), leak);
         let sign = if matches!(graph.layers()[*k], Layer::Output(_)) {
             1.0

@@ -19,7 +19,7 @@
 
 use crate::coding::{self, spike_time};
 use crate::error::{ErrorKind, Result};
-use crate::graph::{Graph, Layer, Shape, TilPolicy, Window};
+use crate::graph::{Conv2d, Dense, Graph, Layer, Shape, Source, Synapses, TilPolicy, Window};
 use crate::input::Input;
 use crate::record::Record;
 
@@ -183,13 +183,25 @@ pub fn audit<'a>(
             });
         }
     }
-    // The frame the current layer's inputs are timed in: the previous synapse-based layer's
-    // release, derived here rather than read from the record.
-    let mut frame = 0;
+    // The frame each layer's spikes are timed in: a synapse-based layer's release, a
+    // max-pool or flatten layer's source's frame; derived here rather than read from the
+    // record's frame origins.
+    let mut frames: Vec<u32> = Vec::with_capacity(graph.layers().len());
     for (k, layer) in graph.layers().iter().enumerate() {
         let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
         let rec = &record.layers[k];
-        let incoming = record.spikes_into(k);
+        let frame_of = |s: Source| match s {
+            Source::Input => 0,
+            Source::Layer(j) => frames[j],
+        };
+        // Each part (its own synapses, then each group): its source's spikes and frame.
+        let parts: Vec<(&[u32], u32)> = std::iter::once(graph.source(k))
+            .chain(graph.groups(k).iter().map(|g| g.source))
+            .map(|s| (record.spikes_of(s), frame_of(s)))
+            .collect();
+        let (incoming, own_frame) = parts[0];
+        let frame = parts.iter().map(|p| p.1).max().unwrap_or(0);
+        let delays: Vec<u32> = parts.iter().map(|p| frame - p.1).collect();
         let mut la = LayerAudit {
             neurons: out.len(),
             frame_ok: rec.frame_origin == frame,
@@ -212,19 +224,44 @@ pub fn audit<'a>(
             }
         };
         match layer {
-            Layer::MaxPool(p) => exact_times(
-                &mut (0..rec.spikes.len()).map(|j| window_max(&p.window, inp, out, j, incoming)),
-            ),
-            Layer::Flatten => exact_times(&mut incoming.iter().copied()),
+            Layer::MaxPool(p) => {
+                exact_times(
+                    &mut (0..rec.spikes.len())
+                        .map(|j| window_max(&p.window, inp, out, j, incoming)),
+                );
+                frames.push(own_frame);
+            }
+            Layer::Flatten => {
+                exact_times(&mut incoming.iter().copied());
+                frames.push(own_frame);
+            }
             _ => {
-                let gains: Vec<f64> = incoming
+                let gains: Vec<Vec<f64>> = parts
                     .iter()
-                    .map(|&t| coding::time_gain(t.saturating_sub(frame), leak))
+                    .map(|&(spikes, f)| {
+                        spikes
+                            .iter()
+                            .map(|&t| coding::time_gain(t.saturating_sub(f), leak))
+                            .collect()
+                    })
                     .collect();
+                let gains: Vec<&[f64]> = gains.iter().map(Vec::as_slice).collect();
                 let sums = pre_activations(graph, k, &gains).expect("synapse-based layer");
                 let release = rec.release.unwrap_or(u32::MAX);
-                la.frame_ok &= incoming.iter().all(|&t| t >= frame)
-                    && release_ok(graph, layer, frame, incoming, release);
+                // Every spike delivered after its delay, none before its own frame.
+                let latest = parts
+                    .iter()
+                    .flat_map(|&(spikes, f)| spikes.iter().map(move |&t| (t, f)))
+                    .map(|(t, f)| {
+                        if t >= f {
+                            u64::from(frame) + u64::from(t - f)
+                        } else {
+                            u64::MAX
+                        }
+                    })
+                    .max();
+                la.frame_ok &=
+                    rec.delays == delays && release_ok(graph, layer, frame, latest, release);
                 if let Layer::Output(_) = layer {
                     for (j, (s, scale)) in sums.iter().enumerate() {
                         let err = (record.output.logits[j] - s).abs() / (scale + 1.0);
@@ -265,7 +302,7 @@ pub fn audit<'a>(
                         }
                     }
                 }
-                frame = release;
+                frames.push(release);
             }
         }
         report.layers.push(la);
@@ -319,17 +356,29 @@ fn check_fits(graph: &Graph, input_times: &[u32], record: &Record) -> Result<()>
     Ok(())
 }
 
-/// Whether `release` is the one a synapse-based layer must have: the latest pre-synaptic
-/// spike, bias included (dynamic), or origin + the fixed `T_il`, at or after every
-/// pre-synaptic spike.
-fn release_ok(graph: &Graph, layer: &Layer, origin: u32, incoming: &[u32], release: u32) -> bool {
+/// Whether `release` is the one a synapse-based layer must have: the latest delivered
+/// spike `latest` (`u64::MAX` if a spike came before its own frame), the bias included
+/// (dynamic), or origin + the fixed `T_il`, at or after every delivered spike.
+fn release_ok(
+    graph: &Graph,
+    layer: &Layer,
+    origin: u32,
+    latest: Option<u64>,
+    release: u32,
+) -> bool {
     let bias = layer
         .bias()
-        .map(|_| origin + spike_time(1.0, graph.params().leak));
-    let latest = incoming.iter().copied().chain(bias).max().unwrap_or(origin);
+        .map(|_| u64::from(origin) + u64::from(spike_time(1.0, graph.params().leak)));
+    let latest = latest
+        .into_iter()
+        .chain(bias)
+        .max()
+        .unwrap_or(u64::from(origin));
     match graph.params().til {
-        TilPolicy::Fixed(t) => release == origin + t && latest <= release,
-        TilPolicy::Dynamic => release == latest,
+        TilPolicy::Fixed(t) => {
+            u64::from(release) == u64::from(origin) + u64::from(t) && latest <= u64::from(release)
+        }
+        TilPolicy::Dynamic => u64::from(release) == latest,
     }
 }
 
@@ -365,12 +414,15 @@ fn for_window(
 }
 
 /// The pre-activations `A_j` of synapse-based layer `k`, in DNN units, from the gains
-/// `g_i = exp(t_i / L) = G(x_i)` of its inputs (channel-major), gathered over each neuron's
-/// receptive field: `(A_j, sum of |terms|)`, the second a scale for tolerances.
+/// `g_i = exp(tau_i / L) = G(x_i)` of its inputs (channel-major, `tau_i` after the frame of
+/// their source), one slice per part: its own synapses' source first, then each further
+/// group's. Gathered over each neuron's receptive field: `(A_j, sum of |terms|)`, the second
+/// a scale for tolerances.
 ///
 /// The delivered weights are read back into DNN terms: a hidden layer's are negated, so
-/// `A_j = -(sum_i w_ji g_i + w_bias_j G(1))`; the output layer's are not. `None` if layer `k`
-/// is a max-pool or flatten layer, or if `g` does not hold one gain per input neuron.
+/// `A_j = -(sum_groups sum_i w_ji g_i + w_bias_j G(1))`; the output layer's are not. `None`
+/// if layer `k` is a max-pool or flatten layer, or if `gains` does not hold one gain per
+/// neuron of each part's source.
 ///
 /// # Example
 /// ```
@@ -380,14 +432,20 @@ fn for_window(
 ///     .dense(1, vec![-1.0, -2.0], None) // DNN weights (1, 2), negated
 ///     .output(1, vec![1.0], None)
 ///     .build()?;
-/// let a = audit::pre_activations(&graph, 0, &[1.0, 3.0]).unwrap();
+/// let a = audit::pre_activations(&graph, 0, &[&[1.0, 3.0]]).unwrap();
 /// assert_eq!(a[0], (7.0, 7.0)); // 1 * 1 + 2 * 3
 /// # Ok(()) }
 /// ```
-pub fn pre_activations(graph: &Graph, k: usize, g: &[f64]) -> Option<Vec<(f64, f64)>> {
+pub fn pre_activations(graph: &Graph, k: usize, gains: &[&[f64]]) -> Option<Vec<(f64, f64)>> {
     let layer = graph.layers().get(k)?;
-    let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-    if g.len() as u64 != inp.len() {
+    let out = graph.output_shape(k);
+    let groups = graph.groups(k);
+    let sources = std::iter::once(graph.source(k)).chain(groups.iter().map(|g| g.source));
+    if gains.len() != 1 + groups.len()
+        || sources
+            .zip(gains)
+            .any(|(s, g)| g.len() as u64 != graph.shape_of(s).len())
+    {
         return None;
     }
     let bias_gain = coding::g(1.0, graph.params().leak);
@@ -396,33 +454,10 @@ pub fn pre_activations(graph: &Graph, k: usize, g: &[f64]) -> Option<Vec<(f64, f
         sums[j].0 += term;
         sums[j].1 += term.abs();
     };
+    let (inp, g) = (graph.input_shape_of(k), gains[0]);
     match layer {
-        Layer::Dense(d) | Layer::Output(d) => {
-            let n = d.outputs as usize;
-            for j in 0..n {
-                for (i, gi) in g.iter().enumerate() {
-                    add(j, f64::from(d.weights[i * n + j]) * gi);
-                }
-            }
-        }
-        Layer::Conv2d(c) => {
-            let [kh, kw] = c.window.kernel;
-            let cout = c.out_channels;
-            for co in 0..cout {
-                for oy in 0..out.h {
-                    for ox in 0..out.w {
-                        let j = out.index(co, oy, ox);
-                        for ci in 0..inp.c {
-                            for_window(&c.window, inp, oy, ox, |y, x, ky, kx| {
-                                let w =
-                                    c.weights[(((ci * kh + ky) * kw + kx) * cout + co) as usize];
-                                add(j, f64::from(w) * g[inp.index(ci, y, x)]);
-                            });
-                        }
-                    }
-                }
-            }
-        }
+        Layer::Dense(d) | Layer::Output(d) => dense_terms(d, g, &mut add),
+        Layer::Conv2d(c) => conv_terms(c, inp, out, g, &mut add),
         Layer::AvgPool(p) => {
             for c in 0..out.c {
                 for oy in 0..out.h {
@@ -437,6 +472,18 @@ pub fn pre_activations(graph: &Graph, k: usize, g: &[f64]) -> Option<Vec<(f64, f
         }
         Layer::MaxPool(_) | Layer::Flatten => return None,
     }
+    for (group, g) in groups.iter().zip(&gains[1..]) {
+        let from = graph.shape_of(group.source);
+        match &group.synapses {
+            Synapses::Identity { weight } => {
+                for (j, gj) in g.iter().enumerate() {
+                    add(j, f64::from(*weight) * gj);
+                }
+            }
+            Synapses::Conv2d(c) => conv_terms(c, from, out, g, &mut add),
+            Synapses::Dense(d) => dense_terms(d, g, &mut add),
+        }
+    }
     if let Some(b) = layer.bias() {
         let plane = (out.h * out.w) as usize;
         for (j, s) in sums.iter_mut().enumerate() {
@@ -449,4 +496,33 @@ pub fn pre_activations(graph: &Graph, k: usize, g: &[f64]) -> Option<Vec<(f64, f
         sums.iter_mut().for_each(|s| s.0 = -s.0);
     }
     Some(sums)
+}
+
+/// A dense connection's terms `w_ji g_i`, gathered per output `j`.
+fn dense_terms(d: &Dense, g: &[f64], add: &mut impl FnMut(usize, f64)) {
+    let n = d.outputs as usize;
+    for j in 0..n {
+        for (i, gi) in g.iter().enumerate() {
+            add(j, f64::from(d.weights[i * n + j]) * gi);
+        }
+    }
+}
+
+/// A conv's terms from an input of shape `inp`, gathered over each output's window.
+fn conv_terms(c: &Conv2d, inp: Shape, out: Shape, g: &[f64], add: &mut impl FnMut(usize, f64)) {
+    let [kh, kw] = c.window.kernel;
+    let cout = c.out_channels;
+    for co in 0..cout {
+        for oy in 0..out.h {
+            for ox in 0..out.w {
+                let j = out.index(co, oy, ox);
+                for ci in 0..inp.c {
+                    for_window(&c.window, inp, oy, ox, |y, x, ky, kx| {
+                        let w = c.weights[(((ci * kh + ky) * kw + kx) * cout + co) as usize];
+                        add(j, f64::from(w) * g[inp.index(ci, y, x)]);
+                    });
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! What one run produced: every neuron's spike time, every layer's release, the output.
 
 use crate::counters::LayerOps;
+use crate::graph::Source;
 
 /// Spike time of a neuron that has not fired (never present in a finished [`Record`]).
 pub const NOT_FIRED: u32 = u32::MAX;
@@ -28,11 +29,16 @@ pub struct LayerRecord {
     /// Absolute spike time of every neuron, channel-major. Empty for the output layer, which
     /// does not fire.
     pub spikes: Vec<u32>,
-    /// The frame origin `R_{k-1}`: release time of the previous synapse-based layer (0 for the
-    /// first). Spike times of this layer's inputs are relative to it.
+    /// The frame origin: in a chain, `R_{k-1}`, the release of the previous synapse-based
+    /// layer (0 for the first); at a join, the latest frame of its sources. Spike times of
+    /// this layer's inputs are relative to it (each group's after its delay).
     pub frame_origin: u32,
     /// The release time `R_k` of a synapse-based layer; `None` for max-pool and flatten.
     pub release: Option<u32>,
+    /// A synapse-based layer's delays, its own synapses' first, then each further group's:
+    /// how many steps the part's spikes wait in a buffer, `o - o_g` (all 0 in a chain).
+    /// Empty for max-pool and flatten layers.
+    pub delays: Vec<u32>,
     /// Operation counts of this layer.
     pub ops: LayerOps,
 }
@@ -67,13 +73,26 @@ pub struct Record {
 }
 
 impl Record {
-    /// The spike times that reached graph layer `k`: the input's for `k = 0`, else layer
-    /// `k - 1`'s.
-    pub fn spikes_into(&self, k: usize) -> &[u32] {
-        if k == 0 {
-            &self.input
-        } else {
-            &self.layers[k - 1].spikes
+    /// The spike times `source` gave: the input's, or graph layer `j`'s.
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::graph::Source;
+    /// use tdsnn_engine::{GraphBuilder, Shape, Simulate, Simulator, TickMode};
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+    ///     .dense(2, vec![-1.0, 0.0, 0.0, -1.0], None)
+    ///     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
+    ///     .build()?;
+    /// let record = Simulator::new(graph, TickMode::ClosedForm).run(&[0.2, 0.9], &mut ())?;
+    /// assert_eq!(record.spikes_of(Source::Input), &record.input[..]);
+    /// assert_eq!(record.spikes_of(Source::Layer(0)), &record.layers[0].spikes[..]);
+    /// # Ok(()) }
+    /// ```
+    pub fn spikes_of(&self, source: Source) -> &[u32] {
+        match source {
+            Source::Input => &self.input,
+            Source::Layer(j) => &self.layers[j].spikes,
         }
     }
 

@@ -92,11 +92,11 @@ fn every_kind(til: TilPolicy, threshold: f64, leak: f64) -> Result<Graph, tdsnn_
 
 /// Round trip through bytes: equal graph, and the same bytes again.
 fn round_trip(graph: &Graph) -> TestResult {
-    let bytes = to_bytes(graph);
+    let bytes = to_bytes(graph)?;
     let back = from_bytes(&bytes)?;
     assert_eq!(&back, graph);
     assert_eq!(
-        to_bytes(&back),
+        to_bytes(&back).unwrap(),
         bytes,
         "re-serialising a read graph changed its bytes"
     );
@@ -135,7 +135,7 @@ fn bias_present_and_absent() -> TestResult {
             .output(2, values(16, 3), out.then(|| values(2, 4)))
             .build()?;
         round_trip(&graph)?;
-        let back = from_bytes(&to_bytes(&graph))?;
+        let back = from_bytes(&to_bytes(&graph).unwrap())?;
         assert_eq!(back.layers()[0].bias().is_some(), hidden);
         assert_eq!(back.layers()[1].bias().is_some(), out);
     }
@@ -148,7 +148,7 @@ fn smallest_graph() -> TestResult {
         .output(1, vec![-0.0], None)
         .build()?;
     round_trip(&graph)?;
-    let back = from_bytes(&to_bytes(&graph))?;
+    let back = from_bytes(&to_bytes(&graph).unwrap())?;
     // -0.0 survives bit for bit.
     assert_eq!(
         back.layers()[0].weights().unwrap()[0].to_bits(),
@@ -161,7 +161,7 @@ fn smallest_graph() -> TestResult {
 #[test]
 fn layout_matches_the_specification() -> TestResult {
     let graph = every_kind(TilPolicy::Fixed(37), -0.75, 2.5)?;
-    let b = to_bytes(&graph);
+    let b = to_bytes(&graph).unwrap();
     let n = graph.layers().len();
     assert_eq!(&b[0..8], b"TDSNNGRF");
     assert_eq!(u32_at(&b, 8), 1);
@@ -225,7 +225,7 @@ fn layout_matches_the_specification() -> TestResult {
 #[test]
 fn tensors_are_views_into_one_buffer() -> TestResult {
     let graph = every_kind(TilPolicy::Dynamic, 0.0, 5.0)?;
-    let b = to_bytes(&graph);
+    let b = to_bytes(&graph).unwrap();
     let back = from_bytes(&b)?;
     let path = temp_path("views");
     write(&graph, &path)?;
@@ -263,7 +263,7 @@ fn file_round_trip() -> TestResult {
         })?;
         let back = read(&path);
         std::fs::remove_file(&path).ok();
-        assert_eq!(on_disk, to_bytes(&graph));
+        assert_eq!(on_disk, to_bytes(&graph).unwrap());
         assert_eq!(back?, graph);
     }
     Ok(())
@@ -476,9 +476,9 @@ proptest! {
     #[test]
     fn random_graphs_round_trip(recipe in recipe()) {
         let graph = recipe.build().map_err(|e| TestCaseError::fail(format!("{e}")))?;
-        let bytes = to_bytes(&graph);
+        let bytes = to_bytes(&graph).unwrap();
         let back = from_bytes(&bytes).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert_eq!(&back, &graph);
-        prop_assert_eq!(to_bytes(&back), bytes);
+        prop_assert_eq!(to_bytes(&back).unwrap(), bytes);
     }
 }

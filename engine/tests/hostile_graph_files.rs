@@ -68,7 +68,7 @@ fn small_graph() -> Graph {
 }
 
 fn valid_file() -> Vec<u8> {
-    to_bytes(&small_graph())
+    to_bytes(&small_graph()).unwrap()
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -279,7 +279,7 @@ proptest! {
         }
         fix_crc(&mut b);
         if let Ok(graph) = from_bytes(&b) {
-            prop_assert_eq!(from_bytes(&to_bytes(&graph)), Ok(graph));
+            prop_assert_eq!(from_bytes(&to_bytes(&graph).unwrap()), Ok(graph));
         }
     }
 
@@ -302,7 +302,7 @@ proptest! {
         }
         fix_crc(&mut b);
         if let Ok(graph) = from_bytes(&b) {
-            prop_assert_eq!(from_bytes(&to_bytes(&graph)), Ok(graph));
+            prop_assert_eq!(from_bytes(&to_bytes(&graph).unwrap()), Ok(graph));
         }
     }
 }

@@ -22,12 +22,21 @@ use crate::graph::{Graph, Layer, TilPolicy, Weights, Window};
 /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
 ///     .output(1, vec![1.0, 2.0], Some(vec![0.5]))
 ///     .build()?;
-/// let bytes = format::to_bytes(&graph);
+/// let bytes = format::to_bytes(&graph)?;
 /// assert_eq!(&bytes[..8], b"TDSNNGRF");
 /// assert_eq!(format::from_bytes(&bytes)?, graph);
 /// # Ok(()) }
 /// ```
-pub fn to_bytes(graph: &Graph) -> Vec<u8> {
+pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
+    if graph.branches() {
+        return Err(ErrorKind::Structure {
+            what: "graph files hold chains: this graph branches or joins, which the file \
+                   format (version 1) cannot record; keep the model (ONNX) and convert it \
+                   where it runs"
+                .into(),
+        }
+        .into());
+    }
     let layers = graph.layers();
     let count = u32::try_from(layers.len()).expect("a graph file holds fewer than 2^32 layers");
 
@@ -103,7 +112,7 @@ pub fn to_bytes(graph: &Graph) -> Vec<u8> {
     let crc = crc32fast::hash(&out[..body]);
     put(&mut out, body, &crc.to_le_bytes());
     put(&mut out, body + 4, &TRAILER_TAG);
-    out
+    Ok(out)
 }
 
 /// Writes `graph` to the file at `path` (created or truncated) in the graph file format.
@@ -126,7 +135,7 @@ pub fn to_bytes(graph: &Graph) -> Vec<u8> {
 /// ```
 pub fn write(graph: &Graph, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    std::fs::write(path, to_bytes(graph)).map_err(|e| {
+    std::fs::write(path, to_bytes(graph)?).map_err(|e| {
         ErrorKind::Io {
             path: path.display().to_string(),
             message: e.to_string(),

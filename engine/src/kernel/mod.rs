@@ -34,7 +34,7 @@ use self::leak::LeakTable;
 use self::ticking::TickSchedule;
 use crate::coding;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{self, Graph, Params};
+use crate::graph::{self, Params, Source};
 use crate::record::{self, OutputRecord};
 
 pub use self::event::EventByEvent;
@@ -53,17 +53,6 @@ pub enum TickMode {
     ClosedForm,
 }
 
-/// Errors on a graph that branches or joins, until both paths deliver synapse groups.
-fn refuse_branches(graph: &Graph) -> Result<()> {
-    if graph.branches() {
-        return Err(ErrorKind::Structure {
-            what: "this engine build simulates chains only; the graph branches or joins".into(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
 /// `t + dt`, or [`ErrorKind::ClockOverflow`] at `layer`.
 fn add_time(t: u32, dt: u32, layer: usize) -> Result<u32> {
     t.checked_add(dt).ok_or_else(|| {
@@ -78,10 +67,16 @@ fn add_time(t: u32, dt: u32, layer: usize) -> Result<u32> {
 /// The [`ErrorKind::LateSpike`] of layer `k` (frame origin `origin`, released at `release`):
 /// the first event after the release, at `time`, from pre-synaptic neuron `first`, or from
 /// the bias neuron if no neuron spiked then.
-fn late_spike(k: usize, first: Option<u32>, time: u32, origin: u32, release: u32) -> crate::Error {
+fn late_spike(
+    k: usize,
+    first: Option<(Source, u32)>,
+    time: u32,
+    origin: u32,
+    release: u32,
+) -> crate::Error {
     let from = match first {
-        Some(i) if k == 0 => format!("input neuron {i}"),
-        Some(i) => format!("neuron {i} of layer {}", k - 1),
+        Some((Source::Input, i)) => format!("input neuron {i}"),
+        Some((Source::Layer(j), i)) => format!("neuron {i} of layer {j}"),
         None => "the bias neuron".to_string(),
     };
     ErrorKind::LateSpike {

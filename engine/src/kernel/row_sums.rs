@@ -18,8 +18,12 @@
 //!
 //! A conv or pool window depends on its position only through which taps are real, so the
 //! sums are stored once per distinct (row taps, column taps) pattern, not per neuron.
+//!
+//! A join (a layer with further synapse groups) adds each group's sum after its own synapses'
+//! and before the bias, groups in order: identity `w`, conv as above over the group's window,
+//! dense as above. Its sums are stored per position.
 
-use crate::graph::{Graph, Layer, Shape, Window};
+use crate::graph::{Conv2d, Dense, Graph, Layer, Shape, Synapses, Window};
 
 /// The row sums of one synapse-based layer.
 #[derive(Debug, Clone, Default)]
@@ -38,37 +42,79 @@ pub(crate) struct RowSums {
 impl RowSums {
     /// The row sums of graph layer `k` (empty for max-pool and flatten layers).
     pub(crate) fn of(graph: &Graph, k: usize) -> RowSums {
+        if graph.groups(k).is_empty() {
+            Self::own(graph, k)
+        } else {
+            Self::join(graph, k)
+        }
+    }
+
+    /// A join's sums, per position: its own synapses', each group's, the bias.
+    fn join(graph: &Graph, k: usize) -> RowSums {
+        let out = graph.output_shape(k);
+        let layer = &graph.layers()[k];
+        let own = Self::own_without_bias(graph, k);
+        let mut sums: Vec<f64> = (0..out.len() as usize)
+            .map(|j| own.of_neuron(j, out))
+            .collect();
+        for group in graph.groups(k) {
+            let from = graph.shape_of(group.source);
+            let part = match &group.synapses {
+                Synapses::Identity { weight } => {
+                    sums.iter_mut().for_each(|s| *s += f64::from(*weight));
+                    continue;
+                }
+                Synapses::Conv2d(c) => conv_sums(c, from, out, None),
+                Synapses::Dense(d) => dense_sums(d, None),
+            };
+            for (j, s) in sums.iter_mut().enumerate() {
+                *s += part.of_neuron(j, out);
+            }
+        }
+        if let Some(b) = layer.bias() {
+            let plane = (out.h * out.w) as usize;
+            for (j, s) in sums.iter_mut().enumerate() {
+                *s += f64::from(b[j / plane]);
+            }
+        }
+        // One pattern per position: channel-major sums regrouped channels-last for a conv.
+        let cout = out.c as usize;
+        let plane = (out.h * out.w) as usize;
+        let (patterns, group) = match layer {
+            Layer::Conv2d(_) => (
+                (0..plane)
+                    .flat_map(|p| (0..cout).map(move |c| (p, c)))
+                    .map(|(p, c)| sums[c * plane + p])
+                    .collect(),
+                cout,
+            ),
+            _ => (sums, out.len() as usize),
+        };
+        RowSums {
+            patterns,
+            group,
+            row_class: (0..out.h).collect(),
+            col_class: (0..out.w).collect(),
+            cols: out.w as usize,
+        }
+    }
+
+    /// The layer's own synapses' sums without its bias.
+    fn own_without_bias(graph: &Graph, k: usize) -> RowSums {
         let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
         match &graph.layers()[k] {
-            Layer::Dense(d) | Layer::Output(d) => {
-                let n = d.outputs as usize;
-                let mut sums = vec![0.0f64; n];
-                for row in d.weights.chunks_exact(n) {
-                    sums.iter_mut()
-                        .zip(row)
-                        .for_each(|(s, &w)| *s += f64::from(w));
-                }
-                add_bias(&mut sums, d.bias.as_deref());
-                RowSums {
-                    patterns: sums,
-                    group: n,
-                    row_class: vec![0],
-                    col_class: vec![0],
-                    cols: 1,
-                }
-            }
-            Layer::Conv2d(c) => {
-                let cout = c.out_channels as usize;
-                let [kh, kw] = c.window.kernel.map(|k| k as usize);
-                // K[ky][kx][co]: the tap's weights summed over input channels.
-                let mut taps = vec![0.0f64; kh * kw * cout];
-                for ci_block in c.weights.chunks_exact(kh * kw * cout) {
-                    taps.iter_mut()
-                        .zip(ci_block)
-                        .for_each(|(s, &w)| *s += f64::from(w));
-                }
-                windowed(&c.window, inp, out, &taps, cout, c.bias.as_deref())
-            }
+            Layer::Dense(d) | Layer::Output(d) => dense_sums(d, None),
+            Layer::Conv2d(c) => conv_sums(c, inp, out, None),
+            _ => Self::own(graph, k),
+        }
+    }
+
+    /// The sums of layer `k`'s own synapses and its bias.
+    fn own(graph: &Graph, k: usize) -> RowSums {
+        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
+        match &graph.layers()[k] {
+            Layer::Dense(d) | Layer::Output(d) => dense_sums(d, d.bias.as_deref()),
+            Layer::Conv2d(c) => conv_sums(c, inp, out, c.bias.as_deref()),
             Layer::AvgPool(p) => {
                 let [kh, kw] = p.window.kernel.map(|k| k as usize);
                 let taps = vec![f64::from(p.weight); kh * kw];
@@ -100,6 +146,40 @@ impl RowSums {
         // output shape being flat), an average pool's one sum for every channel.
         self.at(oy, ox)[c as usize % self.group]
     }
+}
+
+/// A dense connection's sums: inputs in ascending order, then `bias`.
+fn dense_sums(d: &Dense, bias: Option<&[f32]>) -> RowSums {
+    let n = d.outputs as usize;
+    let mut sums = vec![0.0f64; n];
+    for row in d.weights.chunks_exact(n) {
+        sums.iter_mut()
+            .zip(row)
+            .for_each(|(s, &w)| *s += f64::from(w));
+    }
+    add_bias(&mut sums, bias);
+    RowSums {
+        patterns: sums,
+        group: n,
+        row_class: vec![0],
+        col_class: vec![0],
+        cols: 1,
+    }
+}
+
+/// A conv's sums per window pattern: per kernel tap over input channels, the real taps in
+/// row-major order, then `bias`.
+fn conv_sums(c: &Conv2d, inp: Shape, out: Shape, bias: Option<&[f32]>) -> RowSums {
+    let cout = c.out_channels as usize;
+    let [kh, kw] = c.window.kernel.map(|k| k as usize);
+    // K[ky][kx][co]: the tap's weights summed over input channels.
+    let mut taps = vec![0.0f64; kh * kw * cout];
+    for ci_block in c.weights.chunks_exact(kh * kw * cout) {
+        taps.iter_mut()
+            .zip(ci_block)
+            .for_each(|(s, &w)| *s += f64::from(w));
+    }
+    windowed(&c.window, inp, out, &taps, cout, bias)
 }
 
 fn add_bias(sums: &mut [f64], bias: Option<&[f32]>) {

@@ -1,17 +1,18 @@
-//! What the kernel needs to know about a graph, computed once per simulator: layer links,
+//! What the kernel needs to know about a graph, computed once per simulator: who takes
+//! each layer's spikes,
 //! the bias neuron's delay, max-pool window sizes, row sums, per-layer synapse counts, and
 //! the conv weights reordered for row runs (a copy of every stride-1 conv's weights).
 
 use super::row_sums::RowSums;
 use crate::coding;
-use crate::graph::{AvgPool, Graph, Layer, MaxPool};
+use crate::graph::{AvgPool, Conv2d, Graph, Layer, MaxPool, Shape, Source, Synapses, Window};
 
 /// Graph facts both paths of the engine look up, computed once.
 #[derive(Debug)]
 pub(crate) struct Tables {
-    /// For layer k, the next synapse-based layer after it (whose frame starts at `R_k`).
-    pub(crate) next_synaptic: Vec<Option<usize>>,
-    pub(crate) first_synaptic: Option<usize>,
+    /// Who takes the spikes of each source (index 0 the input, `j + 1` layer `j`): every
+    /// (layer, part) fed by it, part 0 the layer's own synapses, `g + 1` its group `g`.
+    pub(crate) consumers: Vec<Vec<(usize, usize)>>,
     /// `T(1)`: the bias neuron's spike time after the frame origin.
     pub(crate) bias_delay: u32,
     /// Max-pool: number of real inputs in each output position's window (per plane).
@@ -31,12 +32,12 @@ pub(crate) struct Tables {
 impl Tables {
     pub(crate) fn new(graph: &Graph) -> Tables {
         let layers = graph.layers();
-        let mut next_synaptic = vec![None; layers.len()];
-        let mut next = None;
-        for k in (0..layers.len()).rev() {
-            next_synaptic[k] = next;
-            if layers[k].is_synaptic() {
-                next = Some(k);
+        let mut consumers = vec![Vec::new(); layers.len() + 1];
+        for k in 0..layers.len() {
+            let sources =
+                std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source));
+            for (part, source) in sources.enumerate() {
+                consumers[source_index(source)].push((k, part));
             }
         }
         let pool_needs: Vec<Vec<u32>> = (0..layers.len())
@@ -56,8 +57,7 @@ impl Tables {
             .collect();
         let synapses = (0..layers.len()).map(|k| synapse_count(graph, k)).collect();
         Tables {
-            next_synaptic,
-            first_synaptic: next,
+            consumers,
             bias_delay: coding::spike_time(1.0, graph.params().leak),
             pool_needs,
             row_sums: (0..layers.len()).map(|k| RowSums::of(graph, k)).collect(),
@@ -67,28 +67,52 @@ impl Tables {
     }
 }
 
+/// The index of `source` in [`Tables::consumers`].
+pub(crate) fn source_index(source: Source) -> usize {
+    match source {
+        Source::Input => 0,
+        Source::Layer(j) => j + 1,
+    }
+}
+
 fn synapse_count(graph: &Graph, k: usize) -> u64 {
     let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
     let layer = &graph.layers()[k];
     let bias = if layer.bias().is_some() { out.len() } else { 0 };
-    let windows = |w: &crate::graph::Window| -> u64 {
+    // Real window positions summed over the output, from an input of shape `from`.
+    let windows = |w: &Window, from: Shape| -> u64 {
         let rows: u64 = (0..out.h)
-            .map(|oy| u64::from(w.covered(0, oy, inp.h)))
+            .map(|oy| u64::from(w.covered(0, oy, from.h)))
             .sum();
         let cols: u64 = (0..out.w)
-            .map(|ox| u64::from(w.covered(1, ox, inp.w)))
+            .map(|ox| u64::from(w.covered(1, ox, from.w)))
             .sum();
         rows * cols
     };
+    let conv = |c: &Conv2d, from: Shape| {
+        windows(&c.window, from) * u64::from(from.c) * u64::from(c.out_channels)
+    };
     let count = match layer {
         Layer::Dense(d) | Layer::Output(d) => inp.len() * u64::from(d.outputs),
-        Layer::Conv2d(c) => windows(&c.window) * u64::from(inp.c) * u64::from(c.out_channels),
+        Layer::Conv2d(c) => conv(c, inp),
         Layer::AvgPool(AvgPool { window, .. }) | Layer::MaxPool(MaxPool { window }) => {
-            windows(window) * u64::from(out.c)
+            windows(window, inp) * u64::from(out.c)
         }
         Layer::Flatten => 0,
     };
-    count.saturating_add(bias)
+    let groups: u64 = graph
+        .groups(k)
+        .iter()
+        .map(|g| {
+            let from = graph.shape_of(g.source);
+            match &g.synapses {
+                Synapses::Identity { .. } => out.len(),
+                Synapses::Conv2d(c) => conv(c, from),
+                Synapses::Dense(d) => from.len() * u64::from(d.outputs),
+            }
+        })
+        .sum();
+    count.saturating_add(groups).saturating_add(bias)
 }
 
 pub(crate) fn row_runs(layer: &Layer) -> Option<Vec<f32>> {

@@ -35,18 +35,20 @@ mod queue;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
+use smallvec::SmallVec;
 
 use self::buckets::Buckets;
 use self::queue::{EventQueue, Phase, Slot};
 use super::fanout;
-use super::leak::LeakTable;
+use super::leak::{add_spike, LeakTable};
+use super::tables::source_index;
 use super::ticking::TickSchedule;
 use super::{
     add_time, check_til, late_spike, output_record, tick_schedule, Plan, Simulate, TickMode,
 };
 use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{Graph, Layer, TilPolicy};
+use crate::graph::{Graph, Layer, Shape, Source, Synapses, TilPolicy};
 use crate::input::Input;
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, OutputRecord, Record, NOT_FIRED};
@@ -62,10 +64,23 @@ struct LayerState {
     counts: Vec<u32>,
     /// Explicit ticks: neurons still waiting to fire, ascending.
     waiting: Vec<u32>,
-    /// Source neurons arriving at each time.
-    inbox: Buckets,
+    /// Per part (its own synapses, then each group): source neurons delivered at each time.
+    inboxes: Vec<Buckets>,
+    /// Per part: the frame its spikes are timed in, once known.
+    part_frames: Vec<u32>,
+    /// Parts whose frame is not known yet.
+    frames_pending: usize,
+    /// Whether the inhibitory period has begun (the frame origin is known).
+    framed: bool,
+    /// Spikes that arrived before the frame origin was known: (part, step after the part's
+    /// frame, neurons).
+    held: Vec<(usize, u32, Vec<u32>)>,
+    /// Per part: how long its spikes wait, `origin - part frame`.
+    delays: Vec<u32>,
     /// This layer's neurons that fire at each time.
     due: Buckets,
+    /// The frame origin: for a synapse-based layer the latest frame of its parts, for a
+    /// max-pool or flatten layer its source's frame (which its spikes stay in).
     origin: u32,
     release: Option<u32>,
     /// Dynamic `T_il`: pre-synaptic spikes (bias included) still to arrive.
@@ -153,12 +168,11 @@ impl Simulate for EventByEvent {
         observer: &mut O,
         record: &mut Record,
     ) -> Result<()> {
-        super::refuse_branches(self.plan.graph())?;
         self.start(input.into())?;
         while let Some(slot) = self.queue.pop() {
             let t = slot.time;
             if slot.stage == 0 {
-                self.fire_input(t, observer);
+                self.fire_input(t, observer)?;
                 continue;
             }
             let k = slot.stage as usize - 1;
@@ -166,7 +180,7 @@ impl Simulate for EventByEvent {
                 Phase::Deliver => self.deliver(k, t)?,
                 Phase::Release => self.release(k, t, observer)?,
                 Phase::Tick => self.tick(k, t)?,
-                Phase::Fire => self.fire(k, t, observer),
+                Phase::Fire => self.fire(k, t, observer)?,
             }
         }
         self.finish(record)
@@ -203,7 +217,15 @@ impl EventByEvent {
                 st.counts.resize(n, 0);
             }
             st.waiting.clear();
-            st.inbox.clear();
+            let parts = 1 + graph.groups(k).len();
+            st.inboxes.resize_with(parts, Buckets::default);
+            st.inboxes.iter_mut().for_each(Buckets::clear);
+            st.part_frames.clear();
+            st.part_frames.resize(parts, 0);
+            st.frames_pending = parts;
+            st.framed = false;
+            st.held.clear();
+            st.delays.clear();
             st.due.clear();
             st.origin = 0;
             st.release = None;
@@ -211,8 +233,30 @@ impl EventByEvent {
             st.bias_time = None;
             st.ops = LayerOps::default();
         }
-        if let Some(k) = self.plan.tables().first_synaptic {
-            self.begin_frame(k, 0)?;
+        // The input's spikes are timed from 0.
+        self.frame_known(Source::Input, 0)
+    }
+
+    /// The frame of `source`'s spikes is now known to be `frame`: every part it feeds learns
+    /// it; a layer whose parts all know theirs begins its inhibitory period, a max-pool or
+    /// flatten layer passes the frame on.
+    fn frame_known(&mut self, source: Source, frame: u32) -> Result<()> {
+        let graph = self.graph();
+        let consumers = &self.plan.tables().consumers[source_index(source)];
+        for &(k, part) in consumers.clone().iter() {
+            if !graph.layers()[k].is_synaptic() {
+                self.layers[k].origin = frame;
+                self.layers[k].framed = true;
+                self.frame_known(Source::Layer(k), frame)?;
+                continue;
+            }
+            let st = &mut self.layers[k];
+            st.part_frames[part] = frame;
+            st.frames_pending -= 1;
+            if st.frames_pending == 0 {
+                let origin = st.part_frames.iter().copied().max().unwrap_or(0);
+                self.begin_frame(k, origin)?;
+            }
         }
         Ok(())
     }
@@ -224,7 +268,26 @@ impl EventByEvent {
         let layer = &graph.layers()[k];
         let st = &mut self.layers[k];
         st.origin = origin;
-        st.remaining = graph.input_shape_of(k).len();
+        st.framed = true;
+        st.delays.clear();
+        st.delays.extend(st.part_frames.iter().map(|&f| origin - f));
+        st.remaining = graph.input_shape_of(k).len()
+            + graph
+                .groups(k)
+                .iter()
+                .map(|g| graph.shape_of(g.source).len())
+                .sum::<u64>();
+        // Spikes that came before the frame was known wait their delay from here.
+        for (part, tau, neurons) in std::mem::take(&mut st.held) {
+            let t = add_time(origin, tau, k)?;
+            st.inboxes[part].put(t, neurons);
+            self.queue.push(Slot {
+                time: t,
+                stage: k as u32 + 1,
+                phase: Phase::Deliver,
+            });
+        }
+        let st = &mut self.layers[k];
         if layer.bias().is_some() {
             let t = add_time(origin, self.plan.tables().bias_delay, k)?;
             st.bias_time = Some(t);
@@ -246,45 +309,69 @@ impl EventByEvent {
         Ok(())
     }
 
-    fn fire_input(&mut self, t: u32, observer: &mut (impl SpikeObserver + ?Sized)) {
+    fn fire_input(&mut self, t: u32, observer: &mut (impl SpikeObserver + ?Sized)) -> Result<()> {
         let fired = self.input_due.take(t);
         for &i in &fired {
             observer.input_spike(i, t);
         }
-        self.send(0, t, fired);
+        self.send(Source::Input, 0, t, fired)
     }
 
-    /// Hands the spikes fired at `t` by stage `stage` to the next layer.
-    fn send(&mut self, stage: usize, t: u32, fired: Vec<u32>) {
-        match self.layers.get_mut(stage) {
-            Some(next) if !fired.is_empty() => {
-                next.inbox.put(t, fired);
-                self.queue.push(Slot {
-                    time: t,
-                    stage: stage as u32 + 1,
-                    phase: Phase::Deliver,
-                });
-            }
-            Some(next) => next.inbox.recycle(fired),
-            None => self.input_due.recycle(fired),
+    /// Hands the spikes `source` fired at `t` (timed in its frame `frame`) to every part it
+    /// feeds: delivered `origin + (t - frame)` into a layer whose frame origin is known, held
+    /// until it is otherwise.
+    fn send(&mut self, source: Source, frame: u32, t: u32, fired: Vec<u32>) -> Result<()> {
+        let consumers = &self.plan.tables().consumers[source_index(source)];
+        if fired.is_empty() || consumers.is_empty() {
+            self.input_due.recycle(fired);
+            return Ok(());
         }
+        for &(k, part) in consumers {
+            let neurons = fired.clone();
+            let st = &mut self.layers[k];
+            let tau = t - frame;
+            if !st.framed {
+                st.held.push((part, tau, neurons));
+                continue;
+            }
+            let at = add_time(st.origin, tau, k)?;
+            st.inboxes[part].put(at, neurons);
+            self.queue.push(Slot {
+                time: at,
+                stage: k as u32 + 1,
+                phase: Phase::Deliver,
+            });
+        }
+        self.input_due.recycle(fired);
+        Ok(())
     }
 
+    /// Delivers what reaches layer `k` at `t`: each part's spikes in part order, then the
+    /// bias.
     fn deliver(&mut self, k: usize, t: u32) -> Result<()> {
         let graph = self.graph();
         let layer = &graph.layers()[k];
-        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-        let st = &mut self.layers[k];
-        let mut sources = st.inbox.take(t);
-        // The spikes of one time step are added in one fixed order, the same in every path of
-        // the engine (max-pool units may complete in any order): ascending position, then
-        // channel.
-        let plane = u64::from(inp.h) * u64::from(inp.w);
-        sources.sort_unstable_by_key(|&i| (u64::from(i) % plane, i));
+        let out = graph.output_shape(k);
         let synaptic = layer.is_synaptic();
+        let parts = 1 + graph.groups(k).len();
+        let st = &mut self.layers[k];
+        let mut arrived: SmallVec<[Vec<u32>; 4]> = SmallVec::new();
+        for (part, inbox) in st.inboxes.iter_mut().enumerate().take(parts) {
+            let mut sources = inbox.take(t);
+            // The spikes of one time step are added in one fixed order, the same in every
+            // path of the engine (max-pool units may complete in any order): part by part,
+            // ascending position, then channel.
+            let inp = part_shape(&graph, k, part);
+            let plane = u64::from(inp.h) * u64::from(inp.w);
+            sources.sort_unstable_by_key(|&i| (u64::from(i) % plane, i));
+            arrived.push(sources);
+        }
         if synaptic {
             if let Some(release) = st.release {
-                let first = sources.first().copied();
+                let first = arrived
+                    .iter()
+                    .enumerate()
+                    .find_map(|(p, a)| a.first().map(|&i| (part_source(&graph, k, p), i)));
                 return Err(late_spike(k, first, t, st.origin, release));
             }
             self.leak.ensure(t - st.origin);
@@ -296,55 +383,71 @@ impl EventByEvent {
         };
         let u = &mut st.u;
         let mut synapses = 0;
-        match layer {
-            Layer::Dense(d) | Layer::Output(d) => {
-                for &i in &sources {
-                    synapses += delivery::dense(d, i, excess, u);
+        let mut arrivals = 0;
+        for (part, sources) in arrived.iter().enumerate() {
+            arrivals += sources.len() as u64;
+            let inp = part_shape(&graph, k, part);
+            let conn = match part {
+                0 => None,
+                g => Some(&graph.groups(k)[g - 1].synapses),
+            };
+            match (conn, layer) {
+                (Some(Synapses::Identity { weight }), _) => {
+                    for &i in sources {
+                        u[i as usize] = add_spike(u[i as usize], *weight, excess);
+                    }
+                    synapses += sources.len() as u64;
                 }
-            }
-            Layer::Conv2d(c) => {
-                for &i in &sources {
-                    synapses += delivery::conv(c, inp, out, i, excess, u);
+                (Some(Synapses::Conv2d(c)), _) => {
+                    for &i in sources {
+                        synapses += delivery::conv(c, inp, out, i, excess, u);
+                    }
                 }
-            }
-            Layer::AvgPool(p) => {
-                for &i in &sources {
-                    synapses += fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                (Some(Synapses::Dense(d)), _) | (None, Layer::Dense(d) | Layer::Output(d)) => {
+                    for &i in sources {
+                        synapses += delivery::dense(d, i, excess, u);
+                    }
                 }
-            }
-            Layer::MaxPool(p) => {
-                let needs = &self.plan.tables().pool_needs[k];
-                let mut inputs = 0;
-                for &i in &sources {
-                    let (c, y, x) = inp.coords(i);
-                    let (rows, cols) = fanout::reach(&p.window, y, x, out);
-                    for &(oy, _) in &rows {
-                        for &(ox, _) in &cols {
-                            let pos = (oy * out.w + ox) as usize;
-                            let j = out.index(c, oy, ox);
-                            st.counts[j] += 1;
-                            inputs += 1;
-                            if st.counts[j] == needs[pos] {
-                                st.due.push(t, j as u32);
+                (None, Layer::Conv2d(c)) => {
+                    for &i in sources {
+                        synapses += delivery::conv(c, inp, out, i, excess, u);
+                    }
+                }
+                (None, Layer::AvgPool(p)) => {
+                    for &i in sources {
+                        synapses += fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                    }
+                }
+                (None, Layer::MaxPool(p)) => {
+                    let needs = &self.plan.tables().pool_needs[k];
+                    let mut inputs = 0;
+                    for &i in sources {
+                        let (c, y, x) = inp.coords(i);
+                        let (rows, cols) = fanout::reach(&p.window, y, x, out);
+                        for &(oy, _) in &rows {
+                            for &(ox, _) in &cols {
+                                let pos = (oy * out.w + ox) as usize;
+                                let j = out.index(c, oy, ox);
+                                st.counts[j] += 1;
+                                inputs += 1;
+                                if st.counts[j] == needs[pos] {
+                                    st.due.push(t, j as u32);
+                                }
                             }
                         }
                     }
+                    st.ops.paper.pool_comparisons += inputs;
+                    st.ops.engine.pool_comparisons += inputs;
                 }
-                st.ops.paper.pool_comparisons += inputs;
-                st.ops.engine.pool_comparisons += inputs;
-            }
-            Layer::Flatten => {
-                st.due.put(t, sources);
-                self.queue.push(Slot {
-                    time: t,
-                    stage: k as u32 + 1,
-                    phase: Phase::Fire,
-                });
-                return Ok(());
+                (None, Layer::Flatten) => {
+                    for &i in sources {
+                        st.due.push(t, i);
+                    }
+                }
             }
         }
         if synaptic {
-            st.remaining -= sources.len() as u64;
+            st.remaining -= arrivals;
             if st.bias_time == Some(t) {
                 let b = layer.bias().expect("a bias time implies a bias");
                 synapses += delivery::bias(b, out, excess, &mut st.u);
@@ -360,14 +463,16 @@ impl EventByEvent {
                 });
             }
         } else {
-            // Max-pool: units whose window completed now fire now.
+            // Max-pool: units whose window completed now fire now; flatten passes spikes on.
             self.queue.push(Slot {
                 time: t,
                 stage: k as u32 + 1,
                 phase: Phase::Fire,
             });
         }
-        st.inbox.recycle(sources);
+        for (part, sources) in arrived.into_iter().enumerate() {
+            st.inboxes[part].recycle(sources);
+        }
         Ok(())
     }
 
@@ -436,10 +541,8 @@ impl EventByEvent {
                 phase: Phase::Tick,
             });
         }
-        if let Some(next) = self.plan.tables().next_synaptic[k] {
-            self.begin_frame(next, t)?;
-        }
-        Ok(())
+        // The layer's spikes are timed from its release.
+        self.frame_known(Source::Layer(k), t)
     }
 
     fn tick(&mut self, k: usize, t: u32) -> Result<()> {
@@ -482,7 +585,12 @@ impl EventByEvent {
         Ok(())
     }
 
-    fn fire(&mut self, k: usize, t: u32, observer: &mut (impl SpikeObserver + ?Sized)) {
+    fn fire(
+        &mut self,
+        k: usize,
+        t: u32,
+        observer: &mut (impl SpikeObserver + ?Sized),
+    ) -> Result<()> {
         let graph = self.graph();
         let synaptic = graph.layers()[k].is_synaptic();
         let st = &mut self.layers[k];
@@ -499,14 +607,16 @@ impl EventByEvent {
         if synaptic {
             st.ops.paper.leak_mults += fired.len() as u64 * u64::from(t - st.origin);
         }
-        self.send(k + 1, t, fired);
+        // Its spikes are timed from its release, or, for a max-pool or flatten layer, from
+        // its source's frame.
+        let frame = st.release.unwrap_or(st.origin);
+        self.send(Source::Layer(k), frame, t, fired)
     }
 
     /// Checks that every neuron fired and every synapse-based layer released, and copies the
     /// run into `record`, reusing its buffers.
     fn finish(&mut self, record: &mut Record) -> Result<()> {
         let graph = self.graph();
-        let mut frame = 0;
         record.input.clone_from(&self.input_spikes);
         record
             .layers
@@ -531,7 +641,6 @@ impl EventByEvent {
                     }
                     .into());
                 }
-                frame = st.origin;
             }
             if is_output {
                 rec.spikes.clear();
@@ -539,14 +648,26 @@ impl EventByEvent {
                 rec.spikes.clone_from(&st.spikes);
             }
             // A max-pool or flatten layer's spikes stay in the frame of the layer that fed it.
-            rec.frame_origin = frame;
+            rec.frame_origin = st.origin;
             rec.release = st.release;
+            rec.delays.clone_from(&st.delays);
             rec.ops = st.ops;
-            if let Some(r) = st.release {
-                frame = r;
-            }
         }
         std::mem::swap(&mut record.output, &mut self.output);
         Ok(())
+    }
+}
+
+/// The shape of the spikes part `part` of layer `k` takes (0 its own synapses, `g + 1` its
+/// group `g`).
+fn part_shape(graph: &Graph, k: usize, part: usize) -> Shape {
+    graph.shape_of(part_source(graph, k, part))
+}
+
+/// Where part `part` of layer `k` takes its spikes from.
+fn part_source(graph: &Graph, k: usize, part: usize) -> Source {
+    match part {
+        0 => graph.source(k),
+        g => graph.groups(k)[g - 1].source,
     }
 }

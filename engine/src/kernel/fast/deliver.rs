@@ -255,6 +255,28 @@ pub(crate) fn bias(
     out.len()
 }
 
+/// One step's spikes `sources` through an identity group of weight `weight`: source neuron
+/// `i` (channel-major) onto the layer's neuron `i`, in slot order (channels-last for a conv).
+pub(crate) fn identity(
+    weight: f32,
+    out: Shape,
+    channels_last: bool,
+    sources: &[u32],
+    excess: f64,
+    u: &mut [f64],
+) -> u64 {
+    let plane = out.h * out.w;
+    for &i in sources {
+        let slot = if channels_last {
+            (i % plane) * out.c + i / plane
+        } else {
+            i
+        } as usize;
+        u[slot] = add_spike(u[slot], weight, excess);
+    }
+    sources.len() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -24,6 +24,7 @@ mod pool;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
+use smallvec::SmallVec;
 
 use self::fire::Firing;
 use self::order::TimeOrder;
@@ -36,7 +37,7 @@ use super::{
 };
 use crate::counters::LayerOps;
 use crate::error::Result;
-use crate::graph::{Graph, Layer, Shape, TilPolicy};
+use crate::graph::{Graph, Layer, Shape, Source, Synapses, TilPolicy};
 use crate::input::Input;
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, Record};
@@ -52,8 +53,14 @@ struct LayerState {
     steps: Vec<u32>,
     /// Delivery scratch: the weight-run offsets of a time step or a conv group.
     rows: Vec<usize>,
+    /// The frame origin: the latest frame of the layer's sources.
     origin: u32,
+    /// The frame the layer's spikes are timed in: its release, or for a max-pool or flatten
+    /// layer its source's frame.
+    frame: u32,
     release: Option<u32>,
+    /// Per part (its own synapses, then each group): how long its spikes wait.
+    delays: Vec<u32>,
     ops: LayerOps,
 }
 
@@ -84,7 +91,10 @@ pub struct Simulator {
     schedules: HashMap<u32, TickSchedule>,
     input: Vec<u32>,
     layers: Vec<LayerState>,
+    /// Sorts spikes for the observer.
     order: TimeOrder,
+    /// The incoming spikes of each part of a layer (its own synapses, then each group).
+    orders: Vec<TimeOrder>,
     /// Explicit ticks: (neuron, potential) of the neurons still waiting to fire.
     waiting: Vec<(u32, f64)>,
     /// Max-pool: the latest spike down each input column of a window row.
@@ -115,6 +125,7 @@ impl Simulator {
                 .map(|_| LayerState::default())
                 .collect(),
             order: TimeOrder::default(),
+            orders: Vec::new(),
             waiting: Vec::new(),
             column: Vec::new(),
             potentials: Vec::new(),
@@ -135,7 +146,6 @@ impl Simulate for Simulator {
         observer: &mut O,
         record: &mut Record,
     ) -> Result<()> {
-        super::refuse_branches(self.plan.graph())?;
         let plan = self.plan.clone();
         let (graph, tables) = (&**plan.graph(), plan.tables());
         input.into().spike_times(graph, &mut self.input)?;
@@ -145,17 +155,27 @@ impl Simulate for Simulator {
                 observer.input_spike(i, self.input[i as usize]);
             }
         }
-        let mut origin = 0;
         for k in 0..self.layers.len() {
             let (done, rest) = self.layers.split_at_mut(k);
-            let prev: &[u32] = match done.last() {
-                Some(p) => &p.spikes,
-                None => &self.input,
+            let input = &self.input;
+            // The spikes a source gives, and the frame they are timed in.
+            let spikes_of = |s: Source| -> &[u32] {
+                match s {
+                    Source::Input => input,
+                    Source::Layer(j) => &done[j].spikes,
+                }
             };
+            let frame_of = |s: Source| match s {
+                Source::Input => 0,
+                Source::Layer(j) => done[j].frame,
+            };
+            let prev = spikes_of(graph.source(k));
             let st = &mut rest[0];
-            st.origin = origin;
+            st.origin = frame_of(graph.source(k));
+            st.frame = st.origin;
             st.release = None;
             st.ops = LayerOps::default();
+            st.delays.clear();
             match &graph.layers()[k] {
                 Layer::MaxPool(p) => {
                     let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
@@ -174,15 +194,37 @@ impl Simulate for Simulator {
                     st.spikes.clear();
                     st.spikes.extend_from_slice(prev);
                 }
-                _ => {
+                layer => {
                     let ctx = Layerwise {
                         graph,
                         tables,
                         arch: self.arch,
                         k,
                     };
-                    let release = ctx.integrate(prev, st, &mut self.order, &mut self.leak)?;
-                    let t_il = release - origin;
+                    // The layer's own synapses, then each further group, each timed from
+                    // its source's frame; the layer's frame is the latest of them.
+                    let mut parts: SmallVec<[Part; 4]> = SmallVec::new();
+                    parts.push(Part {
+                        source: graph.source(k),
+                        spikes: prev,
+                        frame: st.origin,
+                        inp: graph.input_shape_of(k),
+                        conn: Conn::Own(layer, tables.row_runs[k].as_deref()),
+                    });
+                    for group in graph.groups(k) {
+                        parts.push(Part {
+                            source: group.source,
+                            spikes: spikes_of(group.source),
+                            frame: frame_of(group.source),
+                            inp: graph.shape_of(group.source),
+                            conn: Conn::Group(&group.synapses),
+                        });
+                    }
+                    st.origin = parts.iter().map(|p| p.frame).max().unwrap_or(0);
+                    st.delays.extend(parts.iter().map(|p| st.origin - p.frame));
+                    let release = ctx.integrate(&parts, st, &mut self.orders, &mut self.leak)?;
+                    let t_il = release - st.origin;
+                    st.frame = release;
                     observer.release(k, release, t_il);
                     let scale = self.leak.factor(t_il);
                     if observer.wants_potentials() {
@@ -211,7 +253,6 @@ impl Simulate for Simulator {
                     // of all the layer's neurons sum to its tick additions (one per waiting
                     // neuron per step, in either tick mode).
                     st.ops.paper.leak_mults += neurons * u64::from(t_il) + st.ops.paper.tick_adds;
-                    origin = release;
                 }
             }
             st.ops.engine.spikes += st.spikes.len() as u64;
@@ -231,8 +272,8 @@ impl Simulator {
     /// Copies the run's spikes, frames and counts into `record` (the output readout is
     /// already there), reusing its buffers.
     fn record_into(&self, record: &mut Record) {
-        // Every layer's `origin` is its frame origin: the previous synapse-based layer's release
-        // (a max-pool or flatten layer's spikes stay in the frame of the layer that fed it).
+        // Every layer's `origin` is its frame origin: the latest frame of its sources (a
+        // max-pool or flatten layer's spikes stay in the frame of the layer that fed it).
         record.input.clone_from(&self.input);
         record
             .layers
@@ -241,6 +282,7 @@ impl Simulator {
             rec.spikes.clone_from(&st.spikes);
             rec.frame_origin = st.origin;
             rec.release = st.release;
+            rec.delays.clone_from(&st.delays);
             rec.ops = st.ops;
         }
     }
@@ -255,26 +297,34 @@ struct Layerwise<'a> {
 }
 
 impl Layerwise<'_> {
-    /// Integrates the spikes `prev` of the layer before (and the bias neuron) into `st.u`;
-    /// returns the release time.
+    /// Integrates the spikes of every part (and the bias neuron) into `st.u`, each part's
+    /// timed from its own frame and delivered that many steps after `st.origin`; returns the
+    /// release time.
     fn integrate(
         &self,
-        prev: &[u32],
+        parts: &[Part<'_>],
         st: &mut LayerState,
-        order: &mut TimeOrder,
+        orders: &mut Vec<TimeOrder>,
         leak: &mut LeakTable,
     ) -> Result<u32> {
         let (graph, k, origin) = (self.graph, self.k, st.origin);
         let layer = &graph.layers()[k];
-        let (inp, out) = (graph.input_shape_of(k), graph.output_shape(k));
-        let last = order.sort(prev, origin, inp.c as usize);
+        let out = graph.output_shape(k);
+        if orders.len() < parts.len() {
+            orders.resize_with(parts.len(), TimeOrder::default);
+        }
+        let mut last = 0;
+        for (part, order) in parts.iter().zip(orders.iter_mut()) {
+            last = last.max(order.sort(part.spikes, part.frame, part.inp.c as usize));
+        }
+        let orders = &orders[..parts.len()];
         let bias_at = layer.bias().map(|_| self.tables.bias_delay);
         let latest = last.max(bias_at.unwrap_or(0));
         let t_il = match graph.params().til {
             TilPolicy::Dynamic => latest,
             TilPolicy::Fixed(t_il) => {
                 if latest > t_il {
-                    return Err(self.late(order, bias_at, origin, t_il));
+                    return Err(self.late(parts, orders, bias_at, origin, t_il));
                 }
                 t_il
             }
@@ -284,12 +334,19 @@ impl Layerwise<'_> {
         leak.ensure(t_il);
         self.reset(&mut st.u);
         let leak = &*leak;
+        let deliveries: SmallVec<[PartDelivery; 4]> = parts
+            .iter()
+            .zip(orders)
+            .map(|(part, order)| PartDelivery {
+                conn: part.conn,
+                inp: part.inp,
+                order,
+            })
+            .collect();
         let delivered = self.arch.dispatch(Delivery {
             layer,
-            flipped: self.tables.row_runs[k].as_deref(),
-            inp,
+            parts: &deliveries,
             out,
-            order,
             leak,
             u: &mut st.u,
             latest,
@@ -326,18 +383,23 @@ impl Layerwise<'_> {
         }
     }
 
-    /// The late-spike error for a fixed `T_il`: the first event after the release.
+    /// The late-spike error for a fixed `T_il`: the first event after the release (of the
+    /// first part with one at that step).
     fn late(
         &self,
-        order: &TimeOrder,
+        parts: &[Part<'_>],
+        orders: &[TimeOrder],
         bias_at: Option<u32>,
         origin: u32,
         t_il: u32,
     ) -> crate::Error {
-        let first_late =
-            (t_il + 1..).find(|&tau| !order.at(tau).is_empty() || Some(tau) == bias_at);
+        let first_late = (t_il + 1..)
+            .find(|&tau| orders.iter().any(|o| !o.at(tau).is_empty()) || Some(tau) == bias_at);
         let tau = first_late.expect("a later event exists");
-        let first = order.at(tau).first().copied();
+        let first = parts
+            .iter()
+            .zip(orders)
+            .find_map(|(p, o)| o.at(tau).first().map(|&i| (p.source, i)));
         late_spike(self.k, first, origin + tau, origin, origin + t_il)
     }
 
@@ -430,15 +492,42 @@ impl Layerwise<'_> {
     }
 }
 
+/// One part of a synapse-based layer's input: its own synapses, or one further group.
+struct Part<'a> {
+    source: Source,
+    /// The source's spike times, absolute.
+    spikes: &'a [u32],
+    /// The frame they are timed in.
+    frame: u32,
+    /// The source's shape.
+    inp: Shape,
+    conn: Conn<'a>,
+}
+
+/// How a part's spikes reach the layer's potentials.
+#[derive(Clone, Copy)]
+enum Conn<'a> {
+    /// The layer's own synapses, with its conv weights laid out for row runs (`tables.rs`)
+    /// where the layer allows them.
+    Own(&'a Layer, Option<&'a [f32]>),
+    /// A further synapse group.
+    Group(&'a Synapses),
+}
+
+/// A part's spikes sorted by step, and how they are delivered.
+struct PartDelivery<'a> {
+    conn: Conn<'a>,
+    inp: Shape,
+    order: &'a TimeOrder,
+}
+
 /// One layer's deliveries, run under [`pulp::Arch::dispatch`]: everything it calls is
 /// inlined into the dispatched function, so the loops are compiled for the CPU's SIMD level.
 struct Delivery<'a> {
     layer: &'a Layer,
-    /// Conv weights laid out for row runs (`tables.rs`), where the layer allows them.
-    flipped: Option<&'a [f32]>,
-    inp: Shape,
+    /// Its own synapses first, then each further group.
+    parts: &'a [PartDelivery<'a>],
     out: Shape,
-    order: &'a TimeOrder,
     leak: &'a LeakTable,
     u: &'a mut [f64],
     latest: u32,
@@ -462,15 +551,14 @@ impl pulp::WithSimd for Delivery<'_> {
 }
 
 impl Delivery<'_> {
-    /// Every time step's deliveries, `WIDE` potentials held in registers at a time.
+    /// Every time step's deliveries, `WIDE` potentials held in registers at a time: at each
+    /// step the parts in order, the bias last.
     #[inline(always)]
     fn each_step<const WIDE: usize>(self) -> u64 {
         let Delivery {
             layer,
-            flipped,
-            inp,
+            parts,
             out,
-            order,
             leak,
             u,
             latest,
@@ -478,47 +566,82 @@ impl Delivery<'_> {
             rows,
         } = self;
         let mut synapses = 0;
-        let geometry = deliver::Positions::of(inp);
+        let channels_last = matches!(layer, Layer::Conv2d(_));
         for tau in 1..=latest {
             let excess = leak.excess(tau);
-            let sources = order.at(tau);
-            match layer {
-                Layer::Dense(d) | Layer::Output(d) => {
-                    synapses += deliver::dense::<WIDE>(d, sources, excess, u, rows);
+            for part in parts {
+                let sources = part.order.at(tau);
+                if sources.is_empty() {
+                    continue;
                 }
-                Layer::Conv2d(c) => match flipped {
-                    Some(f) => {
-                        // Sources come position by position (channels-last): each position's
-                        // channels share their targets.
-                        let same =
-                            |&a: &u32, &b: &u32| geometry.position(a) == geometry.position(b);
-                        for group in sources.chunk_by(same) {
-                            synapses += deliver::conv_rows::<WIDE>(
-                                c, f, &geometry, out, group, excess, u, rows,
-                            );
-                        }
+                let inp = part.inp;
+                synapses += match part.conn {
+                    Conn::Own(layer, flipped) => {
+                        own::<WIDE>(layer, flipped, inp, out, sources, excess, u, rows)
                     }
-                    None => {
-                        for &i in sources {
-                            synapses += deliver::conv(c, inp, out, i, excess, u);
-                        }
+                    Conn::Group(Synapses::Identity { weight }) => {
+                        deliver::identity(*weight, out, channels_last, sources, excess, u)
                     }
-                },
-                Layer::AvgPool(p) => {
-                    for &i in sources {
-                        synapses +=
-                            super::fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                    Conn::Group(Synapses::Conv2d(c)) => sources
+                        .iter()
+                        .map(|&i| deliver::conv(c, inp, out, i, excess, u))
+                        .sum(),
+                    Conn::Group(Synapses::Dense(d)) => {
+                        deliver::dense::<WIDE>(d, sources, excess, u, rows)
                     }
-                }
-                Layer::MaxPool(_) | Layer::Flatten => {}
+                };
             }
             if let (Some(b), Some(at)) = (layer.bias(), bias_at) {
                 if at == tau {
-                    let channels_last = matches!(layer, Layer::Conv2d(_));
                     synapses += deliver::bias(b, out, channels_last, excess, u);
                 }
             }
         }
         synapses
     }
+}
+
+/// One step's spikes `sources` through the layer's own synapses.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn own<const WIDE: usize>(
+    layer: &Layer,
+    flipped: Option<&[f32]>,
+    inp: Shape,
+    out: Shape,
+    sources: &[u32],
+    excess: f64,
+    u: &mut [f64],
+    rows: &mut Vec<usize>,
+) -> u64 {
+    let mut synapses = 0;
+    match layer {
+        Layer::Dense(d) | Layer::Output(d) => {
+            synapses += deliver::dense::<WIDE>(d, sources, excess, u, rows);
+        }
+        Layer::Conv2d(c) => match flipped {
+            Some(f) => {
+                let geometry = deliver::Positions::of(inp);
+                // Sources come position by position (channels-last): each position's
+                // channels share their targets.
+                let same = |&a: &u32, &b: &u32| geometry.position(a) == geometry.position(b);
+                for group in sources.chunk_by(same) {
+                    synapses +=
+                        deliver::conv_rows::<WIDE>(c, f, &geometry, out, group, excess, u, rows);
+                }
+            }
+            None => {
+                for &i in sources {
+                    synapses += deliver::conv(c, inp, out, i, excess, u);
+                }
+            }
+        },
+        Layer::AvgPool(p) => {
+            for &i in sources {
+                synapses += super::fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+            }
+        }
+        Layer::MaxPool(_) | Layer::Flatten => {}
+    }
+    synapses
 }
