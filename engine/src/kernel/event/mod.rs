@@ -634,13 +634,11 @@ impl EventByEvent {
                 }
                 .into());
             }
-            if graph.layers()[k].is_synaptic() {
-                if st.release.is_none() {
-                    return Err(ErrorKind::Structure {
-                        what: format!("internal: layer {k} was never released"),
-                    }
-                    .into());
+            if graph.layers()[k].is_synaptic() && st.release.is_none() {
+                return Err(ErrorKind::Structure {
+                    what: format!("internal: layer {k} was never released"),
                 }
+                .into());
             }
             if is_output {
                 rec.spikes.clear();
