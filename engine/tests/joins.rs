@@ -9,8 +9,9 @@ use std::cell::Cell;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tdsnn_engine::audit::{self, Tolerance};
-use tdsnn_engine::counters::PaperOps;
+use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::graph::{Conv2d, Dense, Group, MaxPool, Node, Source, Synapses};
+use tdsnn_engine::record::LayerRecord;
 use tdsnn_engine::{
     Graph, Layer, Params, Plan, Record, Shape, Simulate, TickMode, TilPolicy, Window,
 };
@@ -61,6 +62,28 @@ fn skeleton() -> impl Strategy<Value = Skeleton> {
         })
 }
 
+/// `n` weights drawn from `next`.
+fn draw(n: u64, next: &mut dyn FnMut() -> f32) -> Vec<f32> {
+    (0..n).map(|_| next()).collect()
+}
+
+/// A conv of `channels` from `from`, its weights (and bias) drawn from `next`.
+fn conv(
+    from: Shape,
+    channels: u32,
+    window: Window,
+    bias: bool,
+    next: &mut dyn FnMut() -> f32,
+) -> Conv2d {
+    let n = u64::from(from.c * window.kernel[0] * window.kernel[1] * channels);
+    Conv2d {
+        out_channels: channels,
+        window,
+        weights: draw(n, next).into(),
+        bias: bias.then(|| draw(u64::from(channels), next).into()),
+    }
+}
+
 /// Builds the graph, drawing each weight from `next` (in `[-1, 1]`).
 fn build(s: &Skeleton, next: &mut impl FnMut() -> f32, til: TilPolicy) -> Graph {
     let mut nodes: Vec<Node> = Vec::new();
@@ -68,23 +91,6 @@ fn build(s: &Skeleton, next: &mut impl FnMut() -> f32, til: TilPolicy) -> Graph 
     let shape_of = |shapes: &[Shape], src: Source| match src {
         Source::Input => s.input,
         Source::Layer(j) => shapes[j],
-    };
-    let mut weights = |n: u64, next: &mut dyn FnMut() -> f32| -> Vec<f32> {
-        (0..n).map(|_| next()).collect::<Vec<f32>>()
-    };
-    let conv = |from: Shape,
-                channels: u32,
-                window: Window,
-                bias: bool,
-                next: &mut dyn FnMut() -> f32,
-                weights: &mut dyn FnMut(u64, &mut dyn FnMut() -> f32) -> Vec<f32>| {
-        let n = u64::from(from.c * window.kernel[0] * window.kernel[1] * channels);
-        Conv2d {
-            out_channels: channels,
-            window,
-            weights: weights(n, next).into(),
-            bias: bias.then(|| weights(u64::from(channels), next).into()),
-        }
     };
     let push = |nodes: &mut Vec<Node>, shapes: &mut Vec<Shape>, node: Node, shape: Shape| {
         nodes.push(node);
@@ -96,7 +102,7 @@ fn build(s: &Skeleton, next: &mut impl FnMut() -> f32, til: TilPolicy) -> Graph 
     };
     // Stem.
     let w3 = Window::square(3, 1, 1);
-    let c = conv(s.input, s.stem, w3, s.bias, next, &mut weights);
+    let c = conv(s.input, s.stem, w3, s.bias, next);
     let shape = out_of(s.input, s.stem, &w3);
     let mut x = push(
         &mut nodes,
@@ -123,7 +129,7 @@ fn build(s: &Skeleton, next: &mut impl FnMut() -> f32, til: TilPolicy) -> Graph 
             1
         };
         let w1 = Window::square(3, stride, 1);
-        let c1 = conv(from, b.channels, w1, s.bias, next, &mut weights);
+        let c1 = conv(from, b.channels, w1, s.bias, next);
         let mid = out_of(from, b.channels, &w1);
         let a = push(
             &mut nodes,
@@ -131,13 +137,13 @@ fn build(s: &Skeleton, next: &mut impl FnMut() -> f32, til: TilPolicy) -> Graph 
             Node::new(Layer::Conv2d(c1), x),
             mid,
         );
-        let c2 = conv(mid, b.channels, w3, s.bias, next, &mut weights);
+        let c2 = conv(mid, b.channels, w3, s.bias, next);
         // The shortcut: identity where the shapes agree, else a 1x1 strided projection.
         let synapses = if from == mid {
             Synapses::Identity { weight: -1.0 }
         } else {
             let wp = Window::square(1, stride, 0);
-            Synapses::Conv2d(conv(from, b.channels, wp, false, next, &mut weights))
+            Synapses::Conv2d(conv(from, b.channels, wp, false, next))
         };
         let join = Node {
             layer: Layer::Conv2d(c2),
@@ -150,8 +156,8 @@ fn build(s: &Skeleton, next: &mut impl FnMut() -> f32, til: TilPolicy) -> Graph 
         x = push(&mut nodes, &mut shapes, join, mid);
         if b.concat_after {
             // A conv over [this block's output, its first conv's output].
-            let c3 = conv(mid, b.channels, w3, s.bias, next, &mut weights);
-            let part = conv(mid, b.channels, w3, false, next, &mut weights);
+            let c3 = conv(mid, b.channels, w3, s.bias, next);
+            let part = conv(mid, b.channels, w3, false, next);
             let node = Node {
                 layer: Layer::Conv2d(c3),
                 source: x,
@@ -234,18 +240,16 @@ struct Tally {
 }
 
 /// Every layer's record with the engine's own work counts left out.
-fn paper(record: &Record) -> Vec<(Vec<u32>, u32, Option<u32>, Vec<u32>, PaperOps)> {
+fn paper(record: &Record) -> Vec<LayerRecord> {
     record
         .layers
         .iter()
-        .map(|l| {
-            (
-                l.spikes.clone(),
-                l.frame_origin,
-                l.release,
-                l.delays.clone(),
-                l.ops.paper,
-            )
+        .map(|l| LayerRecord {
+            ops: LayerOps {
+                engine: Default::default(),
+                ..l.ops
+            },
+            ..l.clone()
         })
         .collect()
 }
