@@ -126,6 +126,18 @@ impl<T> Layer<T> {
         }
     }
 
+    /// Whether the layer's output is a spiking tensor (one the spiking network has neurons
+    /// for, which a shortcut or concat may name) when its input is one (`input`): a ReLU's
+    /// output always is (and a concat's, whose parts must be), a conv2d, dense or shortcut
+    /// output (a pre-activation) never, a pool's or flatten's if its input is.
+    pub fn output_spiking(&self, input: bool) -> bool {
+        match self {
+            Layer::Relu | Layer::Concat { .. } => true,
+            Layer::Conv2d { .. } | Layer::Dense { .. } | Layer::Shortcut { .. } => false,
+            Layer::MaxPool { .. } | Layer::AvgPool { .. } | Layer::Flatten => input,
+        }
+    }
+
     /// The earlier tensor a shortcut or concat refers to.
     pub fn source(&self) -> Option<Source> {
         match self {
@@ -790,11 +802,7 @@ fn check_joins(layers: &[DnnLayer]) -> Result<(), ModelError> {
             }
             _ => {}
         }
-        spiking.push(match layer {
-            DnnLayer::Relu | DnnLayer::Concat { .. } => true,
-            DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } | DnnLayer::Shortcut { .. } => false,
-            DnnLayer::MaxPool { .. } | DnnLayer::AvgPool { .. } | DnnLayer::Flatten => current,
-        });
+        spiking.push(layer.output_spiking(current));
     }
     Ok(())
 }

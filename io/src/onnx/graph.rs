@@ -12,7 +12,8 @@
 //! Cost: linear in the number of nodes and edges (hash maps from tensor names to producers
 //! and consumers).
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::error::{NodeRef, OnnxErrorKind};
 use super::proto::{attribute_type, GraphProto, NodeProto};
@@ -64,25 +65,31 @@ pub(crate) fn is_default_domain(domain: &str) -> bool {
     domain.is_empty() || domain == "ai.onnx"
 }
 
-/// The graph, checked to be a chain.
+/// The graph, checked to be a chain with shortcuts and concatenations: every data node on a
+/// path from the input to the output, only Add and Concat joining tensors.
 #[derive(Debug)]
 pub(crate) struct Chain<'a> {
     /// Constant tensors by name: initializers and `Constant` node outputs.
     pub constants: HashMap<&'a str, TensorProtoRef<'a>>,
     /// The data input's name.
     pub input: &'a str,
-    /// The nodes on the path from the input to the output, in order, with their index.
+    /// The data nodes, in a topological order, with their index.
     pub nodes: Vec<(usize, &'a NodeProto)>,
+    /// The indices of the Conv nodes that are projection shortcuts: off the main path, their
+    /// output reaching an Add.
+    pub side: HashSet<usize>,
     /// The shape-only nodes by the name of their (first) output, with their index.
     pub shape_nodes: HashMap<&'a str, (usize, &'a NodeProto)>,
 }
 
-/// Checks `graph` and walks it from its data input to its output.
+/// Checks `graph` and orders its data nodes from its data input to its output.
 ///
 /// Errors, in this order: every node with an unsupported operator (all listed together);
-/// a node input nothing provides; a cycle; a graph that is not one chain (more or fewer than
-/// one data input or output, a tensor feeding two nodes, a node joining two data paths, a
-/// node off the path).
+/// a node input nothing provides; a cycle; a graph that is not a chain with shortcuts (more
+/// or fewer than one data input or output, a node other than Add or Concat joining data
+/// paths, a node off the paths from the input to the output, a tensor used by nothing).
+/// Which branches are shortcuts or concatenations the importer can linearise, the layers
+/// decide ([`operators`](super::operators)).
 pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
     let unsupported: Vec<NodeRef> = graph
         .node
@@ -147,6 +154,25 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
         }
     }
     let order = topological_order(graph, &producer)?;
+    // An Identity of a constant is that constant (the legacy exporter aliases equal
+    // initializers so); in topological order, so that aliases of aliases resolve.
+    let mut aliases: HashSet<usize> = HashSet::new();
+    for &i in &order {
+        let node = &graph.node[i];
+        if node.op_type != "Identity" || !is_default_domain(&node.domain) {
+            continue;
+        }
+        let (Some(from), Some(out)) = (node.input.first(), node.output.first()) else {
+            continue;
+        };
+        let value = match constants.get(from.as_str()) {
+            Some(TensorProtoRef::Borrowed(t)) => TensorProtoRef::Borrowed(t),
+            Some(TensorProtoRef::Owned(t)) => TensorProtoRef::Owned(t.clone()),
+            None => continue,
+        };
+        constants.insert(out, value);
+        aliases.insert(i);
+    }
     let shape_nodes = shape_only(graph, &order, &constants);
     let computed = |name: &str| !constants.contains_key(name) && !shape_nodes.contains_key(name);
 
@@ -185,78 +211,107 @@ pub(crate) fn chain(graph: &GraphProto) -> Result<Chain<'_>, OnnxErrorKind> {
             }
         }
     }
-    let mut nodes = Vec::new();
-    let mut current = input;
-    loop {
-        let next = consumers.get(current).map_or(&[][..], Vec::as_slice);
-        match next {
-            [] if current == output => break,
-            [] => {
+    // The data nodes, in topological order (the file's order when it is one, as ONNX
+    // requires): each reads data tensors computed before it.
+    let data_nodes: Vec<(usize, &NodeProto)> = order
+        .iter()
+        .map(|&i| (i, &graph.node[i]))
+        .filter(|(i, n)| {
+            n.op_type != "Constant" && !shape_indices.contains(i) && !aliases.contains(i)
+        })
+        .collect();
+    let mut reached: HashSet<&str> = HashSet::from([input]);
+    for &(i, node) in &data_nodes {
+        let data: Vec<&String> = node
+            .input
+            .iter()
+            .filter(|s| !s.is_empty() && computed(s))
+            .collect();
+        if data.is_empty() || data.iter().any(|s| !reached.contains(s.as_str())) {
+            return Err(OnnxErrorKind::NotAChain(format!(
+                "{} is not on a path from the input `{input}` to the output `{output}`",
+                node_ref(i, node)
+            )));
+        }
+        if data.len() > 1 && !matches!(node.op_type.as_str(), "Add" | "Concat") {
+            return Err(OnnxErrorKind::NotAChain(format!(
+                "{} joins {} computed tensors; only Add (a shortcut) and Concat may join \
+                 branches",
+                node_ref(i, node),
+                data.len()
+            )));
+        }
+        if let Some(extra) = node
+            .output
+            .iter()
+            .skip(1)
+            .find(|o| !o.is_empty() && (consumers.contains_key(o.as_str()) || *o == output))
+        {
+            return Err(OnnxErrorKind::NotAChain(format!(
+                "{}: its extra output `{extra}` is used; only the first output of a node may be",
+                node_ref(i, node)
+            )));
+        }
+        if data.iter().any(|s| *s == output) {
+            return Err(OnnxErrorKind::NotAChain(format!(
+                "the graph output `{output}` also feeds {}",
+                node_ref(i, node)
+            )));
+        }
+        if let Some(out) = node.output.first().filter(|o| !o.is_empty()) {
+            if !consumers.contains_key(out.as_str()) && out != output {
                 return Err(OnnxErrorKind::NotAChain(format!(
-                    "tensor `{current}` is used by no node and is not the graph output \
-                     `{output}`"
-                )))
-            }
-            [i] => {
-                let node = &graph.node[*i];
-                let joined = node
-                    .input
-                    .iter()
-                    .filter(|s| !s.is_empty() && computed(s))
-                    .count();
-                if joined > 1 {
-                    return Err(OnnxErrorKind::NotAChain(format!(
-                        "{} joins {joined} computed tensors; only one data path is supported",
-                        node_ref(*i, node)
-                    )));
-                }
-                if let Some(extra) =
-                    node.output.iter().skip(1).find(|o| {
-                        !o.is_empty() && (consumers.contains_key(o.as_str()) || *o == output)
-                    })
-                {
-                    return Err(OnnxErrorKind::NotAChain(format!(
-                        "{}: its extra output `{extra}` is used; only the first output of a \
-                         node may be",
-                        node_ref(*i, node)
-                    )));
-                }
-                if current == output {
-                    return Err(OnnxErrorKind::NotAChain(format!(
-                        "the graph output `{output}` also feeds {}",
-                        node_ref(*i, node)
-                    )));
-                }
-                nodes.push((*i, node));
-                current = node.output.first().map_or("", String::as_str);
-            }
-            many => {
-                let names: Vec<String> = many
-                    .iter()
-                    .map(|&i| node_ref(i, &graph.node[i]).to_string())
-                    .collect();
-                return Err(OnnxErrorKind::NotAChain(format!(
-                    "tensor `{current}` feeds {} nodes ({}); branches are not supported",
-                    many.len(),
-                    names.join(", ")
+                    "tensor `{out}` (of {}) is used by no node and is not the graph output \
+                     `{output}`",
+                    node_ref(i, node)
                 )));
             }
+            reached.insert(out);
         }
     }
-    let on_path: HashSet<usize> = nodes.iter().map(|(i, _)| *i).collect();
-    if let Some((i, node)) = graph.node.iter().enumerate().find(|(i, n)| {
-        n.op_type != "Constant" && !on_path.contains(i) && !shape_indices.contains(i)
-    }) {
+    if !reached.contains(output) {
         return Err(OnnxErrorKind::NotAChain(format!(
-            "{} is not on the path from the input `{input}` to the output `{output}`",
-            node_ref(i, node)
+            "the graph output `{output}` is not computed from the input `{input}`"
         )));
     }
+    // Projection shortcuts: a Conv off the main path, reading a tensor that branches, whose
+    // output reaches an Add through BatchNormalization, Identity or Dropout nodes alone.
+    let single = |name: &str| match consumers.get(name).map(Vec::as_slice) {
+        Some(&[j]) => Some(j),
+        _ => None,
+    };
+    let side: HashSet<usize> = data_nodes
+        .iter()
+        .filter(|(_, n)| n.op_type == "Conv")
+        .filter(|(_, n)| {
+            let branches = n.input.first().and_then(|s| consumers.get(s.as_str()));
+            branches.is_some_and(|c| c.len() > 1)
+        })
+        .filter(|(_, n)| {
+            let mut at = n.output.first().map_or("", String::as_str);
+            // Each step moves one node on; a chain of them is at most the graph long.
+            for _ in 0..graph.node.len() {
+                let Some(j) = single(at) else { return false };
+                let next = &graph.node[j];
+                match next.op_type.as_str() {
+                    "Add" => return true,
+                    "BatchNormalization" | "Identity" | "Dropout" => {
+                        at = next.output.first().map_or("", String::as_str);
+                    }
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .map(|&(i, _)| i)
+        .collect();
+    let nodes = data_nodes;
     Ok(Chain {
         constants,
         input,
         nodes,
         shape_nodes,
+        side,
     })
 }
 
@@ -312,16 +367,18 @@ fn topological_order(
             succs[j].push(i);
         }
     }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    // Ready nodes in file order: a file already in topological order keeps its order.
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
     let mut done = vec![false; n];
     let mut order = Vec::with_capacity(n);
-    while let Some(i) = ready.pop() {
+    while let Some(Reverse(i)) = ready.pop() {
         done[i] = true;
         order.push(i);
         for &s in &succs[i] {
             indegree[s] -= 1;
             if indegree[s] == 0 {
-                ready.push(s);
+                ready.push(Reverse(s));
             }
         }
     }

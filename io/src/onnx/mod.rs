@@ -5,8 +5,9 @@
 //!
 //! The protobuf side is `prost` with hand-derived messages for the subset of `onnx.proto` the
 //! importer reads ([`proto`]). The graph must be a chain from one data input, `(N, C, H, W)` or
-//! `(N, F)` with a free batch axis, to one output; constants are initializers or `Constant`
-//! nodes, their data inline or external ([`read_onnx`] finds the files in the model's
+//! `(N, F)` with a free batch axis, to one output, with the branches of residual networks
+//! (see below); constants are initializers or `Constant` nodes (or an `Identity` of one),
+//! their data inline or external ([`read_onnx`] finds the files in the model's
 //! directory, [`import_onnx_with_data`] takes them from an [`ExternalData`] source such as
 //! [`ExternalFiles`] in memory). Shape-only subgraphs, such as the `Shape -> Gather ->
 //! Unsqueeze -> Concat` chain the legacy exporter writes for `x.view(x.size(0), -1)`, are
@@ -22,6 +23,19 @@
 //! | `Flatten` (axis 1), `Reshape` to `(batch, features)`, its shape a constant or computed by `Shape`, `Gather`, `Unsqueeze` (`axes` an attribute before opset 13, an input from 13) and `Concat` | [`DnnLayer::Flatten`](tdsnn_converter::DnnLayer::Flatten) |
 //! | `BatchNormalization` (inference; `spatial = 1` in opsets 7 and 8) | folded into the conv or dense layer before it |
 //! | `Dropout`, `Identity` | dropped |
+//! | `Add` of a `Conv` or `Gemm` output (with its BatchNorm) and an earlier activation, then `Relu` | [`DnnLayer::Shortcut`](tdsnn_converter::DnnLayer::Shortcut), identity |
+//! | `Add` of a `Conv` or `Gemm` output and a `Conv` (+ `BatchNormalization`) of an earlier activation, then `Relu` | [`DnnLayer::Shortcut`](tdsnn_converter::DnnLayer::Shortcut) with that conv, BatchNorm folded, as its projection |
+//! | `Concat` along channels (axis 1) of the current activation and earlier ones | [`DnnLayer::Concat`](tdsnn_converter::DnnLayer::Concat), one per earlier part |
+//!
+//! Residual networks (torchvision's `BasicBlock`, as both exporters write it) are linearised
+//! into that chain: the data nodes are taken in topological order, each continuing the main
+//! path from the tensor computed last, but for a projection shortcut's `Conv` (a `Conv` of a
+//! tensor that branches, whose output reaches an `Add` through BatchNorm alone), kept aside
+//! until its `Add`. An activation a shortcut or concat names must be one the spiking network
+//! has neurons for: the input, a `Relu`'s output, or a pool or flatten of one. An `Add` not
+//! followed by `Relu`, an `Add` of tensors neither of which is such an earlier activation of
+//! the other's branch, a `Concat` on another axis, and any other branch are errors naming
+//! the node.
 //!
 //! Every node with another operator is reported, all at once ([`OnnxErrorKind::Unsupported`]);
 //! a node reading a tensor nothing provides, a cycle, or a graph that is not one chain gets
@@ -268,7 +282,7 @@ fn import(bytes: &[u8], name: &str, data: &dyn ExternalData) -> Result<Model, On
     let g = model.graph.as_ref().ok_or(OnnxErrorKind::NoGraph)?;
     let chain = graph::chain(g)?;
     let (shape, flat, batch) = input_shape(g, chain.input)?;
-    let mut builder = operators::Builder::new(shape, flat, batch, opset);
+    let mut builder = operators::Builder::new(chain.input, shape, flat, batch, opset);
     let mut shapes = shapes::Shapes::new(&chain.shape_nodes, opset);
     shapes.record(chain.input, builder.dims());
     let constants = |n: &str| chain.constants.get(n);
@@ -277,11 +291,14 @@ fn import(bytes: &[u8], name: &str, data: &dyn ExternalData) -> Result<Model, On
             name: graph::node_ref(index, node),
             proto: node,
         };
-        builder.apply(&node, &constants, &mut shapes)?;
-        if let Some(out) = node.proto.output.first() {
-            shapes.record(out, builder.dims());
+        let side = chain.side.contains(&index);
+        if builder.apply(&node, &constants, &mut shapes, side)? {
+            if let Some(out) = node.proto.output.first() {
+                shapes.record(out, builder.dims());
+            }
         }
     }
+    builder.finish()?;
     let dnn = Dnn::new(shape, builder.layers)?;
     let producer = format!("{} {}", model.producer_name, model.producer_version);
     Ok(Model {

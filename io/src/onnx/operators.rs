@@ -12,8 +12,10 @@
 //! and `ReduceMean` take their axes as an attribute before opsets 13 and 18 and as an input
 //! from then on; `BatchNormalization` has a `spatial` attribute in opsets 7 and 8.
 
+use std::collections::HashMap;
 use tdsnn_converter::convert::transpose_scaled;
-use tdsnn_converter::{DnnLayer, Source};
+
+use tdsnn_converter::{DnnLayer, Projection, Source};
 use tdsnn_engine::{Shape, Window};
 
 use super::error::{NodeRef, OnnxErrorKind};
@@ -31,6 +33,16 @@ pub(crate) struct Builder {
     shapes: Vec<Shape>,
     /// The data input's shape.
     input: Shape,
+    /// Whether each layer's output is a spiking tensor (one a shortcut or concat may name).
+    spiking: Vec<bool>,
+    /// The DNN tensor each data tensor is, by name (aliases included).
+    tensors: HashMap<String, Source>,
+    /// The name of the current data tensor: the last layer's output, or the input.
+    current: String,
+    /// Projection shortcuts built so far, by the name of their (side-branch) output.
+    sides: HashMap<String, Side>,
+    /// An Add (a shortcut) waiting for its Relu.
+    pending_add: Option<NodeRef>,
     /// The data tensor's shape without the batch axis.
     pub shape: Shape,
     /// Whether the data tensor has rank 2 (`(N, F)`) rather than 4.
@@ -53,13 +65,18 @@ pub(crate) struct Node<'a> {
 }
 
 impl Builder {
-    /// A builder for a data input of `shape` (rank 2 if `flat`; its batch extent fixed to
-    /// `batch`, if given) in a model importing operator set `opset`.
-    pub fn new(shape: Shape, flat: bool, batch: Option<i64>, opset: i64) -> Builder {
+    /// A builder for a data input `name` of `shape` (rank 2 if `flat`; its batch extent
+    /// fixed to `batch`, if given) in a model importing operator set `opset`.
+    pub fn new(name: &str, shape: Shape, flat: bool, batch: Option<i64>, opset: i64) -> Builder {
         Builder {
             layers: Vec::new(),
             shapes: Vec::new(),
             input: shape,
+            spiking: Vec::new(),
+            tensors: HashMap::from([(name.to_string(), Source::Input)]),
+            current: name.to_string(),
+            sides: HashMap::new(),
+            pending_add: None,
             shape,
             flat,
             foldable: false,
@@ -77,8 +94,246 @@ impl Builder {
             .collect()
     }
 
-    /// Maps one node; `shapes` evaluates the shape-only values it reads.
+    /// Maps one data node (in topological order); `side` says it is a projection
+    /// shortcut's conv ([`Chain::side`](super::graph::Chain::side)); `shapes` evaluates the
+    /// shape-only values it reads. Returns whether the node continued the main path (so its
+    /// output is the current tensor, whose shape `shapes` may need).
     pub fn apply(
+        &mut self,
+        node: &Node<'_>,
+        constants: &Constants<'_>,
+        shapes: &mut Shapes<'_>,
+        side: bool,
+    ) -> Result<bool, OnnxErrorKind> {
+        let fail = |what: String| OnnxErrorKind::Node {
+            node: node.name.clone(),
+            what,
+        };
+        let n = node.proto;
+        let op = n.op_type.as_str();
+        let out = n.output.first().cloned().unwrap_or_default();
+        let data: Vec<&str> = n
+            .input
+            .iter()
+            .map(String::as_str)
+            .filter(|s| self.tensors.contains_key(*s) || self.sides.contains_key(*s))
+            .collect();
+        if let Some(add) = &self.pending_add {
+            if op != "Relu" && !(op == "Add" && data.len() == 2) && !side {
+                return Err(unrelued(add));
+            }
+        }
+        if side {
+            self.side_conv(node, constants)?;
+            return Ok(false);
+        }
+        if let Some(&branch) = data.iter().find(|s| self.sides.contains_key(**s)) {
+            match op {
+                "BatchNormalization" | "Identity" | "Dropout" => {
+                    self.apply_main(node, constants, shapes)?;
+                    let projection = self.sides.remove(branch).expect("a side branch");
+                    self.sides.insert(out, projection);
+                    return Ok(false);
+                }
+                "Add" => {}
+                _ => {
+                    return Err(fail(format!(
+                        "reads `{branch}`, a shortcut's projection: only BatchNormalization \
+                         may stand between its Conv and its Add"
+                    )))
+                }
+            }
+        }
+        match op {
+            "Add" if data.len() == 2 => self.join(node, &data)?,
+            "Concat" => self.concat(node, &data)?,
+            _ => {
+                if let Some(other) = data.iter().find(|s| **s != self.current) {
+                    return Err(fail(format!(
+                        "reads `{other}`, not the current tensor `{}`: a branch must end in \
+                         an Add (a shortcut, its projection a Conv) or a Concat",
+                        self.current
+                    )));
+                }
+                if op == "Relu" {
+                    self.pending_add = None;
+                }
+                self.apply_main(node, constants, shapes)?;
+            }
+        }
+        let here = match self.layers.len() {
+            0 => Source::Input,
+            k => Source::Layer(k - 1),
+        };
+        self.tensors.insert(out.clone(), here);
+        self.current = out;
+        Ok(true)
+    }
+
+    /// Errors if an Add waits for its Relu when the graph ends.
+    pub fn finish(&self) -> Result<(), OnnxErrorKind> {
+        match &self.pending_add {
+            Some(add) => Err(unrelued(add)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `name` is a spiking tensor (the input, a ReLU's output, a pool or flatten of
+    /// one), and which.
+    fn spiking_source(&self, name: &str) -> Option<Source> {
+        match *self.tensors.get(name)? {
+            Source::Input => Some(Source::Input),
+            Source::Layer(j) => {
+                let concat = matches!(self.layers[j], DnnLayer::Concat { .. });
+                (self.spiking[j] && !concat).then_some(Source::Layer(j))
+            }
+        }
+    }
+
+    /// An Add of two data tensors: a shortcut onto the current tensor, a conv or dense
+    /// layer's output (with its BatchNorm), of an earlier spiking tensor or a projection of
+    /// one.
+    fn join(&mut self, node: &Node<'_>, data: &[&str]) -> Result<(), OnnxErrorKind> {
+        let fail = |what: String| OnnxErrorKind::Node {
+            node: node.name.clone(),
+            what,
+        };
+        let [a, b] = data[..] else {
+            unreachable!("two data inputs")
+        };
+        let neither = || {
+            fail(format!(
+                "adds `{a}` and `{b}`, neither of which is an earlier spiking activation (the \
+                 input, a Relu's output, or a pool of one; or a Conv of one) of the other's \
+                 branch, which must end in a Conv or Gemm: not a shortcut"
+            ))
+        };
+        let other = match (a == self.current, b == self.current) {
+            (true, false) => b,
+            (false, true) => a,
+            _ => return Err(neither()),
+        };
+        if !matches!(
+            self.layers.last(),
+            Some(DnnLayer::Conv2d { .. } | DnnLayer::Dense { .. } | DnnLayer::Shortcut { .. })
+        ) {
+            return Err(neither());
+        }
+        let layer = if let Some(side) = self.sides.remove(other) {
+            DnnLayer::Shortcut {
+                from: side.from,
+                projection: Some(side.projection),
+            }
+        } else {
+            let from = self.spiking_source(other).ok_or_else(neither)?;
+            DnnLayer::Shortcut {
+                from,
+                projection: None,
+            }
+        };
+        self.push(node, layer, false)?;
+        self.pending_add = Some(node.name.clone());
+        Ok(())
+    }
+
+    /// A Concat of data tensors along channels: the current tensor first, then earlier
+    /// spiking tensors.
+    fn concat(&mut self, node: &Node<'_>, data: &[&str]) -> Result<(), OnnxErrorKind> {
+        let fail = |what: String| OnnxErrorKind::Node {
+            node: node.name.clone(),
+            what,
+        };
+        let n = node.proto;
+        let rank = if self.flat { 2 } else { 4 };
+        let axis = int_attr(n, "axis", i64::MIN).map_err(fail)?;
+        if axis != 1 && axis != 1 - rank {
+            return Err(fail(format!(
+                "concatenates along axis {}; only the channel axis (1) is supported",
+                if axis == i64::MIN {
+                    "(none given)".to_string()
+                } else {
+                    axis.to_string()
+                }
+            )));
+        }
+        if data.len() != n.input.len() {
+            return Err(fail("concatenates a constant with the data".into()));
+        }
+        if data.first() != Some(&self.current.as_str()) {
+            return Err(fail(format!(
+                "its first input must be the current tensor `{}` (the one computed last); \
+                 earlier tensors may follow it",
+                self.current
+            )));
+        }
+        if self.spiking.last().is_some_and(|s| !s) {
+            return Err(fail(format!(
+                "concatenates `{}`, which is not a spiking activation (a Relu's output or a \
+                 pool of one)",
+                self.current
+            )));
+        }
+        for &part in &data[1..] {
+            let from = self.spiking_source(part).ok_or_else(|| {
+                fail(format!(
+                    "concatenates `{part}`, which is not an earlier spiking activation (the \
+                     input, a Relu's output, or a pool of one)"
+                ))
+            })?;
+            self.push(node, DnnLayer::Concat { from }, false)?;
+        }
+        Ok(())
+    }
+
+    /// A projection shortcut's Conv, off the main path: kept until its Add.
+    fn side_conv(
+        &mut self,
+        node: &Node<'_>,
+        constants: &Constants<'_>,
+    ) -> Result<(), OnnxErrorKind> {
+        let fail = |what: String| OnnxErrorKind::Node {
+            node: node.name.clone(),
+            what,
+        };
+        let n = node.proto;
+        let name = n.input.first().map_or("", String::as_str);
+        let from = self.spiking_source(name).ok_or_else(|| {
+            fail(format!(
+                "a shortcut's projection of `{name}`, which is not an earlier spiking \
+                 activation (the input, a Relu's output, or a pool of one)"
+            ))
+        })?;
+        let shape = match from {
+            Source::Input => self.input,
+            Source::Layer(j) => self.shapes[j],
+        };
+        let DnnLayer::Conv2d {
+            out_channels,
+            window,
+            weights,
+            bias,
+        } = conv_layer(n, constants, shape, &fail)?
+        else {
+            unreachable!("conv_layer makes a conv")
+        };
+        let out = n.output.first().cloned().unwrap_or_default();
+        self.sides.insert(
+            out,
+            Side {
+                from,
+                out_channels,
+                projection: Projection {
+                    window,
+                    weights,
+                    bias,
+                },
+            },
+        );
+        Ok(())
+    }
+
+    /// Maps one node of the main path.
+    fn apply_main(
         &mut self,
         node: &Node<'_>,
         constants: &Constants<'_>,
@@ -126,41 +381,8 @@ impl Builder {
         match n.op_type.as_str() {
             "Conv" => {
                 rank(false)?;
-                let w = required(1, "weights")?;
-                let [co, ci, kh, kw] = dims4(w).ok_or_else(|| {
-                    fail(format!("weights must have 4 dimensions, not {:?}", w.dims))
-                })?;
-                if ci != self.shape.c {
-                    return Err(fail(format!(
-                        "weights {:?} expect {ci} input channels, the data has {}",
-                        w.dims, self.shape.c
-                    )));
-                }
-                if int_attr(n, "group", 1).map_err(fail)? != 1 {
-                    return Err(fail(
-                        "grouped convolution (group != 1) is not supported".into(),
-                    ));
-                }
-                if let Some(k) = ints_attr(n, "kernel_shape").map_err(fail)? {
-                    if k != [i64::from(kh), i64::from(kw)] {
-                        return Err(fail(format!(
-                            "kernel_shape {k:?} does not match the weights {:?}",
-                            w.dims
-                        )));
-                    }
-                }
-                let window = window(n, [kh, kw]).map_err(fail)?;
-                let bias = constant(2, "bias")?.map(floats).transpose()?;
-                self.push(
-                    node,
-                    DnnLayer::Conv2d {
-                        out_channels: co,
-                        window,
-                        weights: floats(w)?,
-                        bias,
-                    },
-                    true,
-                )
+                let layer = conv_layer(n, constants, self.shape, &fail)?;
+                self.push(node, layer, true)
             }
             "Gemm" | "MatMul" => {
                 rank(true)?;
@@ -287,12 +509,20 @@ impl Builder {
                     .map(|(i, what)| required(i, what).and_then(floats));
                 let (scale, shift, mean, var) = (scale?, shift?, mean?, var?);
                 let foldable = self.foldable;
-                let Some((count, weights, bias)) = self
-                    .layers
-                    .last_mut()
-                    .filter(|_| foldable)
-                    .and_then(DnnLayer::parameters_mut)
-                else {
+                // Into a projection shortcut's conv, or the main path's conv or dense layer.
+                let target = match n.input.first().and_then(|s| self.sides.get_mut(s)) {
+                    Some(side) => Some((
+                        side.out_channels,
+                        &mut side.projection.weights,
+                        &mut side.projection.bias,
+                    )),
+                    None => self
+                        .layers
+                        .last_mut()
+                        .filter(|_| foldable)
+                        .and_then(DnnLayer::parameters_mut),
+                };
+                let Some((count, weights, bias)) = target else {
                     return Err(fail(
                         "BatchNormalization must directly follow a Conv, Gemm or MatMul to be \
                          folded into it"
@@ -502,7 +732,7 @@ impl Builder {
                 }
                 self.flatten(node)
             }
-            "Shape" | "Gather" | "Unsqueeze" | "Concat" => Err(fail(format!(
+            "Shape" | "Gather" | "Unsqueeze" => Err(fail(format!(
                 "{} is supported on shapes only (as in Shape -> Gather -> Unsqueeze -> \
                  Concat -> Reshape), not on the data",
                 n.op_type
@@ -572,10 +802,81 @@ impl Builder {
                 node: node.name.clone(),
                 what: e.to_string(),
             })?;
+        let spiking = self.spiking.last().is_none_or(|&s| s);
+        self.spiking.push(layer.output_spiking(spiking));
         self.layers.push(layer);
         self.shapes.push(self.shape);
         self.foldable = foldable;
         Ok(())
+    }
+}
+
+/// A `Conv` node reading data of shape `input` as a conv layer: 4-D weights whose input
+/// channels match, no groups, the kernel shape (if given) the weights'.
+fn conv_layer(
+    n: &NodeProto,
+    constants: &Constants<'_>,
+    input: Shape,
+    fail: &dyn Fn(String) -> OnnxErrorKind,
+) -> Result<DnnLayer, OnnxErrorKind> {
+    let constant = |i: usize, what: &str| -> Result<Option<&TensorProto>, OnnxErrorKind> {
+        match n.input.get(i).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(name) => constants(name)
+                .map(|t| Some(t.get()))
+                .ok_or_else(|| fail(format!("input {i} ({what}) `{name}` must be a constant"))),
+        }
+    };
+    let w = constant(1, "weights")?.ok_or_else(|| fail("input 1 (weights) is missing".into()))?;
+    let [co, ci, kh, kw] = dims4(w)
+        .ok_or_else(|| fail(format!("weights must have 4 dimensions, not {:?}", w.dims)))?;
+    if ci != input.c {
+        return Err(fail(format!(
+            "weights {:?} expect {ci} input channels, the data has {}",
+            w.dims, input.c
+        )));
+    }
+    if int_attr(n, "group", 1).map_err(fail)? != 1 {
+        return Err(fail(
+            "grouped convolution (group != 1) is not supported".into(),
+        ));
+    }
+    if let Some(k) = ints_attr(n, "kernel_shape").map_err(fail)? {
+        if k != [i64::from(kh), i64::from(kw)] {
+            return Err(fail(format!(
+                "kernel_shape {k:?} does not match the weights {:?}",
+                w.dims
+            )));
+        }
+    }
+    let window = window(n, [kh, kw]).map_err(fail)?;
+    let bias = constant(2, "bias")?.map(floats).transpose()?;
+    Ok(DnnLayer::Conv2d {
+        out_channels: co,
+        window,
+        weights: floats(w)?,
+        bias,
+    })
+}
+
+/// A projection shortcut's conv, waiting for its Add.
+#[derive(Debug)]
+struct Side {
+    /// The tensor it reads.
+    from: Source,
+    /// Its output channels.
+    out_channels: u32,
+    /// Its window, weights and bias (BatchNorm folded in).
+    projection: Projection<Vec<f32>>,
+}
+
+/// The error for an Add whose output goes elsewhere than into a Relu.
+fn unrelued(add: &NodeRef) -> OnnxErrorKind {
+    OnnxErrorKind::Node {
+        node: add.clone(),
+        what: "is not followed by a Relu: a join needs neurons of its own, so an Add of two \
+               tensors (a shortcut) must feed a Relu"
+            .into(),
     }
 }
 
