@@ -435,3 +435,31 @@ fn rules_of_joins() {
     assert_eq!(layer, 2);
     assert!(what.contains("concatenation"), "{what}");
 }
+
+mod common;
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every random residual network converts, one group per shortcut and per concatenated
+    /// part after the first; each graph layer has its DNN layer's shape; the reference runs.
+    #[test]
+    fn random_residual_networks_convert(case in common::residual_case()) {
+        let graph = case.graph(TilPolicy::Dynamic);
+        let (identities, projections, concats) = case.problem.joins();
+        let kinds: Vec<&str> = (0..graph.layers().len())
+            .flat_map(|k| graph.groups(k).iter().map(|g| g.synapses.kind()))
+            .collect();
+        prop_assert_eq!(kinds.iter().filter(|k| **k == "identity").count(), identities);
+        prop_assert_eq!(kinds.len(), identities + projections + concats);
+        for (k, g) in layer_map(&case.dnn).iter().enumerate() {
+            if let Some(g) = g {
+                prop_assert_eq!(graph.output_shape(*g), case.dnn.output_shape(k));
+            }
+        }
+        let r = reference_forward(&case.dnn, &case.input, case.leak).unwrap();
+        prop_assert!(r.logits.iter().all(|v| v.is_finite()));
+    }
+}

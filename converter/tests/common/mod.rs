@@ -262,3 +262,283 @@ pub fn case_of(problems: impl Strategy<Value = Problem>) -> impl Strategy<Value 
             fixed_slack,
         })
 }
+
+/// One residual block of a random residual network: conv 3x3 (stride `stride`, padding 1),
+/// ReLU, conv 3x3, a shortcut from the block's input, ReLU, and a max-pool after it if
+/// `pool_after`.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// The block's channels.
+    pub out: u32,
+    /// The first conv's stride (1 where the tensor is too small for 2).
+    pub stride: u32,
+    /// A projection shortcut even where an identity would fit (one is used wherever the
+    /// stride or the channels change).
+    pub projection: bool,
+    /// A max-pool 2x2 after the block (where the tensor is at least 2x2), so that the next
+    /// block joins after a max-pool.
+    pub pool_after: bool,
+}
+
+/// A random residual architecture: a stem (conv 3x3 with `stem` channels, ReLU, a max-pool
+/// if `stem_pool`), blocks in sequence, an optional concatenation of the last activation with
+/// an earlier one of the same height and width feeding a 1x1 conv and ReLU, then flatten and
+/// the output dense layer.
+#[derive(Debug, Clone)]
+pub struct ResidualProblem {
+    pub input: Shape,
+    pub stem: u32,
+    pub stem_pool: bool,
+    pub blocks: Vec<Block>,
+    pub concat: bool,
+    pub outputs: u32,
+    pub out_bias: bool,
+    pub leak: f64,
+}
+
+impl ResidualProblem {
+    /// The DNN layers with zero-filled tensors (every conv with a bias, every projection
+    /// with one).
+    pub fn skeleton(&self) -> Vec<DnnLayer> {
+        use tdsnn_converter::{Projection, Source};
+        let conv = |c_in: u32, c_out: u32, k: u32, s: u32, p: u32| DnnLayer::Conv2d {
+            out_channels: c_out,
+            window: Window::square(k, s, p),
+            weights: vec![0.0; (c_out * c_in * k * k) as usize],
+            bias: Some(vec![0.0; c_out as usize]),
+        };
+        let pool = DnnLayer::MaxPool {
+            window: Window::square(2, 2, 0),
+        };
+        let halved = |s: Shape| Shape::new(s.c, s.h / 2, s.w / 2);
+        let mut layers = vec![conv(self.input.c, self.stem, 3, 1, 1), DnnLayer::Relu];
+        let mut shape = Shape::new(self.stem, self.input.h, self.input.w);
+        if self.stem_pool && shape.h >= 2 && shape.w >= 2 {
+            layers.push(pool.clone());
+            shape = halved(shape);
+        }
+        // The last block's input: its index and shape.
+        let mut block_input = (layers.len() - 1, shape);
+        for block in &self.blocks {
+            let b = layers.len() - 1; // a ReLU or max-pool: a spiking tensor
+            block_input = (b, shape);
+            let s = if shape.h >= 2 && shape.w >= 2 {
+                block.stride
+            } else {
+                1
+            };
+            let next = Shape::new(block.out, (shape.h - 1) / s + 1, (shape.w - 1) / s + 1);
+            layers.extend([
+                conv(shape.c, block.out, 3, s, 1),
+                DnnLayer::Relu,
+                conv(block.out, block.out, 3, 1, 1),
+            ]);
+            let projection =
+                (block.projection || s != 1 || shape.c != block.out).then(|| Projection {
+                    window: Window::square(1, s, 0),
+                    weights: vec![0.0; (block.out * shape.c) as usize],
+                    bias: Some(vec![0.0; block.out as usize]),
+                });
+            layers.extend([
+                DnnLayer::Shortcut {
+                    from: Source::Layer(b),
+                    projection,
+                },
+                DnnLayer::Relu,
+            ]);
+            shape = next;
+            if block.pool_after && shape.h >= 2 && shape.w >= 2 {
+                layers.push(pool.clone());
+                shape = halved(shape);
+            }
+        }
+        if self.concat {
+            // The last block's input where it has the current height and width, else the
+            // current tensor itself.
+            let (from, part) = match block_input {
+                (j, s) if (s.h, s.w) == (shape.h, shape.w) => (j, s),
+                _ => (layers.len() - 1, shape),
+            };
+            layers.push(DnnLayer::Concat {
+                from: Source::Layer(from),
+            });
+            layers.extend([conv(shape.c + part.c, 2, 1, 1, 0), DnnLayer::Relu]);
+            shape = Shape::new(2, shape.h, shape.w);
+        }
+        layers.push(DnnLayer::Flatten);
+        layers.push(DnnLayer::Dense {
+            outputs: self.outputs,
+            weights: vec![0.0; (shape.len() * u64::from(self.outputs)) as usize],
+            bias: self.out_bias.then(|| vec![0.0; self.outputs as usize]),
+        });
+        layers
+    }
+
+    /// How many weights and biases the skeleton holds.
+    pub fn sizes(&self) -> (usize, usize) {
+        self.skeleton().iter().fold((0, 0), |(w, b), l| match l {
+            DnnLayer::Dense { weights, bias, .. }
+            | DnnLayer::Conv2d { weights, bias, .. }
+            | DnnLayer::Shortcut {
+                projection: Some(tdsnn_converter::Projection { weights, bias, .. }),
+                ..
+            } => (w + weights.len(), b + bias.as_ref().map_or(0, Vec::len)),
+            _ => (w, b),
+        })
+    }
+
+    /// The DNN with weights taken in order from `w` (scaled as [`Problem::dnn`] scales them)
+    /// and biases from `b`.
+    pub fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
+        let mut layers = self.skeleton();
+        let (mut wi, mut bi) = (0, 0);
+        let take = |dst: &mut Vec<f32>, src: &[f32], at: &mut usize, scale: f32| {
+            let n = dst.len();
+            dst.iter_mut()
+                .zip(&src[*at..*at + n])
+                .for_each(|(d, s)| *d = s * scale);
+            *at += n;
+        };
+        for layer in &mut layers {
+            let (n, weights, bias) = match layer {
+                DnnLayer::Dense {
+                    outputs: n,
+                    weights,
+                    bias,
+                }
+                | DnnLayer::Conv2d {
+                    out_channels: n,
+                    weights,
+                    bias,
+                    ..
+                } => (*n as usize, weights, bias),
+                DnnLayer::Shortcut {
+                    projection: Some(p),
+                    ..
+                } => {
+                    let n = p.bias.as_ref().map_or(1, Vec::len);
+                    (n, &mut p.weights, &mut p.bias)
+                }
+                _ => continue,
+            };
+            let fan_in = (weights.len() / n) as f32;
+            take(weights, w, &mut wi, 1.5 * (3.0 / fan_in).sqrt());
+            if let Some(bias) = bias {
+                take(bias, b, &mut bi, 1.0);
+            }
+        }
+        Dnn::new(self.input, layers).expect("a well-formed residual network validates")
+    }
+
+    /// How many shortcuts (identity and projection) and concatenations the network has.
+    pub fn joins(&self) -> (usize, usize, usize) {
+        let layers = self.skeleton();
+        let count = |f: &dyn Fn(&DnnLayer) -> bool| layers.iter().filter(|l| f(l)).count();
+        (
+            count(&|l| {
+                matches!(
+                    l,
+                    DnnLayer::Shortcut {
+                        projection: None,
+                        ..
+                    }
+                )
+            }),
+            count(&|l| {
+                matches!(
+                    l,
+                    DnnLayer::Shortcut {
+                        projection: Some(_),
+                        ..
+                    }
+                )
+            }),
+            count(&|l| matches!(l, DnnLayer::Concat { .. })),
+        )
+    }
+}
+
+fn block() -> impl Strategy<Value = Block> {
+    (
+        1u32..=4,
+        1u32..=2,
+        proptest::bool::weighted(0.25),
+        proptest::bool::weighted(0.3),
+    )
+        .prop_map(|(out, stride, projection, pool_after)| Block {
+            out,
+            stride,
+            projection,
+            pool_after,
+        })
+}
+
+/// Random residual architectures: 1 to 3 blocks in sequence, identity and projection
+/// shortcuts, joins after max-pools, sometimes a concatenation.
+pub fn residual_problem() -> impl Strategy<Value = ResidualProblem> {
+    (
+        (1u32..=2, 3u32..=8, 3u32..=8),
+        (1u32..=4, any::<bool>()),
+        proptest::collection::vec(block(), 1..=3),
+        proptest::bool::weighted(0.3),
+        (2u32..=5, any::<bool>()),
+        1.0f64..=8.0,
+    )
+        .prop_map(
+            |((c, h, w), (stem, stem_pool), blocks, concat, (outputs, out_bias), leak)| {
+                ResidualProblem {
+                    input: Shape::new(c, h, w),
+                    stem,
+                    stem_pool,
+                    blocks,
+                    concat,
+                    outputs,
+                    out_bias,
+                    leak,
+                }
+            },
+        )
+}
+
+/// A random residual network with its weights and one input.
+#[derive(Debug, Clone)]
+pub struct ResidualCase {
+    pub problem: ResidualProblem,
+    pub dnn: Dnn,
+    pub leak: f64,
+    /// Pixels in [0, 1], about a fifth of them exactly 0.
+    pub input: Vec<f32>,
+    /// Extra steps added to the longest dynamic `T_il` to make a valid fixed `T_il`.
+    pub fixed_slack: u32,
+}
+
+impl ResidualCase {
+    /// The engine graph under a `T_il` policy.
+    pub fn graph(&self, til: TilPolicy) -> Graph {
+        convert(&self.dnn, self.leak, til).expect("random residual networks convert")
+    }
+}
+
+/// Random residual cases with weights, biases and inputs drawn by proptest (so they shrink).
+pub fn residual_case() -> impl Strategy<Value = ResidualCase> {
+    (residual_problem(), 0u32..=3)
+        .prop_flat_map(|(problem, fixed_slack)| {
+            let (nw, nb) = problem.sizes();
+            let pixel = prop_oneof![1 => Just(0.0f32), 4 => 0.0f32..=1.0];
+            let n_in = problem.input.len() as usize;
+            (
+                Just(problem),
+                proptest::collection::vec(-1.0f32..=1.0, nw),
+                proptest::collection::vec(-1.0f32..=1.0, nb),
+                proptest::collection::vec(pixel, n_in),
+                Just(fixed_slack),
+            )
+        })
+        .prop_map(|(problem, w, b, input, fixed_slack)| ResidualCase {
+            dnn: problem.dnn(&w, &b),
+            leak: problem.leak,
+            problem,
+            input,
+            fixed_slack,
+        })
+}
