@@ -436,3 +436,42 @@ fn concat_on_another_axis_is_refused() {
     let err = concat_net(2).import(&[1, 1, 4, 4]).unwrap_err();
     node_error(err, "cat", "only the channel axis (1)");
 }
+
+/// `torch.cat([earlier, current])`: the file puts the earlier activation first; the import
+/// puts the current one first and reorders the next conv's input channels to match.
+#[test]
+fn concat_with_the_earlier_activation_first() {
+    let want = concat_net(1).import(&[1, 1, 4, 4]).unwrap();
+    let mut net = concat_net(1);
+    let cat = net
+        .graph
+        .node
+        .iter_mut()
+        .find(|n| n.op_type == "Concat")
+        .unwrap();
+    cat.input.reverse();
+    let w = net
+        .graph
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "conv2.w")
+        .unwrap();
+    // [2][5] (1x1 kernels): r1's 2 channels then r0's 3, to r0's then r1's.
+    let values: Vec<[u8; 4]> = w
+        .raw_data
+        .chunks_exact(4)
+        .map(|b| b.try_into().unwrap())
+        .collect();
+    w.raw_data = values
+        .chunks_exact(5)
+        .flat_map(|row| {
+            row[2..]
+                .iter()
+                .chain(&row[..2])
+                .flatten()
+                .copied()
+                .collect::<Vec<u8>>()
+        })
+        .collect();
+    assert_eq!(net.import(&[1, 1, 4, 4]).unwrap(), want);
+}

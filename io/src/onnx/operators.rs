@@ -43,6 +43,9 @@ pub(crate) struct Builder {
     sides: HashMap<String, Side>,
     /// An Add (a shortcut) waiting for its Relu.
     pending_add: Option<NodeRef>,
+    /// A Concat whose parts the file orders otherwise than the DNN (the current tensor
+    /// first), waiting for the conv or dense layer after it.
+    reorder: Option<Reorder>,
     /// The data tensor's shape without the batch axis.
     pub shape: Shape,
     /// Whether the data tensor has rank 2 (`(N, F)`) rather than 4.
@@ -77,6 +80,7 @@ impl Builder {
             current: name.to_string(),
             sides: HashMap::new(),
             pending_add: None,
+            reorder: None,
             shape,
             flat,
             foldable: false,
@@ -259,13 +263,13 @@ impl Builder {
         if data.len() != n.input.len() {
             return Err(fail("concatenates a constant with the data".into()));
         }
-        if data.first() != Some(&self.current.as_str()) {
+        let Some(first) = data.iter().position(|s| *s == self.current) else {
             return Err(fail(format!(
-                "its first input must be the current tensor `{}` (the one computed last); \
-                 earlier tensors may follow it",
+                "none of its inputs is the current tensor `{}` (the one computed last); a \
+                 Concat joins it and earlier activations",
                 self.current
             )));
-        }
+        };
         if self.spiking.last().is_some_and(|s| !s) {
             return Err(fail(format!(
                 "concatenates `{}`, which is not a spiking activation (a Relu's output or a \
@@ -273,7 +277,26 @@ impl Builder {
                 self.current
             )));
         }
-        for &part in &data[1..] {
+        // The DNN puts the current tensor first: the layer after takes its weights in that
+        // order (`reorder`), the parts' channels as the file gives them.
+        let mut channels = Vec::with_capacity(data.len());
+        for &part in data {
+            channels.push(match self.tensors[part] {
+                Source::Input => self.input.c,
+                Source::Layer(j) => self.shapes[j].c,
+            });
+        }
+        let mut order: Vec<usize> = vec![first];
+        order.extend((0..data.len()).filter(|&i| i != first));
+        if first != 0 {
+            self.reorder = Some(Reorder { channels, order });
+        }
+        for &part in data
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != first)
+            .map(|(_, p)| p)
+        {
             let from = self.spiking_source(part).ok_or_else(|| {
                 fail(format!(
                     "concatenates `{part}`, which is not an earlier spiking activation (the \
@@ -381,7 +404,20 @@ impl Builder {
         match n.op_type.as_str() {
             "Conv" => {
                 rank(false)?;
-                let layer = conv_layer(n, constants, self.shape, &fail)?;
+                let mut layer = conv_layer(n, constants, self.shape, &fail)?;
+                if let (
+                    Some(r),
+                    DnnLayer::Conv2d {
+                        out_channels,
+                        window,
+                        weights,
+                        ..
+                    },
+                ) = (self.reorder.take(), &mut layer)
+                {
+                    let taps = window.kernel[0] as usize * window.kernel[1] as usize;
+                    r.apply(weights, *out_channels as usize, taps);
+                }
                 self.push(node, layer, true)
             }
             "Gemm" | "MatMul" => {
@@ -442,7 +478,7 @@ impl Builder {
                 let values = floats(b)?;
                 // PyTorch's `[out][in]`: B as given with transB = 1, else its transpose. Alpha
                 // is an f32, so each f32 product is the f64 one rounded once.
-                let weights = if trans_b {
+                let mut weights = if trans_b {
                     values
                         .iter()
                         .map(|&v| (alpha * f64::from(v)) as f32)
@@ -451,6 +487,10 @@ impl Builder {
                     let inputs = (values.len() / outputs.max(1) as usize) as u32;
                     transpose_scaled(&values, inputs, alpha)
                 };
+                if let Some(r) = self.reorder.take() {
+                    let plane = self.shape.h as usize * self.shape.w as usize;
+                    r.apply(&mut weights, outputs as usize, plane);
+                }
                 let bias = match constant(2, "bias")?.filter(|_| gemm) {
                     None => None,
                     Some(c) => {
@@ -857,6 +897,43 @@ fn conv_layer(
         weights: floats(w)?,
         bias,
     })
+}
+
+/// The parts of a concatenation in the file's order and the DNN's.
+#[derive(Debug)]
+struct Reorder {
+    /// Each part's channels, in the file's order.
+    channels: Vec<u32>,
+    /// The file's parts in the DNN's order (the current tensor first).
+    order: Vec<usize>,
+}
+
+impl Reorder {
+    /// Reorders the input columns of `rows` rows of weights (PyTorch layouts, one row per
+    /// output) from the file's part order to the DNN's; each channel spans `per_channel`
+    /// columns (`kh * kw` for a conv, `h * w` for a dense layer on a flattened tensor).
+    fn apply(&self, weights: &mut Vec<f32>, rows: usize, per_channel: usize) {
+        let widths: Vec<usize> = self
+            .channels
+            .iter()
+            .map(|&c| c as usize * per_channel)
+            .collect();
+        let starts: Vec<usize> = widths
+            .iter()
+            .scan(0, |at, w| {
+                *at += w;
+                Some(*at - w)
+            })
+            .collect();
+        let row = weights.len() / rows.max(1);
+        let mut out = Vec::with_capacity(weights.len());
+        for r in weights.chunks_exact(row) {
+            for &p in &self.order {
+                out.extend_from_slice(&r[starts[p]..starts[p] + widths[p]]);
+            }
+        }
+        *weights = out;
+    }
 }
 
 /// A projection shortcut's conv, waiting for its Add.
