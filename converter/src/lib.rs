@@ -6,12 +6,15 @@
 //!
 //! - [`model`]: the DNN as PyTorch describes it ([`Dnn`], [`DnnLayer`]), validated, with every
 //!   layer's shape inferred; architectures without weights ([`Architecture`], [`LayerSpec`]),
-//!   the paper's LeNet-5 among them.
+//!   the paper's LeNet-5 among them. Residual networks are chains with shortcuts
+//!   ([`DnnLayer::Shortcut`], identity or [`Projection`]) and concatenations
+//!   ([`DnnLayer::Concat`]) naming earlier tensors ([`Source`]).
 //! - [`reference`](mod@reference): the reference DNN with the activation `G(x) = exp(T(x) / L)` of
 //!   equation (11) in front of every synapse-based layer ([`reference_forward`]), and the
 //!   plain ReLU network ([`relu_forward`]).
 //! - [`convert`](mod@convert): the conversion to a [`tdsnn_engine::Graph`] ([`convert()`]):
-//!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped.
+//!   negated, re-laid-out weights, bias neurons worth `b / G(1)`, ReLU layers dropped,
+//!   shortcuts and concatenated parts as further synapse groups of a join.
 //! - [`ops`]: the DNN's operation counts (table 2 of the paper), per layer [`LayerMacs`].
 //! - [`window`]: window geometry and the pooling loops the reference shares with the dense
 //!   f32 baseline.

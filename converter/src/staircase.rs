@@ -10,6 +10,8 @@
 //! Two layer kinds break the identity, and folding refuses them: a padded conv (a padded
 //! position contributes 0 under both, not `H + 1 = G`, so the fold would differ per output
 //! position) and an average pool (it feeds `avg(H) + 1` forward, and `G(y + 1) != H(y) + 1`).
+//! Folding also refuses a shortcut (its `-1` would belong in the bias of the layer before
+//! it; residual networks are fine-tuned with `G` itself, docs/pytorch.md).
 
 use crate::error::FoldError;
 use crate::model::{Dnn, DnnLayer};
