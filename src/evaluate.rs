@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts, Reference};
 use tdsnn_engine::audit::{self, Tolerance};
 use tdsnn_engine::counters::LayerOps;
+use tdsnn_engine::graph::Source;
 use tdsnn_engine::{coding, Graph, Plan, Record, Simulate, Simulator, TickMode};
 use tdsnn_io::dump::Recorded;
 use tdsnn_io::images::{accuracy, check_labels, Inputs, LabelError};
@@ -100,7 +101,7 @@ pub struct ImageResult {
     /// a near tie between the reference's two largest logits.
     pub tied: bool,
     /// Per graph layer: `T_il` (synapse-based layers), sum and max of spike times relative to
-    /// the release or frame origin, number of spikes, operation counts.
+    /// the release or frame origin, number of spikes, operation counts, a join's delays.
     pub layers: Vec<LayerSample>,
     /// The engine's record and the reference's values, when [`EvalConfig::keep`] asked.
     pub kept: Option<Box<Kept>>,
@@ -115,8 +116,18 @@ pub struct Kept {
     pub reference: Reference,
 }
 
+/// One part of a join in one image (its own synapses, or a further synapse group): how long
+/// its spikes waited in a delay buffer for the join's frame, and how many waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartSample {
+    /// `o - o_g`: the steps between the part's source's frame and the join's.
+    pub delay: u32,
+    /// The spikes that waited: the source's spike count if the delay is above 0, else 0.
+    pub delayed_spikes: u64,
+}
+
 /// One layer of one image.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LayerSample {
     /// `T_il`, for synapse-based layers.
     pub t_il: Option<u32>,
@@ -128,6 +139,25 @@ pub struct LayerSample {
     pub spikes: u64,
     /// Operation counts.
     pub ops: LayerOps,
+    /// A join's parts, its own synapses first, then each further group (empty for any
+    /// other layer).
+    pub parts: Vec<PartSample>,
+}
+
+/// One part of a join over a data set: where its spikes come from, and the delay buffer it
+/// needs (docs/semantics.md, "Branches and joins").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartStats {
+    /// The part's source: the layer's own source, or the group's.
+    pub source: Source,
+    /// `own` for the layer's own synapses, else the group's connection: `identity`,
+    /// `conv2d` or `dense`.
+    pub synapses: &'static str,
+    /// Mean and max over images of the delay `o - o_g`, in steps.
+    pub delay: (f64, u32),
+    /// Spikes that waited in the buffer per image (mean): the source's spike count in the
+    /// images where the delay is above 0.
+    pub delayed_spikes: f64,
 }
 
 /// Per-layer statistics over a data set.
@@ -142,8 +172,26 @@ pub struct LayerStats {
     /// Mean and max spike time, relative to the release (synapse-based layers) or the frame
     /// origin (max-pool, flatten); `None` for the output layer, which does not fire.
     pub spike_time: Option<(f64, u32)>,
-    /// Operation counts summed over all images.
+    /// Operation counts summed over all images (a join's include its delayed spikes).
     pub ops: LayerOps,
+    /// Where the layer's own synapses take their spikes from, when the graph branches
+    /// ([`Graph::branches`]); `None` in a chain, where it is always the layer before.
+    pub source: Option<Source>,
+    /// A join's parts (a layer with further synapse groups): its own synapses first, then
+    /// each group, with their delays; empty for any other layer.
+    pub parts: Vec<PartStats>,
+}
+
+impl LayerStats {
+    /// Whether the layer joins branches (has further synapse groups).
+    pub fn is_join(&self) -> bool {
+        !self.parts.is_empty()
+    }
+
+    /// Spikes that waited in the layer's delay buffers per image (mean), all parts together.
+    pub fn delayed_spikes(&self) -> f64 {
+        self.parts.iter().map(|p| p.delayed_spikes).sum()
+    }
 }
 
 /// The evaluation of a data set.
@@ -346,7 +394,7 @@ fn evaluate_image(
         mismatches: report.mismatches.len() as u64,
         audit_passed: report.passed(),
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
-        layers: samples(&record),
+        layers: samples(&graph, &record),
         kept: config.keep.then(|| Box::new(Kept { record, reference })),
     })
 }
@@ -357,11 +405,12 @@ fn top_two_close(logits: &[f64]) -> bool {
     sorted.len() > 1 && (sorted[0] - sorted[1]).abs() <= 1e-6 * (1.0 + sorted[0].abs())
 }
 
-fn samples(record: &Record) -> Vec<LayerSample> {
+fn samples(graph: &Graph, record: &Record) -> Vec<LayerSample> {
     record
         .layers
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(k, l)| {
             let base = l.release.unwrap_or(l.frame_origin);
             LayerSample {
                 t_il: l.t_il(),
@@ -369,6 +418,57 @@ fn samples(record: &Record) -> Vec<LayerSample> {
                 spike_max: l.spikes.iter().map(|&t| t - base).max().unwrap_or(0),
                 spikes: l.spikes.len() as u64,
                 ops: l.ops,
+                parts: part_samples(graph, record, k),
+            }
+        })
+        .collect()
+}
+
+/// The sources of layer `k`'s parts: its own synapses' first, then each further group's.
+fn part_sources(graph: &Graph, k: usize) -> impl Iterator<Item = Source> + '_ {
+    std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source))
+}
+
+/// Layer `k`'s parts in `record`, if it is a join (else none).
+fn part_samples(graph: &Graph, record: &Record, k: usize) -> Vec<PartSample> {
+    if graph.groups(k).is_empty() {
+        return Vec::new();
+    }
+    part_sources(graph, k)
+        .zip(&record.layers[k].delays)
+        .map(|(source, &delay)| PartSample {
+            delay,
+            delayed_spikes: if delay > 0 {
+                record.spikes_of(source).len() as u64
+            } else {
+                0
+            },
+        })
+        .collect()
+}
+
+/// Layer `k`'s parts over every image of `images`, if it is a join (else none).
+fn part_stats(graph: &Graph, images: &[ImageResult], k: usize) -> Vec<PartStats> {
+    if graph.groups(k).is_empty() {
+        return Vec::new();
+    }
+    let count = images.len().max(1) as f64;
+    let kinds = std::iter::once("own").chain(graph.groups(k).iter().map(|g| g.synapses.kind()));
+    part_sources(graph, k)
+        .zip(kinds)
+        .enumerate()
+        .map(|(p, (source, synapses))| {
+            let (mut sum, mut max, mut delayed) = (0u64, 0u32, 0u64);
+            for part in images.iter().filter_map(|r| r.layers[k].parts.get(p)) {
+                sum += u64::from(part.delay);
+                max = max.max(part.delay);
+                delayed += part.delayed_spikes;
+            }
+            PartStats {
+                source,
+                synapses,
+                delay: (sum as f64 / count, max),
+                delayed_spikes: delayed as f64 / count,
             }
         })
         .collect()
@@ -451,6 +551,8 @@ pub fn evaluate(
                 .is_synaptic()
                 .then(|| (til_sum as f64 / count, til_max));
             stats.spike_time = (spikes > 0).then(|| (t_sum as f64 / spikes as f64, t_max));
+            stats.source = graph.branches().then(|| graph.source(k));
+            stats.parts = part_stats(graph, &images, k);
             stats
         })
         .collect();
@@ -460,4 +562,165 @@ pub fn evaluate(
         layers,
         dnn_ops: dnn_g.op_counts(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tdsnn_converter::{convert, Source as DnnSource};
+    use tdsnn_engine::{Shape, TilPolicy, Window};
+    use tdsnn_io::images::Images;
+
+    /// `n` values in `[-a, a]` from a fixed sequence.
+    fn values(seed: u32, n: usize, a: f32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                a * ((x >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0)
+            })
+            .collect()
+    }
+
+    /// conv - relu - conv - relu - conv + identity from the first relu - relu - flatten -
+    /// dense: graph layers 0, 1, 2 (the join: own from layer 1, identity from layer 0), 3
+    /// (flatten), 4 (output).
+    fn residual() -> Dnn {
+        let conv = |seed| DnnLayer::Conv2d {
+            out_channels: 2,
+            window: Window::square(3, 1, 1),
+            weights: values(seed, 2 * 2 * 9, 0.4),
+            bias: Some(values(seed + 100, 2, 0.2)),
+        };
+        let first = DnnLayer::Conv2d {
+            out_channels: 2,
+            window: Window::square(3, 1, 1),
+            weights: values(7, 2 * 9, 0.6),
+            bias: Some(values(8, 2, 0.2)),
+        };
+        Dnn::new(
+            Shape::new(1, 5, 5),
+            vec![
+                first,
+                DnnLayer::Relu,
+                conv(1),
+                DnnLayer::Relu,
+                conv(2),
+                DnnLayer::Shortcut {
+                    from: DnnSource::Layer(1),
+                    projection: None,
+                },
+                DnnLayer::Relu,
+                DnnLayer::Flatten,
+                DnnLayer::Dense {
+                    outputs: 3,
+                    weights: values(3, 3 * 50, 0.3),
+                    bias: None,
+                },
+            ],
+        )
+        .expect("a valid residual network")
+    }
+
+    fn images(n: usize) -> Images {
+        Images {
+            shape: Shape::new(1, 5, 5),
+            values: values(99, n * 25, 1.0).iter().map(|v| v.abs()).collect(),
+            labels: None,
+        }
+    }
+
+    #[test]
+    fn a_join_reports_its_delays_and_delayed_spikes() {
+        let dnn = residual();
+        let graph = Arc::new(convert(&dnn, 5.0, TilPolicy::Dynamic).unwrap());
+        assert!(graph.branches());
+        assert_eq!(graph.groups(2).len(), 1, "layer 2 joins");
+        let data = images(5);
+        let config = EvalConfig {
+            keep: true,
+            ..EvalConfig::default()
+        };
+        let eval = evaluate(&graph, &dnn, None, &data, &config, |_| {}).unwrap();
+        assert_eq!(eval.audit_failures(), 0);
+        // Every layer names its source; only the join has parts.
+        let sources: Vec<Option<Source>> = eval.layers.iter().map(|l| l.source).collect();
+        let layer = |k| Some(Source::Layer(k));
+        let expect = [Some(Source::Input), layer(0), layer(1), layer(2), layer(3)];
+        assert_eq!(sources, expect);
+        let joins: Vec<usize> = (0..5).filter(|&k| eval.layers[k].is_join()).collect();
+        assert_eq!(joins, [2]);
+        // The parts against the records: own synapses from layer 1, the identity from 0.
+        let join = &eval.layers[2];
+        let records: Vec<&Record> = eval
+            .images
+            .iter()
+            .map(|r| &r.kept.as_ref().unwrap().record)
+            .collect();
+        let delays = |p: usize| records.iter().map(move |r| r.layers[2].delays[p]);
+        assert_eq!(join.parts.len(), 2);
+        for (p, (part, (source, synapses))) in join
+            .parts
+            .iter()
+            .zip([(Source::Layer(1), "own"), (Source::Layer(0), "identity")])
+            .enumerate()
+        {
+            assert_eq!((part.source, part.synapses), (source, synapses));
+            let sum: u32 = delays(p).sum();
+            assert_eq!(part.delay.0, f64::from(sum) / 5.0);
+            assert_eq!(part.delay.1, delays(p).max().unwrap());
+            let waited = delays(p).filter(|&d| d > 0).count() as f64 * 50.0;
+            assert_eq!(part.delayed_spikes, waited / 5.0);
+        }
+        // The own synapses come from the latest frame; the shortcut waits for layer 1's
+        // inhibitory period, its T_il.
+        assert_eq!(join.parts[0].delay.1, 0);
+        for r in &records {
+            assert_eq!(r.layers[2].delays[1], r.layers[1].t_il().unwrap());
+        }
+        assert!(join.parts[1].delay.0 > 0.0);
+        assert_eq!(join.delayed_spikes(), join.parts[1].delayed_spikes);
+        assert_eq!(
+            join.delayed_spikes(),
+            50.0,
+            "all 50 neurons of layer 0 wait"
+        );
+    }
+
+    #[test]
+    fn a_chain_has_no_sources_and_no_parts() {
+        let dnn = Dnn::new(
+            Shape::new(1, 5, 5),
+            vec![
+                DnnLayer::Conv2d {
+                    out_channels: 2,
+                    window: Window::square(3, 1, 1),
+                    weights: values(7, 2 * 9, 0.6),
+                    bias: None,
+                },
+                DnnLayer::Relu,
+                DnnLayer::Dense {
+                    outputs: 3,
+                    weights: values(3, 3 * 50, 0.3),
+                    bias: None,
+                },
+            ],
+        )
+        .unwrap();
+        let graph = Arc::new(convert(&dnn, 5.0, TilPolicy::Dynamic).unwrap());
+        let eval = evaluate(
+            &graph,
+            &dnn,
+            None,
+            &images(2),
+            &EvalConfig::default(),
+            |_| {},
+        );
+        for l in &eval.unwrap().layers {
+            assert_eq!(
+                (l.source, l.parts.len(), l.delayed_spikes()),
+                (None, 0, 0.0)
+            );
+        }
+    }
 }
