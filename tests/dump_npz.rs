@@ -1,6 +1,7 @@
 //! `tdsnn run --dump`: the NPZ archive holds the documented arrays with the documented
 //! shapes and dtypes and no other, and its values are the engine's (every image, every layer)
-//! and the reference's. NPY inputs of the wrong kind are typed errors naming the file.
+//! and the reference's; a residual network's joins add their delays, and no other layer
+//! does. NPY inputs of the wrong kind are typed errors naming the file.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -169,6 +170,61 @@ fn dump_round_trip() {
                     "image {i} layer {k}"
                 );
             }
+        }
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_join_dumps_its_delays() {
+    let resnet = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/resnet");
+    let model = read_onnx(resnet.join("resnet-g.onnx")).unwrap();
+    let graph = std::sync::Arc::new(convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap());
+    let mut images = Images::read_npy(resnet.join("resnet.inputs.npy")).unwrap();
+    images.values.truncate(3 * 784);
+    let keep = EvalConfig {
+        keep: true,
+        ..EvalConfig::default()
+    };
+    let eval = evaluate(&graph, &model.dnn, None, &images, &keep, |_| {}).unwrap();
+    let path = std::env::temp_dir().join(format!("tdsnn-dump-joins-{}.npz", std::process::id()));
+    let arrays = write_dump(&path, &graph, &model.dnn, &images, &eval).unwrap();
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    assert_eq!(arrays, names.len());
+    let mut delays: Vec<&str> = names
+        .iter()
+        .filter(|n| n.ends_with("_delays.npy"))
+        .map(String::as_str)
+        .collect();
+    delays.sort();
+    // The three blocks' second convs join (identity, then two projections), nothing else.
+    let joins: Vec<usize> = (0..graph.layers().len())
+        .filter(|&k| !graph.groups(k).is_empty())
+        .collect();
+    assert_eq!(joins, [2, 4, 6]);
+    assert_eq!(
+        delays,
+        [
+            "layer2_delays.npy",
+            "layer4_delays.npy",
+            "layer6_delays.npy"
+        ]
+    );
+    for k in joins {
+        let (shape, dtype, bytes) = array(&mut zip, &format!("layer{k}_delays"));
+        let parts = 1 + graph.groups(k).len() as u64;
+        assert_eq!((shape.as_slice(), dtype.as_str()), (&[3, parts][..], "<u4"));
+        let values: Vec<u32> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+        for (i, image) in eval.images.iter().enumerate() {
+            let record = &image.kept.as_ref().unwrap().record;
+            let p = parts as usize;
+            assert_eq!(&values[i * p..(i + 1) * p], &record.layers[k].delays[..]);
+            // The shortcut waits for the block's first conv: its T_il.
+            assert_eq!(values[i * p], 0);
+            assert_eq!(values[i * p + 1], record.layers[k - 1].t_il().unwrap());
         }
     }
     std::fs::remove_file(&path).unwrap();

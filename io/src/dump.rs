@@ -16,9 +16,13 @@
 //! | `layer{k}_frame_origin` | (N,) | uint32 | the layer's frame origin `R_{k-1}` |
 //! | `layer{k}_release` | (N,) | uint32 | the release `R_k` (synapse-based layers) |
 //! | `layer{k}_pre_activation` | (N, layer shape) | float64 | the reference's `A` (synapse-based layers) |
+//! | `layer{k}_delays` | (N, parts) | uint32 | a join's delays `o - o_g`, its own synapses first, then each further synapse group (joins only) |
 //!
 //! A hidden synapse-based neuron fires at `layer{k}_release + T(A)`; a max-pool or flatten
-//! neuron at an absolute time in its input's frame. Memory: everything is held until the
+//! neuron at an absolute time in its input's frame. A join (a layer with further synapse
+//! groups, docs/semantics.md "Branches and joins") delays each part's spikes by its
+//! `layer{k}_delays` entry: the steps they wait in a buffer for the join's frame
+//! `layer{k}_frame_origin`. Memory: everything is held until the
 //! archive is written (about 207 kB per LeNet-5 image).
 
 use std::fs::File;
@@ -172,6 +176,10 @@ pub fn write_dump(
             u32s.push(Array::new(format!("layer{k}_release"), vec![]));
             f64s.push(Array::new(format!("layer{k}_pre_activation"), shape));
         }
+        if !graph.groups(k).is_empty() {
+            let parts = 1 + graph.groups(k).len() as u64;
+            u32s.push(Array::new(format!("layer{k}_delays"), vec![parts]));
+        }
     }
     for image in 0..inputs.count() {
         let (record, reference) = eval.recorded(image).ok_or(DumpError::NotKept { image })?;
@@ -206,6 +214,9 @@ pub fn write_dump(
                 let dnn_k = map.iter().position(|&g| g == Some(k)).expect("mapped");
                 let pre = reference.layers[dnn_k].pre_activations().expect("synaptic");
                 a.next().expect("pre-activation").values.extend(pre);
+            }
+            if !graph.groups(k).is_empty() {
+                u.next().expect("delays").values.extend(&l.delays);
             }
         }
     }
