@@ -8,6 +8,8 @@
 //! - [`bench`](mod@bench): the engine's speed next to same-run baselines (`tdsnn bench`).
 //! - [`sweep`](mod@sweep): the leak-constant study (`tdsnn sweep`).
 //! - [`demo`]: a seeded random LeNet-shaped network, every spike checked (`tdsnn demo`).
+//! - [`layers`]: a graph's layers as printed (`tdsnn inspect`, `convert`, `demo`), with the
+//!   sources, synapse groups and delays of a branching graph.
 //! - [`plot`]: raster plots and the study's curves (SVG).
 //! - [`fixtures`]: where the shipped model files and data are, the commands' defaults.
 //!
@@ -31,6 +33,7 @@
 pub mod bench;
 pub mod demo;
 pub mod fixtures;
+pub mod layers;
 pub mod plot;
 pub mod report;
 pub mod sweep;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use tdsnn::engine::{Graph, Layer, Record};
 
@@ -27,32 +28,72 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> PlotError {
 /// SVG stays small; the band's label says when a band is thinned.
 const MAX_DOTS_PER_BAND: usize = 1500;
 
-/// One band of a raster: its label, its spike times, its inhibitory period (origin, release).
-type Band<'a> = (String, &'a [u32], Option<(u32, u32)>);
+/// One band of a raster: its label, its spike times, its inhibitory period (origin, release),
+/// and a join's delay buffers.
+struct Band<'a> {
+    name: String,
+    spikes: &'a [u32],
+    window: Option<(u32, u32)>,
+    buffers: Vec<Buffer>,
+}
 
-/// Draws one image's spikes as a raster: a band per layer (input first; flatten and the
-/// output layer, which do not fire, left out), each neuron a dot at its spike time, and each
-/// synapse-based layer's inhibitory period `[R_{k-1}, R_k]` shaded in its band, with the
-/// release `R_k` as a line.
+/// A delay buffer of a join: a part's spikes, timed from its source's frame `from` (`o_g`),
+/// wait until the join's frame `to` (`o`).
+struct Buffer {
+    from: u32,
+    to: u32,
+    label: String,
+}
+
+/// The delay buffers of layer `k` in `record` that hold spikes (delay above 0): one per part
+/// of a join, its own synapses first, then each further group.
+fn buffers(graph: &Graph, record: &Record, k: usize) -> Vec<Buffer> {
+    if graph.groups(k).is_empty() {
+        return Vec::new();
+    }
+    let l = &record.layers[k];
+    let sources = std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source));
+    sources
+        .zip(&l.delays)
+        .filter(|(_, &d)| d > 0)
+        .map(|(source, &d)| Buffer {
+            from: l.frame_origin - d,
+            to: l.frame_origin,
+            label: format!("delay {d} from {}", source),
+        })
+        .collect()
+}
+
+/// Draws one image's spikes as a raster: a band per layer (input first; flatten, which has
+/// no neurons of its own, left out; the output layer's band has no spikes), each neuron a
+/// dot at its spike time, and each synapse-based layer's inhibitory period `[R_{k-1}, R_k]`
+/// shaded in its band, with the release `R_k` as a line. A join's delay buffers are
+/// brackets in its band from each waiting part's frame `o_g` to the join's `o`, labelled
+/// `delay d from layer j` (docs/semantics.md, "Branches and joins").
 pub fn raster(graph: &Graph, record: &Record, title: &str, path: &Path) -> Result<(), PlotError> {
-    let mut bands: Vec<Band> = vec![(
-        format!("input {}", graph.input_shape()),
-        &record.input,
-        None,
-    )];
+    let mut bands: Vec<Band> = vec![Band {
+        name: format!("input {}", graph.input_shape()),
+        spikes: &record.input,
+        window: None,
+        buffers: Vec::new(),
+    }];
     for (k, (layer, l)) in graph.layers().iter().zip(&record.layers).enumerate() {
+        let window = l.release.map(|r| (l.frame_origin, r));
+        let buffers = buffers(graph, record, k);
         match layer {
             Layer::Flatten => {}
-            Layer::Output(_) => bands.push((
-                format!("{k} output"),
-                &[],
-                l.release.map(|r| (l.frame_origin, r)),
-            )),
-            _ => bands.push((
-                format!("{k} {} {}", layer.kind(), graph.output_shape(k)),
-                &l.spikes,
-                l.release.map(|r| (l.frame_origin, r)),
-            )),
+            Layer::Output(_) => bands.push(Band {
+                name: format!("{k} output"),
+                spikes: &[],
+                window,
+                buffers,
+            }),
+            _ => bands.push(Band {
+                name: format!("{k} {} {}", layer.kind(), graph.output_shape(k)),
+                spikes: &l.spikes,
+                window,
+                buffers,
+            }),
         }
     }
     let t_end = record
@@ -67,7 +108,14 @@ pub fn raster(graph: &Graph, record: &Record, title: &str, path: &Path) -> Resul
     let root = SVGBackend::new(path, (1100, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
     let n = bands.len() as f64;
-    let names: Vec<String> = bands.iter().map(|b| b.0.clone()).collect();
+    let names: Vec<String> = bands.iter().map(|b| b.name.clone()).collect();
+    let waits = bands.iter().any(|b| !b.buffers.is_empty());
+    let x_desc = if waits {
+        "time step (shaded: inhibitory period of each layer; red: its release; purple: a \
+         join's delay buffer, from a part's frame to the join's)"
+    } else {
+        "time step (shaded: inhibitory period of each layer; red: its release)"
+    };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(15)
@@ -78,7 +126,7 @@ pub fn raster(graph: &Graph, record: &Record, title: &str, path: &Path) -> Resul
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .x_desc("time step (shaded: inhibitory period of each layer; red: its release)")
+        .x_desc(x_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_labels(bands.len() * 2 + 1)
         .y_label_formatter(&|y| {
@@ -92,7 +140,8 @@ pub fn raster(graph: &Graph, record: &Record, title: &str, path: &Path) -> Resul
         })
         .draw()
         .map_err(|e| plot_error(path, e))?;
-    for (b, (_, spikes, window)) in bands.iter().enumerate() {
+    for (b, band) in bands.iter().enumerate() {
+        let (spikes, window) = (band.spikes, &band.window);
         let top = n - b as f64;
         let bottom = top - 1.0;
         if let Some((origin, release)) = window {
@@ -120,8 +169,35 @@ pub fn raster(graph: &Graph, record: &Record, title: &str, path: &Path) -> Resul
             Circle::new((f64::from(t), y), 1, BLUE.mix(0.6).filled())
         });
         chart.draw_series(dots).map_err(|e| plot_error(path, e))?;
+        draw_buffers(&mut chart, &band.buffers, top).map_err(|e| plot_error(path, e))?;
     }
     root.present().map_err(|e| plot_error(path, e))
+}
+
+/// A join's delay buffers in its band (whose top is at `top`): each a bracket from the
+/// part's frame to the join's, labelled with the delay and the source, one under another.
+fn draw_buffers<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    buffers: &[Buffer],
+    top: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let color = RGBColor(120, 40, 160);
+    for (i, b) in buffers.iter().enumerate() {
+        // The label above its bracket (a text's position is its top left corner).
+        let y = top - 0.16 - 0.16 * i as f64;
+        let (from, to) = (f64::from(b.from), f64::from(b.to));
+        let bracket = vec![(from, y - 0.04), (from, y), (to, y), (to, y - 0.04)];
+        chart.draw_series(std::iter::once(PathElement::new(
+            bracket,
+            color.stroke_width(2),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            b.label.clone(),
+            (from, y + 0.12),
+            ("sans-serif", 12).into_font().color(&color),
+        )))?;
+    }
+    Ok(())
 }
 
 /// One series of a line chart: a name and its (x, y) points.

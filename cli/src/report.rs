@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use tdsnn::evaluate::Evaluation;
+use tdsnn::engine::graph::Source;
+use tdsnn::evaluate::{Evaluation, LayerStats, PartStats};
 
 /// Multiplications, additions and their total, per image.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -130,6 +131,113 @@ pub struct LayerReport {
     pub snn_paper: Ops,
     /// The layer's SNN operations per image, engine's actual work.
     pub snn_engine: Ops,
+    /// Where the layer's own synapses take their spikes from (`input` or `layer k`), when
+    /// the graph branches; absent from a chain's JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// A join's parts (its own synapses, then each further synapse group) and their delay
+    /// buffers; absent for any other layer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub join_parts: Vec<JoinPart>,
+    /// A join's spikes that waited in its delay buffers per image (mean), all parts
+    /// together; absent for any other layer. The operation counts include them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delayed_spikes: Option<f64>,
+}
+
+/// One part of a join and its delay buffer: how long its spikes wait for the join's frame
+/// (`o - o_g`, docs/semantics.md, "Branches and joins").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JoinPart {
+    /// Where its spikes come from: `input` or `layer k`.
+    pub source: String,
+    /// `own` for the layer's own synapses, else the group's connection: `identity`,
+    /// `conv2d` or `dense`.
+    pub synapses: &'static str,
+    /// Mean delay over images, in steps.
+    pub delay_mean: f64,
+    /// Largest delay.
+    pub delay_max: u32,
+    /// Spikes that waited per image (mean).
+    pub delayed_spikes: f64,
+}
+
+impl JoinPart {
+    fn new(p: &PartStats) -> JoinPart {
+        JoinPart {
+            source: source_name(p.source),
+            synapses: p.synapses,
+            delay_mean: p.delay.0,
+            delay_max: p.delay.1,
+            delayed_spikes: p.delayed_spikes,
+        }
+    }
+
+    /// `identity from layer 2 (delay mean 6.20, max 9)`, or `(delay 0)` for a part that
+    /// never waits.
+    fn describe(&self) -> String {
+        let delay = if self.delay_max == 0 {
+            "delay 0".to_string()
+        } else {
+            format!("delay mean {:.2}, max {}", self.delay_mean, self.delay_max)
+        };
+        format!("{} from {} ({delay})", self.synapses, spoken(&self.source))
+    }
+}
+
+/// A source as the report names it: `input`, or `layer k`.
+fn source_name(source: Source) -> String {
+    match source {
+        Source::Input => "input".into(),
+        Source::Layer(k) => format!("layer {k}"),
+    }
+}
+
+impl LayerReport {
+    fn new(l: &LayerStats, n: f64) -> LayerReport {
+        LayerReport {
+            kind: l.kind,
+            shape: l.shape.clone(),
+            t_il_mean: l.t_il.map(|t| t.0),
+            t_il_max: l.t_il.map(|t| t.1),
+            spike_time_mean: l.spike_time.map(|t| t.0),
+            spike_time_max: l.spike_time.map(|t| t.1),
+            snn_paper: Ops::paper(&l.ops, n),
+            snn_engine: Ops::engine(&l.ops, n),
+            source: l.source.map(source_name),
+            join_parts: l.parts.iter().map(JoinPart::new).collect(),
+            delayed_spikes: l.is_join().then(|| l.delayed_spikes()),
+        }
+    }
+
+    /// The line of the joins table for layer `k`: its parts and delays for a join, its
+    /// source if that is not the layer before; `None` otherwise.
+    fn links_line(&self, k: usize) -> Option<String> {
+        if !self.join_parts.is_empty() {
+            let parts: Vec<String> = self.join_parts.iter().map(JoinPart::describe).collect();
+            return Some(format!(
+                "layer {k} joins: {}; delayed spikes {:.1} per image",
+                parts.join(", "),
+                self.delayed_spikes.unwrap_or(0.0)
+            ));
+        }
+        let source = self.source.as_deref()?;
+        let before = if k == 0 {
+            "input".to_string()
+        } else {
+            format!("layer {}", k - 1)
+        };
+        (source != before).then(|| format!("layer {k} takes its spikes from {}", spoken(source)))
+    }
+}
+
+/// A source's name as a sentence says it: `the input`, `layer k`.
+fn spoken(name: &str) -> &str {
+    if name == "input" {
+        "the input"
+    } else {
+        name
+    }
 }
 
 /// The paper's LeNet row (tables 1 and 2), for comparison.
@@ -299,20 +407,7 @@ impl Report {
                 audit_failures: eval.audit_failures(),
                 agreement: eval.spike_time_agreement(),
             },
-            layers: eval
-                .layers
-                .iter()
-                .map(|l| LayerReport {
-                    kind: l.kind,
-                    shape: l.shape.clone(),
-                    t_il_mean: l.t_il.map(|t| t.0),
-                    t_il_max: l.t_il.map(|t| t.1),
-                    spike_time_mean: l.spike_time.map(|t| t.0),
-                    spike_time_max: l.spike_time.map(|t| t.1),
-                    snn_paper: Ops::paper(&l.ops, n),
-                    snn_engine: Ops::engine(&l.ops, n),
-                })
-                .collect(),
+            layers: eval.layers.iter().map(|l| LayerReport::new(l, n)).collect(),
             ops: OpsReport {
                 ratio_paper: Ops::ratio(&dnn, &snn_paper),
                 ratio_engine: Ops::ratio(&dnn, &snn_engine),
@@ -388,8 +483,11 @@ impl Report {
             self.ties.images
         );
         s += "Per layer (mean over images; spike times after the release or frame origin)\n";
+        // A branching graph's layers are numbered, for the joins below the table.
+        let branches = self.layers.iter().any(|l| l.source.is_some());
+        let width = if branches { 12 } else { 9 };
         s += &format!(
-            "  {:<9} {:>10} {:>7} {:>6} {:>8} {:>6} {:>11} {:>11} {:>11} {:>11}\n",
+            "  {:<width$} {:>10} {:>7} {:>6} {:>8} {:>6} {:>11} {:>11} {:>11} {:>11}\n",
             "layer",
             "shape",
             "T_il",
@@ -403,10 +501,15 @@ impl Report {
         );
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
         let optu = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
-        for l in &self.layers {
+        for (k, l) in self.layers.iter().enumerate() {
+            let name = if branches {
+                format!("{k} {}", l.kind)
+            } else {
+                l.kind.to_string()
+            };
             s += &format!(
-                "  {:<9} {:>10} {:>7} {:>6} {:>8} {:>6} {:>11.0} {:>11.0} {:>11.0} {:>11.0}\n",
-                l.kind,
+                "  {:<width$} {:>10} {:>7} {:>6} {:>8} {:>6} {:>11.0} {:>11.0} {:>11.0} {:>11.0}\n",
+                name,
                 l.shape,
                 opt(l.t_il_mean),
                 optu(l.t_il_max),
@@ -418,6 +521,9 @@ impl Report {
                 l.snn_engine.add
             );
         }
+        if branches {
+            s += &self.joins_table();
+        }
         let o = &self.ops;
         let p = &self.paper_lenet;
         s += "\n";
@@ -426,6 +532,23 @@ impl Report {
         s += &row("this run, paper accounting", &o.dnn, &o.snn_paper);
         s += &row("this run, engine's actual work", &o.dnn, &o.snn_engine);
         s += &row("paper, LeNet (L = 5)", &p.dnn, &p.snn);
+        s
+    }
+}
+
+impl Report {
+    /// The lines under the per-layer table of a branching graph: each join's parts with
+    /// their delay buffers, each layer fed by another than the layer before.
+    fn joins_table(&self) -> String {
+        let mut s = String::from(
+            "\nJoins (delay o - o_g: steps a part's spikes wait for the join's frame, over \
+             images; op counts include delayed spikes)\n",
+        );
+        for (k, l) in self.layers.iter().enumerate() {
+            if let Some(line) = l.links_line(k) {
+                s += &format!("  {line}\n");
+            }
+        }
         s
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use tdsnn::engine::audit::Tolerance;
 use tdsnn::engine::{format, Graph, Record, TickMode};
-use tdsnn_cli::demo;
+use tdsnn_cli::{demo, layers};
 
 use super::output::Outputs;
 use super::{bar_style, parse_leak};
@@ -117,61 +117,5 @@ fn run_demo(
 }
 
 fn print_layers(graph: &Graph, record: &Record) {
-    println!("last image, per layer:");
-    println!(
-        "{:>3} {:<9} {:>9} {:>5} {:>7} {:>9} {:>8} {:>11} {:>11} {:>11} {:>11}",
-        "k",
-        "layer",
-        "shape",
-        "T_il",
-        "release",
-        "mean t",
-        "max t",
-        "paper add",
-        "paper mul",
-        "engine add",
-        "engine mul"
-    );
-    for (k, (layer, l)) in graph.layers().iter().zip(&record.layers).enumerate() {
-        // Spike times relative to the release (synapse-based layers) or the frame origin.
-        let rel: Vec<u32> = l
-            .spikes
-            .iter()
-            .map(|&t| t - l.release.unwrap_or(l.frame_origin))
-            .collect();
-        let mean = (!rel.is_empty())
-            .then(|| rel.iter().map(|&t| f64::from(t)).sum::<f64>() / rel.len() as f64)
-            .map_or("-".into(), |m| format!("{m:.2}"));
-        let max = rel.iter().max().map_or("-".into(), |m| m.to_string());
-        let (p, e) = (l.ops.paper, l.ops.engine);
-        println!(
-            "{:>3} {:<9} {:>9} {:>5} {:>7} {:>9} {:>8} {:>11} {:>11} {:>11} {:>11}",
-            k,
-            layer.kind(),
-            graph.output_shape(k).to_string(),
-            l.t_il().map_or("-".into(), |t| t.to_string()),
-            l.release.map_or("-".into(), |t| t.to_string()),
-            mean,
-            max,
-            p.adds(),
-            p.mults(),
-            e.adds(),
-            e.mults()
-        );
-    }
-    let t = record.total_ops();
-    println!(
-        "{:>3} {:<9} {:>9} {:>5} {:>7} {:>9} {:>8} {:>11} {:>11} {:>11} {:>11}",
-        "",
-        "total",
-        "",
-        "",
-        "",
-        "",
-        "",
-        t.paper.adds(),
-        t.paper.mults(),
-        t.engine.adds(),
-        t.engine.mults()
-    );
+    print!("{}", layers::record_table(graph, record));
 }

@@ -7,8 +7,9 @@ use clap::Args;
 use tdsnn::io::model_file::Model;
 
 use super::{read_contents, Contents};
-use tdsnn::converter::DnnLayer;
-use tdsnn::engine::{Graph, Layer};
+use tdsnn::converter::{convert, DnnLayer};
+use tdsnn::engine::{Graph, TilPolicy};
+use tdsnn_cli::layers;
 
 /// Print a graph file's or a model file's layers, shapes and parameters.
 #[derive(Debug, Args)]
@@ -77,37 +78,22 @@ fn print_model(model: &Model) {
         ops.additions(),
         ops.bias_additions()
     );
+    let branches = dnn.layers().iter().any(|l| l.source().is_some());
+    if branches {
+        // The layers of the engine graph are what `tdsnn run` reports joins by; they do not
+        // depend on L.
+        match convert(dnn, info.leak.unwrap_or(5.0), TilPolicy::Dynamic) {
+            Ok(graph) => {
+                println!("engine graph (the layers `tdsnn run` numbers its joins by):");
+                print!("{}", layers::layer_lines(&graph));
+            }
+            Err(e) => println!("engine graph: does not convert: {e}"),
+        }
+    }
 }
 
-/// Prints a graph's parameters and layers.
+/// Prints a graph's parameters and layers (with each layer's source and synapse groups when
+/// the graph branches).
 pub fn print_graph(graph: &Graph) {
-    let p = graph.params();
-    println!(
-        "input {}  L = {}  threshold = {}  T_il {:?}",
-        graph.input_shape(),
-        p.leak,
-        p.threshold,
-        p.til
-    );
-    for (k, layer) in graph.layers().iter().enumerate() {
-        let detail = match layer {
-            Layer::Dense(d) | Layer::Output(d) => {
-                format!("{} weights, bias {}", d.weights.len(), d.bias.is_some())
-            }
-            Layer::Conv2d(c) => format!(
-                "{:?}, {} weights, bias {}",
-                c.window,
-                c.weights.len(),
-                c.bias.is_some()
-            ),
-            Layer::AvgPool(a) => format!("{:?}, weight {}", a.window, a.weight),
-            Layer::MaxPool(m) => format!("{:?}", m.window),
-            Layer::Flatten => String::new(),
-        };
-        println!(
-            "{k:>3} {:<9} -> {:<10} {detail}",
-            layer.kind(),
-            graph.output_shape(k).to_string()
-        );
-    }
+    print!("{}", layers::graph_text(graph));
 }
