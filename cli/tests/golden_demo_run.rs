@@ -10,7 +10,10 @@
 //! time when a spike's move of a potential became one fused multiply-add (`add_spike`,
 //! correctly rounded everywhere) instead of a multiplication then an addition: again only
 //! the output potentials' last bits changed (every spike time, release and class of the
-//! eight images was compared before and after and is the same).
+//! eight images was compared before and after and is the same). Renewed a third time when
+//! bias neurons' weights `b / G(1)` were kept in f64 instead of rounded to f32: every spike
+//! time, frame, release and class of the eight images is the same as with the f32-rounded
+//! biases; the logits moved by at most 3.2e-8 relative (the rounding the f32 bias caused).
 
 use tdsnn::converter::convert;
 use tdsnn::engine::{EventByEvent, Record, Simulate, Simulator, TickMode, TilPolicy};
@@ -46,5 +49,5 @@ const PINNED_RELEASES: [Option<u32>; 7] =
     [Some(4), None, Some(12), Some(23), None, Some(35), Some(49)];
 const PINNED_CLASSES: [usize; 8] = [5; 8];
 const PINNED_DIGESTS: [u32; 8] = [
-    1040409954, 1916822764, 4002589016, 3231089305, 540504796, 600755968, 2727372644, 3336832798,
+    1967834881, 2373874987, 2078480931, 1820185531, 1390247555, 312721910, 3399241396, 3955766254,
 ];

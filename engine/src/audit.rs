@@ -487,7 +487,7 @@ pub fn pre_activations(graph: &Graph, k: usize, gains: &[&[f64]]) -> Option<Vec<
     if let Some(b) = layer.bias() {
         let plane = (out.h * out.w) as usize;
         for (j, s) in sums.iter_mut().enumerate() {
-            let term = f64::from(b[j / plane]) * bias_gain;
+            let term = b[j / plane] * bias_gain;
             s.0 += term;
             s.1 += term.abs();
         }

@@ -7,7 +7,7 @@ use tdsnn_engine::audit::{self, Audit, Tolerance};
 use tdsnn_engine::{ErrorKind, GraphBuilder, Record, Shape, Simulate, Simulator, TickMode, Window};
 
 fn run() -> (tdsnn_engine::Graph, Vec<f32>, Record) {
-    let g1 = tdsnn_engine::coding::g(1.0, 5.0) as f32;
+    let g1 = tdsnn_engine::coding::g(1.0, 5.0);
     let graph = GraphBuilder::new(Shape::new(1, 4, 4), 5.0)
         .conv2d(
             2,

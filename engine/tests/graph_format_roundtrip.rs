@@ -44,6 +44,25 @@ fn temp_path(name: &str) -> PathBuf {
 
 /// `n` deterministic distinct values, including awkward ones (signed zero, subnormals,
 /// extremes) so that a lossy encoding would show.
+/// `f32` values as `f64`, with a third of every other one (no f32 holds it).
+fn widen(v: Vec<f32>) -> Vec<f64> {
+    v.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if i % 2 == 1 {
+                f64::from(v) / 3.0
+            } else {
+                f64::from(v)
+            }
+        })
+        .collect()
+}
+
+/// Bias values: `values` widened, with f64 values no f32 holds mixed in.
+fn biases(n: usize, salt: u32) -> Vec<f64> {
+    widen(values(n, salt))
+}
+
 fn values(n: usize, salt: u32) -> Vec<f32> {
     const SPECIAL: [f32; 6] = [-0.0, 1.0e-45, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 0.1];
     (0..n)
@@ -78,13 +97,13 @@ fn every_kind(til: TilPolicy, threshold: f64, leak: f64) -> Result<Graph, tdsnn_
         padding: [1, 1],
     };
     GraphBuilder::new(Shape::new(2, 7, 6), leak)
-        .conv2d(3, conv, values(2 * 3 * 2 * 3, 1), Some(values(3, 2)))
+        .conv2d(3, conv, values(2 * 3 * 2 * 3, 1), Some(biases(3, 2)))
         .max_pool(max)
         .avg_pool(avg, -1.0 / 6.0)
         .flatten()
         .dense(5, values(27 * 5, 3), None)
-        .dense(4, values(5 * 4, 4), Some(values(4, 5)))
-        .output(3, values(4 * 3, 6), Some(values(3, 7)))
+        .dense(4, values(5 * 4, 4), Some(biases(4, 5)))
+        .output(3, values(4 * 3, 6), Some(biases(3, 7)))
         .til(til)
         .threshold(threshold)
         .build()
@@ -130,9 +149,9 @@ fn bias_present_and_absent() -> TestResult {
                 2,
                 Window::square(2, 1, 0),
                 values(8, 1),
-                hidden.then(|| values(2, 2)),
+                hidden.then(|| biases(2, 2)),
             )
-            .output(2, values(16, 3), out.then(|| values(2, 4)))
+            .output(2, values(16, 3), out.then(|| biases(2, 4)))
             .build()?;
         round_trip(&graph)?;
         let back = from_bytes(&to_bytes(&graph).unwrap())?;
@@ -164,7 +183,7 @@ fn layout_matches_the_specification() -> TestResult {
     let b = to_bytes(&graph).unwrap();
     let n = graph.layers().len();
     assert_eq!(&b[0..8], b"TDSNNGRF");
-    assert_eq!(u32_at(&b, 8), 1);
+    assert_eq!(u32_at(&b, 8), 2);
     assert_eq!(u32_at(&b, 12) as usize, n);
     assert_eq!(f64_at(&b, 16), 2.5);
     assert_eq!(f64_at(&b, 24), -0.75);
@@ -186,7 +205,13 @@ fn layout_matches_the_specification() -> TestResult {
         (0, [4, 0, 0, 0, 0, 0, 0]),
         (5, [3, 0, 0, 0, 0, 0, 0]),
     ];
-    let table_end = 64 + 64 * n;
+    // The link table: each layer's source (a chain: layer k's is k), padded to 8 bytes; no
+    // groups.
+    let sources_at = 64 + 64 * n;
+    let sources: Vec<u32> = (0..n).map(|k| u32_at(&b, sources_at + 4 * k)).collect();
+    assert_eq!(sources, (0..n as u32).collect::<Vec<_>>());
+    let table_end = sources_at + (4 * n).next_multiple_of(8);
+    assert!(b[sources_at + 4 * n..table_end].iter().all(|&x| x == 0));
     let mut next = table_end;
     for (i, layer) in graph.layers().iter().enumerate() {
         let d = 64 + 64 * i;
@@ -194,7 +219,14 @@ fn layout_matches_the_specification() -> TestResult {
         assert_eq!(u32_at(&b, d), kind, "layer {i} kind");
         let got: Vec<u32> = (0..7).map(|j| u32_at(&b, d + 4 + 4 * j)).collect();
         assert_eq!(got, params, "layer {i} params");
-        for (field, tensor) in [(32, layer.weights()), (48, layer.bias())] {
+        let weights = layer
+            .weights()
+            .map(|w| w.iter().map(|v| u64::from(v.to_bits())).collect());
+        let bias = layer
+            .bias()
+            .map(|b| b.iter().map(|v| v.to_bits()).collect());
+        let tensors: [(usize, usize, Option<Vec<u64>>); 2] = [(32, 4, weights), (48, 8, bias)];
+        for (field, size, tensor) in tensors {
             let (offset, len) = (
                 u64_at(&b, d + field) as usize,
                 u64_at(&b, d + field + 8) as usize,
@@ -208,13 +240,14 @@ fn layout_matches_the_specification() -> TestResult {
             assert!(b[next..offset].iter().all(|&x| x == 0), "zero padding");
             assert_eq!(len, tensor.len());
             for (k, v) in tensor.iter().enumerate() {
-                assert_eq!(
-                    u32_at(&b, offset + 4 * k),
-                    v.to_bits(),
-                    "layer {i} value {k}"
-                );
+                let stored = if size == 4 {
+                    u64::from(u32_at(&b, offset + 4 * k))
+                } else {
+                    u64_at(&b, offset + 8 * k)
+                };
+                assert_eq!(stored, *v, "layer {i} field {field} value {k}");
             }
-            next = offset + 4 * len;
+            next = offset + size * len;
         }
     }
     assert_eq!(next, body, "the trailer follows the last payload");
@@ -235,7 +268,7 @@ fn tensors_are_views_into_one_buffer() -> TestResult {
         let first = g.layers()[0].weights().unwrap().as_ptr() as usize;
         let first_offset = u64_at(&b, 64 + 32) as usize;
         for (i, layer) in g.layers().iter().enumerate() {
-            for (field, tensor) in [(32, layer.weights()), (48, layer.bias())] {
+            for (field, tensor) in [(32, layer.weights())] {
                 let Some(tensor) = tensor else { continue };
                 let offset = u64_at(&b, 64 + 64 * i + field) as usize;
                 assert_eq!(
@@ -401,7 +434,7 @@ impl Recipe {
             match stage {
                 Stage::Conv { channels, bias } => {
                     let n = (shape.c * window.kernel[0] * window.kernel[1] * channels) as usize;
-                    let bias = bias.then(|| random_values(*channels as usize, &mut rng));
+                    let bias = bias.then(|| widen(random_values(*channels as usize, &mut rng)));
                     b = b.conv2d(*channels, window, random_values(n, &mut rng), bias);
                     shape = Shape::new(*channels, oh, ow);
                 }
@@ -421,13 +454,13 @@ impl Recipe {
         }
         for &(outputs, bias) in &self.dense {
             let n = (shape.len() * u64::from(outputs)) as usize;
-            let bias = bias.then(|| random_values(outputs as usize, &mut rng));
+            let bias = bias.then(|| widen(random_values(outputs as usize, &mut rng)));
             b = b.dense(outputs, random_values(n, &mut rng), bias);
             shape = Shape::flat(outputs);
         }
         let (outputs, bias) = self.outputs;
         let n = (shape.len() * u64::from(outputs)) as usize;
-        let bias = bias.then(|| random_values(outputs as usize, &mut rng));
+        let bias = bias.then(|| widen(random_values(outputs as usize, &mut rng)));
         b.output(outputs, random_values(n, &mut rng), bias).build()
     }
 }

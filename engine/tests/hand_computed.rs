@@ -13,7 +13,7 @@ const MODES: [TickMode; 2] = [TickMode::Explicit, TickMode::ClosedForm];
 /// `w` and bias `b`, read out by one output neuron.
 fn one_neuron(x: f32, w: f32, b: f32, mode: TickMode) -> Record {
     let graph = GraphBuilder::new(Shape::flat(1), L)
-        .dense(1, vec![-w], Some(vec![-b / g(1.0, L) as f32]))
+        .dense(1, vec![-w], Some(vec![-f64::from(b) / g(1.0, L)]))
         .output(1, vec![1.0], None)
         .build()
         .unwrap();
@@ -59,12 +59,12 @@ fn layer_driven_by_its_bias_alone() {
     for mode in MODES {
         // All weights zero: the hidden neurons' only input is the bias neuron, so A = b.
         let biases = [0.5f32, 2.0, -1.0, 7.0];
-        let g1 = g(1.0, L) as f32;
+        let g1 = g(1.0, L);
         let graph = GraphBuilder::new(Shape::flat(3), L)
             .dense(
                 4,
                 vec![0.0; 12],
-                Some(biases.iter().map(|b| -b / g1).collect()),
+                Some(biases.iter().map(|&b| -f64::from(b) / g1).collect()),
             )
             .output(2, vec![1.0; 8], None)
             .build()
@@ -155,7 +155,7 @@ fn late_bias_with_fixed_t_il_is_an_error() {
 /// Two inputs x = (1, 0) -> one hidden neuron (W = (0.5, 2), b = 0.3) -> two outputs
 /// (W = (1, -1), b = (0, 0.5)), L = 5, worked through equations (7)-(9) by hand.
 fn two_layer() -> tdsnn_engine::Graph {
-    let g1 = g(1.0, L) as f32;
+    let g1 = g(1.0, L);
     GraphBuilder::new(Shape::flat(2), L)
         .dense(1, vec![-0.5, -2.0], Some(vec![-0.3 / g1]))
         .output(2, vec![1.0, -1.0], Some(vec![0.0, 0.5 / g1]))

@@ -19,7 +19,7 @@ const THRESHOLD: usize = 24;
 const TIL_KIND: usize = 32;
 const TIL_FIXED: usize = 36;
 const INPUT_C: usize = 40;
-const RESERVED: usize = 52;
+const GROUPS: usize = 52;
 const FILE_LEN: usize = 56;
 
 // Descriptor fields, relative to the descriptor.
@@ -45,6 +45,10 @@ const LAYERS: usize = 6;
 const fn desc(i: usize) -> usize {
     64 + 64 * i
 }
+
+/// The first payload byte: after the descriptors, the sources (6 × 4 bytes), no group
+/// entries, aligned to 64.
+const PAYLOADS: usize = 512;
 
 /// A small graph with every layer kind:
 /// 1x4x4 -conv(2, 3x3 pad 1)-> 2x4x4 -avg(2x2 s2)-> 2x2x2 -max(1x1)-> 2x2x2 -flatten-> 8
@@ -128,7 +132,7 @@ fn the_small_file_is_valid() {
     assert_eq!(from_bytes(&b), Ok(small_graph()));
     assert_eq!(u32_at(&b, LAYER_COUNT) as usize, LAYERS);
     // The tensors are where the specification puts them (the tests below rely on it).
-    assert_eq!(u64_at(&b, desc(CONV) + W_OFFSET), desc(LAYERS) as u64);
+    assert_eq!(u64_at(&b, desc(CONV) + W_OFFSET), PAYLOADS as u64);
     assert_eq!(u64_at(&b, desc(CONV) + W_LEN), 18);
     assert_eq!(u64_at(&b, desc(DENSE) + B_LEN), 3);
     assert_eq!(u64_at(&b, desc(OUTPUT) + B_OFFSET), 0);
@@ -221,7 +225,7 @@ fn read_gives_the_error_from_bytes_gives() {
     cases.extend([
         patched(0, b"TDSNNGRX"),
         patched(0, &[0; 8]),
-        patched_u32(VERSION, 2),
+        patched_u32(VERSION, 3),
         patched_u64(FILE_LEN, b.len() as u64 + 64),
         patched_u64(FILE_LEN, 0),
         patched_u32(LAYER_COUNT, u32::MAX),
@@ -341,7 +345,7 @@ fn wrong_magic() {
 
 #[test]
 fn wrong_version() {
-    for v in [0, 2, u32::MAX] {
+    for v in [0, 3, u32::MAX] {
         assert_format_at(&patched_u32(VERSION, v), VERSION);
     }
 }
@@ -433,8 +437,56 @@ fn til_fields() {
 }
 
 #[test]
-fn reserved_field_nonzero() {
-    assert_format_at(&patched_u32(RESERVED, 1), RESERVED);
+fn a_group_count_the_file_cannot_hold() {
+    for count in [1_000, u32::MAX] {
+        assert_format_at(&patched_u32(GROUPS, count), GROUPS);
+    }
+    // One group entry would lie where the payloads are.
+    assert_format_at(&patched_u32(GROUPS, 1), desc(CONV) + W_OFFSET);
+}
+
+/// A chain written before graphs could branch: version 1, no link table, `f32` biases.
+/// Made from the version 2 bytes of a graph without biases: the link table and its padding
+/// (64 bytes) taken out, every offset moved back by 64.
+fn version_1_file(graph: &Graph) -> Vec<u8> {
+    let v2 = to_bytes(graph).unwrap();
+    let n = graph.layers().len();
+    let table_end = desc(n);
+    let payloads = (table_end + 4 * n).next_multiple_of(8).next_multiple_of(64);
+    let shift = payloads - table_end;
+    let mut b = [&v2[..table_end], &v2[payloads..]].concat();
+    b[VERSION..VERSION + 4].copy_from_slice(&1u32.to_le_bytes());
+    let len = b.len() as u64;
+    b[FILE_LEN..FILE_LEN + 8].copy_from_slice(&len.to_le_bytes());
+    for i in 0..n {
+        let at = desc(i) + W_OFFSET;
+        let offset = u64_at(&b, at);
+        if offset != 0 {
+            b[at..at + 8].copy_from_slice(&(offset - shift as u64).to_le_bytes());
+        }
+    }
+    fix_crc(&mut b);
+    b
+}
+
+#[test]
+fn version_1_files_still_read() {
+    let ramp = |n: usize, scale: f32| (0..n).map(|i| (i as f32 - 3.0) * scale).collect();
+    let graph = GraphBuilder::new(Shape::new(1, 4, 4), 5.0)
+        .conv2d(2, Window::square(3, 1, 1), ramp(18, -0.05), None)
+        .max_pool(Window::square(2, 2, 0))
+        .flatten()
+        .output(2, ramp(16, 0.5), None)
+        .build()
+        .unwrap();
+    let v1 = version_1_file(&graph);
+    assert_eq!(u32_at(&v1, VERSION), 1);
+    assert_eq!(from_bytes(&v1), Ok(graph));
+    // Byte 52 was reserved in version 1: it must be 0 there.
+    let mut b = v1.clone();
+    b[GROUPS] = 1;
+    fix_crc(&mut b);
+    assert_format_at(&b, GROUPS);
 }
 
 #[test]
@@ -586,7 +638,7 @@ fn nan_weight_is_reported_by_graph_new() {
     }
 
     let bias = u64_at(&b, desc(DENSE) + B_OFFSET) as usize;
-    let err = error_of(&patched(bias + 4 * 2, &f32::NEG_INFINITY.to_le_bytes()));
+    let err = error_of(&patched(bias + 8 * 2, &f64::NEG_INFINITY.to_le_bytes()));
     assert_eq!(
         err.kind(),
         &ErrorKind::NonFinite {

@@ -1,28 +1,39 @@
 //! The graph file format: little-endian, checksummed, read in place.
 //!
-//! A graph file holds one [`Graph`](crate::Graph): a fixed header, one fixed-size descriptor per layer, the
-//! `f32` payloads, and a trailer. All integers and floats are little-endian.
+//! A graph file holds one [`Graph`](crate::Graph): a fixed header, one fixed-size descriptor
+//! per layer, the link table (each layer's source and the synapse groups of joins), the
+//! payloads (`f32` weights, `f64` biases), and a trailer. All integers and floats are
+//! little-endian.
 //!
 //! | bytes          | field                                                              |
 //! |----------------|--------------------------------------------------------------------|
 //! | `0..8`         | magic `b"TDSNNGRF"`                                                |
-//! | `8..12`        | version, `u32` = 1                                                 |
+//! | `8..12`        | version, `u32` = 2 (1 is still read: see below)                    |
 //! | `12..16`       | layer count, `u32`                                                 |
 //! | `16..24`       | leak constant `L`, `f64`                                           |
 //! | `24..32`       | firing threshold, `f64`                                            |
 //! | `32..36`       | `T_il` kind, `u32`: 0 dynamic, 1 fixed                             |
 //! | `36..40`       | fixed `T_il`, `u32` (0 when dynamic)                               |
 //! | `40..52`       | input shape `c`, `h`, `w`, 3 × `u32`                               |
-//! | `52..56`       | reserved, `u32` = 0                                                |
+//! | `52..56`       | synapse group count, `u32`                                         |
 //! | `56..64`       | total file length, `u64`                                           |
 //! | `64..`         | `layer count` descriptors of 64 bytes each                         |
+//! | …              | each layer's source, `layer count` × `u32`, padded to 8 bytes      |
+//! | …              | `group count` group entries of 64 bytes each                       |
 //! | …              | payloads, each at a multiple of 64, zero padding between           |
 //! | last 8         | CRC-32 of every preceding byte, `u32`; then `b"TDSE"`              |
 //!
 //! A layer descriptor is: kind `u32` (0 dense, 1 conv2d, 2 avg_pool, 3 max_pool, 4 flatten,
 //! 5 output); seven `u32` parameters; then weights offset, weights length, bias offset, bias
-//! length, four `u64`. Offsets are in bytes from the start of the file, lengths in `f32`
-//! elements; offset 0 with length 0 means the tensor is absent.
+//! length, four `u64`. Offsets are in bytes from the start of the file, lengths in elements
+//! (weights `f32`, biases `f64`: a bias neuron's weight `-b / G(1)` is kept unrounded);
+//! offset 0 with length 0 means the tensor is absent.
+//!
+//! A layer's source is 0 for the input, `j + 1` for layer `j` (in a chain, layer `k`'s is
+//! `k`). A group entry is: the layer it belongs to `u32`, its source `u32` (coded alike), its
+//! kind `u32` (0 identity, 1 conv2d, 2 dense), seven `u32` parameters (identity: the weight's
+//! `f32` bits; conv2d: as a conv2d layer's; dense: outputs), 8 zero bytes, then its weights'
+//! offset and length, two `u64`. Entries come in layer order, a layer's in its group order.
 //!
 //! | kind            | parameters                                                    |
 //! |-----------------|---------------------------------------------------------------|
@@ -33,7 +44,11 @@
 //! | flatten         | —                                                             |
 //!
 //! Unused parameter slots, and the tensor fields of layers without tensors, are 0. Payloads
-//! follow the descriptor table in layer order, weights then bias, without overlapping.
+//! follow the link table in layer order, weights then bias, then the groups' weights in
+//! order, without overlapping.
+//!
+//! Version 1 files (written before graphs could branch) have no link table, `f32` biases and
+//! 0 at byte 52; they read as chains, every bias widened to `f64` exactly.
 //!
 //! # Reading in place
 //!
@@ -80,8 +95,14 @@ pub fn is_graph_file(prefix: &[u8]) -> bool {
     prefix.starts_with(&MAGIC)
 }
 
-/// The format version this crate reads and writes.
-pub const VERSION: u32 = 1;
+/// The format version this crate writes (and the newest it reads).
+pub const VERSION: u32 = 2;
+
+/// The first version whose files hold links and `f64` biases; older ones (1) are chains.
+pub const LINKS_VERSION: u32 = 2;
+
+/// Size of one synapse group entry in bytes.
+pub const GROUP_LEN: usize = 64;
 
 /// The 4 bytes every graph file ends with.
 pub const TRAILER_TAG: [u8; 4] = *b"TDSE";
@@ -114,7 +135,7 @@ mod header {
     pub const TIL_KIND: usize = 32;
     pub const TIL_FIXED: usize = 36;
     pub const INPUT: usize = 40;
-    pub const RESERVED: usize = 52;
+    pub const GROUPS: usize = 52;
     pub const FILE_LEN: usize = 56;
 }
 
@@ -126,6 +147,37 @@ mod descriptor {
     pub const BIAS: usize = 48;
     /// Number of `u32` parameter slots.
     pub const PARAM_SLOTS: usize = 7;
+}
+
+/// Byte offsets of the fields within a synapse group entry.
+mod group {
+    pub const LAYER: usize = 0;
+    pub const SOURCE: usize = 4;
+    pub const KIND: usize = 8;
+    pub const PARAMS: usize = 12;
+    pub const ZERO: usize = 40;
+    pub const WEIGHTS: usize = 48;
+}
+
+/// Synapse group kind codes.
+mod group_kind {
+    pub const IDENTITY: u32 = 0;
+    pub const CONV2D: u32 = 1;
+    pub const DENSE: u32 = 2;
+}
+
+/// A source as the link table codes it: 0 the input, `j + 1` layer `j`.
+fn source_code(source: crate::graph::Source) -> u32 {
+    match source {
+        crate::graph::Source::Input => 0,
+        // A graph holds at most MAX_LAYERS (4096) layers.
+        crate::graph::Source::Layer(j) => j as u32 + 1,
+    }
+}
+
+/// Bytes of the sources table of `count` layers: 4 each, padded to 8.
+fn sources_len(count: usize) -> usize {
+    (4 * count).next_multiple_of(8)
 }
 
 /// `T_il` kinds in the header.

@@ -12,14 +12,15 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{descriptor, header, kind, til};
+use super::{descriptor, group, group_kind, header, kind, sources_len, til};
 use super::{
-    DESCRIPTOR_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, STREAM_LIMIT, TRAILER_LEN, TRAILER_TAG,
-    VERSION,
+    DESCRIPTOR_LEN, GROUP_LEN, HEADER_LEN, LINKS_VERSION, MAGIC, PAYLOAD_ALIGN, STREAM_LIMIT,
+    TRAILER_LEN, TRAILER_TAG, VERSION,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{
-    AvgPool, Conv2d, Dense, Graph, Layer, MaxPool, Params, Shape, TilPolicy, Weights, Window,
+    AvgPool, Bias, Conv2d, Dense, Graph, Group, Layer, MaxPool, Node, Params, Shape, Source,
+    Synapses, TilPolicy, Weights, Window,
 };
 
 /// The smallest possible file: a header and a trailer.
@@ -242,15 +243,18 @@ fn check_magic(bytes: &[u8]) -> Result<()> {
     ))
 }
 
-/// Checks the format version.
-fn check_version(bytes: &[u8]) -> Result<()> {
+/// Checks the format version: 1 (chains, `f32` biases) or 2 (links, `f64` biases).
+fn check_version(bytes: &[u8]) -> Result<u32> {
     let version = u32_at(bytes, header::VERSION)?;
-    if version == VERSION {
-        return Ok(());
+    if (1..=VERSION).contains(&version) {
+        return Ok(version);
     }
     Err(format_error(
         header::VERSION,
-        format!("format version {version} is not supported (this reader reads {VERSION})"),
+        format!(
+            "format version {version} is not supported (this reader reads versions 1 to \
+             {VERSION}; a newer tdsnn wrote it)"
+        ),
     ))
 }
 
@@ -265,12 +269,15 @@ fn check_file_len(stored: u64, actual: u64) -> Result<()> {
     ))
 }
 
-/// What the file says, checked for structure; tensors as element ranges in the file.
+/// What the file says, checked for structure; tensors as word ranges in the file.
 #[derive(Debug)]
 struct Layout {
     input: Shape,
     params: Params,
     layers: Vec<LayerLayout>,
+    /// Every layer's source, coded (0 the input, `j + 1` layer `j`).
+    sources: Vec<u32>,
+    groups: Vec<GroupLayout>,
 }
 
 /// One layer descriptor, decoded.
@@ -279,27 +286,65 @@ struct LayerLayout {
     kind: u32,
     params: [u32; descriptor::PARAM_SLOTS],
     weights: Option<Range<usize>>,
-    bias: Option<Range<usize>>,
+    /// The bias's words and the size of one value in bytes (8, or 4 in a version 1 file).
+    bias: Option<(Range<usize>, usize)>,
+}
+
+/// One synapse group entry, decoded.
+#[derive(Debug)]
+struct GroupLayout {
+    layer: usize,
+    source: u32,
+    kind: u32,
+    params: [u32; descriptor::PARAM_SLOTS],
+    weights: Option<Range<usize>>,
+}
+
+/// A window from six parameter slots.
+fn window([kh, kw, sh, sw, ph, pw]: [u32; 6]) -> Window {
+    Window {
+        kernel: [kh, kw],
+        stride: [sh, sw],
+        padding: [ph, pw],
+    }
+}
+
+/// A source from its code.
+fn source(code: u32) -> Source {
+    match code {
+        0 => Source::Input,
+        j => Source::Layer(j as usize - 1),
+    }
 }
 
 impl Layout {
-    /// The graph, every tensor a view into `words` (the whole file, native-endian words).
+    /// The graph, every weight tensor a view into `words` (the whole file, native-endian
+    /// words), biases decoded to `f64`.
     fn build(self, words: &Arc<[f32]>) -> Result<Graph> {
         let view = |r: Option<Range<usize>>| r.map(|r| Weights::view(words.clone(), r));
-        let layers = self
+        let bias = |b: Option<(Range<usize>, usize)>| -> Option<Bias> {
+            let (r, size) = b?;
+            let w = &words[r];
+            Some(if size == 8 {
+                w.chunks_exact(2)
+                    .map(|p| {
+                        f64::from_bits(u64::from(p[0].to_bits()) | u64::from(p[1].to_bits()) << 32)
+                    })
+                    .collect()
+            } else {
+                w.iter().map(|&v| f64::from(v)).collect()
+            })
+        };
+        let mut nodes: Vec<Node> = self
             .layers
             .into_iter()
-            .map(|l| {
+            .zip(&self.sources)
+            .map(|(l, &code)| {
                 let [p0, p1, p2, p3, p4, p5, p6] = l.params;
-                let window = |[kh, kw, sh, sw, ph, pw]: [u32; 6]| Window {
-                    kernel: [kh, kw],
-                    stride: [sh, sw],
-                    padding: [ph, pw],
-                };
                 // A missing weight tensor becomes an empty one: Graph::new reports its size.
                 let weights = view(l.weights).unwrap_or_else(|| Weights::from(Vec::new()));
-                let bias = view(l.bias);
-                match l.kind {
+                let bias = bias(l.bias);
+                let layer = match l.kind {
                     kind::DENSE => Layer::Dense(Dense {
                         outputs: p0,
                         weights,
@@ -325,10 +370,36 @@ impl Layout {
                     }),
                     // parse() admits no other kind.
                     _ => Layer::Flatten,
-                }
+                };
+                Node::new(layer, source(code))
             })
             .collect();
-        Graph::new(self.input, layers, self.params)
+        for g in self.groups {
+            let [p0, p1, p2, p3, p4, p5, p6] = g.params;
+            let weights = view(g.weights).unwrap_or_else(|| Weights::from(Vec::new()));
+            let synapses = match g.kind {
+                group_kind::IDENTITY => Synapses::Identity {
+                    weight: f32::from_bits(p0),
+                },
+                group_kind::CONV2D => Synapses::Conv2d(Conv2d {
+                    out_channels: p0,
+                    window: window([p1, p2, p3, p4, p5, p6]),
+                    weights,
+                    bias: None,
+                }),
+                // parse() admits no other kind.
+                _ => Synapses::Dense(Dense {
+                    outputs: p0,
+                    weights,
+                    bias: None,
+                }),
+            };
+            nodes[g.layer].groups.push(Group {
+                source: source(g.source),
+                synapses,
+            });
+        }
+        Graph::from_nodes(self.input, nodes, self.params)
     }
 }
 
@@ -385,7 +456,8 @@ fn parse(bytes: &[u8]) -> Result<Layout> {
             format!("the file is {len} bytes, shorter than a {MIN_LEN}-byte header and trailer"),
         ));
     }
-    check_version(bytes)?;
+    let version = check_version(bytes)?;
+    let links = version >= LINKS_VERSION;
     check_file_len(u64_at(bytes, header::FILE_LEN)?, len as u64)?;
     let body = len - TRAILER_LEN;
     let tag: [u8; 4] = field(bytes, body + 4)?;
@@ -417,6 +489,28 @@ fn parse(bytes: &[u8]) -> Result<Layout> {
     }
     // Fits: count * DESCRIPTOR_LEN <= len.
     let count = count as usize;
+    let group_count = u32_at(bytes, header::GROUPS)?;
+    if !links && group_count != 0 {
+        return Err(format_error(
+            header::GROUPS,
+            format!("reserved field is {group_count}, must be 0 in a version {version} file"),
+        ));
+    }
+    let sources_at = HEADER_LEN + DESCRIPTOR_LEN * count;
+    let groups_at = sources_at + if links { sources_len(count) } else { 0 };
+    let links_end = u64::from(group_count)
+        .checked_mul(GROUP_LEN as u64)
+        .and_then(|n| n.checked_add(groups_at as u64))
+        .filter(|&end| end <= body as u64)
+        .ok_or_else(|| {
+            format_error(
+                header::GROUPS,
+                format!(
+                    "{count} layers' sources and {group_count} synapse group entries of \
+                     {GROUP_LEN} bytes do not fit in a {len}-byte file"
+                ),
+            )
+        })? as usize;
 
     let til_kind = u32_at(bytes, header::TIL_KIND)?;
     let til_fixed = u32_at(bytes, header::TIL_FIXED)?;
@@ -436,13 +530,6 @@ fn parse(bytes: &[u8]) -> Result<Layout> {
             ))
         }
     };
-    let reserved = u32_at(bytes, header::RESERVED)?;
-    if reserved != 0 {
-        return Err(format_error(
-            header::RESERVED,
-            format!("reserved field is {reserved}, must be 0"),
-        ));
-    }
     let params = Params {
         leak: f64_at(bytes, header::LEAK)?,
         threshold: f64_at(bytes, header::THRESHOLD)?,
@@ -455,23 +542,72 @@ fn parse(bytes: &[u8]) -> Result<Layout> {
     );
 
     let mut area = PayloadArea {
-        start: HEADER_LEN + DESCRIPTOR_LEN * count,
-        next: HEADER_LEN + DESCRIPTOR_LEN * count,
+        start: links_end,
+        next: links_end,
         end: body,
     };
+    let bias_size = if links { 8 } else { 4 };
     let mut layers = Vec::with_capacity(count);
     for i in 0..count {
-        layers.push(parse_descriptor(bytes, i, &mut area)?);
+        layers.push(parse_descriptor(bytes, i, bias_size, &mut area)?);
+    }
+    let mut sources = Vec::with_capacity(count);
+    for k in 0..count {
+        let code = if links {
+            source_at(
+                bytes,
+                sources_at + 4 * k,
+                count,
+                &format!("layer {k}'s source"),
+            )?
+        } else {
+            // A chain: layer k takes layer k - 1's spikes (the input's for k = 0).
+            k as u32
+        };
+        sources.push(code);
+    }
+    if links {
+        let pad = sources_at + 4 * count;
+        if let Some(at) = (pad..groups_at).find(|&at| bytes[at] != 0) {
+            return Err(format_error(
+                at,
+                "padding after the sources must be 0".into(),
+            ));
+        }
+    }
+    let mut groups = Vec::with_capacity(group_count as usize);
+    for n in 0..group_count as usize {
+        let entry = parse_group(bytes, groups_at + GROUP_LEN * n, n, count, &mut area)?;
+        if let Some(prev) = groups.last().map(|g: &GroupLayout| g.layer) {
+            if entry.layer < prev {
+                return Err(format_error(
+                    groups_at + GROUP_LEN * n + group::LAYER,
+                    format!(
+                        "group {n} belongs to layer {}, after a group of layer {prev}: entries \
+                         come in layer order",
+                        entry.layer
+                    ),
+                ));
+            }
+        }
+        groups.push(entry);
     }
     Ok(Layout {
         input,
         params,
         layers,
+        sources,
+        groups,
     })
 }
 
 /// Decodes and checks descriptor `index`; its tensors must lie in `area`.
-fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Result<LayerLayout> {
+fn parse_descriptor(
+    bytes: &[u8],
+    index: usize,
+    bias_size: usize,
+    area: &mut PayloadArea,
+) -> Result<LayerLayout> {
     let base = HEADER_LEN + DESCRIPTOR_LEN * index;
     let code = u32_at(bytes, base + descriptor::KIND)?;
     // How many parameter slots the kind uses, and whether it stores tensors.
@@ -508,8 +644,12 @@ fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Resul
     }
     let (weights, bias) = if tensors {
         (
-            area.tensor(bytes, base + descriptor::WEIGHTS, index, name, "weights")?,
-            area.tensor(bytes, base + descriptor::BIAS, index, name, "bias")?,
+            area.tensor(bytes, base + descriptor::WEIGHTS, 4, &|| {
+                format!("layer {index} ({name}) weights")
+            })?,
+            area.tensor(bytes, base + descriptor::BIAS, bias_size, &|| {
+                format!("layer {index} ({name}) bias")
+            })?,
         )
     } else {
         for at in (base + descriptor::WEIGHTS..base + DESCRIPTOR_LEN).step_by(8) {
@@ -530,7 +670,96 @@ fn parse_descriptor(bytes: &[u8], index: usize, area: &mut PayloadArea) -> Resul
         kind: code,
         params,
         weights,
-        bias,
+        bias: bias.map(|r| (r, bias_size)),
+    })
+}
+
+/// The source code at `at` (0 the input, `j + 1` layer `j`), at most `count`.
+fn source_at(bytes: &[u8], at: usize, count: usize, what: &str) -> Result<u32> {
+    let code = u32_at(bytes, at)?;
+    if code as usize > count {
+        return Err(format_error(
+            at,
+            format!("{what} is {code}, past the {count} layers (0 is the input, j + 1 layer j)"),
+        ));
+    }
+    Ok(code)
+}
+
+/// Decodes and checks synapse group entry `n` at `base`; its weights must lie in `area`.
+fn parse_group(
+    bytes: &[u8],
+    base: usize,
+    n: usize,
+    count: usize,
+    area: &mut PayloadArea,
+) -> Result<GroupLayout> {
+    let layer = u32_at(bytes, base + group::LAYER)? as usize;
+    if layer >= count {
+        return Err(format_error(
+            base + group::LAYER,
+            format!("group {n} belongs to layer {layer}, past the {count} layers"),
+        ));
+    }
+    let source = source_at(
+        bytes,
+        base + group::SOURCE,
+        count,
+        &format!("group {n}'s source"),
+    )?;
+    let code = u32_at(bytes, base + group::KIND)?;
+    let (used, tensor) = match code {
+        group_kind::IDENTITY => (1, false),
+        group_kind::CONV2D => (7, true),
+        group_kind::DENSE => (1, true),
+        other => {
+            return Err(format_error(
+                base + group::KIND,
+                format!("group {n}: unknown group kind {other} (0 identity, 1 conv2d, 2 dense)"),
+            ))
+        }
+    };
+    let mut params = [0u32; descriptor::PARAM_SLOTS];
+    for (slot, p) in params.iter_mut().enumerate() {
+        let at = base + group::PARAMS + 4 * slot;
+        *p = u32_at(bytes, at)?;
+        if slot >= used && *p != 0 {
+            return Err(format_error(
+                at,
+                format!("group {n}: parameter slot {slot} is unused and must be 0, found {p}"),
+            ));
+        }
+    }
+    let zero = u64_at(bytes, base + group::ZERO)?;
+    let weights = area.tensor(bytes, base + group::WEIGHTS, 4, &|| {
+        format!("group {n} weights")
+    })?;
+    if zero != 0 || tensor != weights.is_some() {
+        let at = if zero != 0 {
+            base + group::ZERO
+        } else {
+            base + group::WEIGHTS
+        };
+        return Err(format_error(
+            at,
+            format!(
+                "group {n}: {}",
+                if zero != 0 {
+                    "bytes 40..48 of a group entry must be 0".to_string()
+                } else if tensor {
+                    "a conv2d or dense group stores its weights".to_string()
+                } else {
+                    "an identity group stores no weights".to_string()
+                }
+            ),
+        ));
+    }
+    Ok(GroupLayout {
+        layer,
+        source,
+        kind: code,
+        params,
+        weights,
     })
 }
 
@@ -552,16 +781,15 @@ impl PayloadArea {
         &mut self,
         bytes: &[u8],
         at: usize,
-        layer: usize,
-        name: &str,
-        tensor: &str,
+        size: usize,
+        name: &dyn Fn() -> String,
     ) -> Result<Option<Range<usize>>> {
         let offset = u64_at(bytes, at)?;
         let count = u64_at(bytes, at + 8)?;
         if offset == 0 && count == 0 {
             return Ok(None);
         }
-        let what = |problem: String| format!("layer {layer} ({name}) {tensor}: {problem}");
+        let what = |problem: String| format!("{}: {problem}", name());
         if offset % PAYLOAD_ALIGN as u64 != 0 {
             return Err(format_error(
                 at,
@@ -590,7 +818,10 @@ impl PayloadArea {
                 )),
             ));
         }
-        let end = match count.checked_mul(4).and_then(|n| offset.checked_add(n)) {
+        let end = match count
+            .checked_mul(size as u64)
+            .and_then(|n| offset.checked_add(n))
+        {
             Some(end) if end <= self.end as u64 => end,
             Some(end) => {
                 return Err(format_error(
@@ -614,6 +845,7 @@ impl PayloadArea {
         // Both fit in usize: end <= self.end, a usize.
         let (offset, end) = (offset as usize, end as usize);
         self.next = end;
+        // In 4-byte words of the file.
         Ok(Some(offset / 4..end / 4))
     }
 }

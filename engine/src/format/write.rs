@@ -2,10 +2,12 @@
 
 use std::path::Path;
 
-use super::{descriptor, header, kind, til};
-use super::{DESCRIPTOR_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, TRAILER_LEN, TRAILER_TAG, VERSION};
+use super::{descriptor, group, group_kind, header, kind, source_code, sources_len, til};
+use super::{
+    DESCRIPTOR_LEN, GROUP_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, TRAILER_LEN, TRAILER_TAG, VERSION,
+};
 use crate::error::{ErrorKind, Result};
-use crate::graph::{Graph, Layer, TilPolicy, Weights, Window};
+use crate::graph::{Graph, Group, Layer, Synapses, TilPolicy, Weights, Window};
 
 /// Serialises `graph` to the bytes of a graph file (see the [module docs](super)).
 ///
@@ -28,31 +30,37 @@ use crate::graph::{Graph, Layer, TilPolicy, Weights, Window};
 /// # Ok(()) }
 /// ```
 pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
-    if graph.branches() {
-        return Err(ErrorKind::Structure {
-            what: "graph files hold chains: this graph branches or joins, which the file \
-                   format (version 1) cannot record; keep the model (ONNX) and convert it \
-                   where it runs"
-                .into(),
-        }
-        .into());
-    }
     let layers = graph.layers();
     let count = u32::try_from(layers.len()).expect("a graph file holds fewer than 2^32 layers");
+    let groups: Vec<(usize, &Group)> = (0..layers.len())
+        .flat_map(|k| graph.groups(k).iter().map(move |g| (k, g)))
+        .collect();
+    let group_count = u32::try_from(groups.len()).expect("fewer than 2^32 synapse groups");
 
-    // Lay out the payloads: after the descriptor table, in layer order, weights then bias,
-    // each at a multiple of PAYLOAD_ALIGN.
-    let table_end = HEADER_LEN + DESCRIPTOR_LEN * layers.len();
-    let mut cursor = table_end;
-    let mut place = |w: Option<&Weights>| {
-        let w = w?;
+    // Lay out the link table (every layer's source, then the groups) after the descriptor
+    // table, then the payloads: in layer order weights (f32) then bias (f64), then each
+    // group's weights, each at a multiple of PAYLOAD_ALIGN.
+    let sources_at = HEADER_LEN + DESCRIPTOR_LEN * layers.len();
+    let groups_at = sources_at + sources_len(layers.len());
+    let mut cursor = groups_at + GROUP_LEN * groups.len();
+    let mut place = |len: Option<usize>, size: usize| {
+        let len = len?;
         let offset = cursor.next_multiple_of(PAYLOAD_ALIGN);
-        cursor = offset + 4 * w.len();
+        cursor = offset + size * len;
         Some(offset)
     };
     let offsets: Vec<[Option<usize>; 2]> = layers
         .iter()
-        .map(|layer| [place(layer.weights()), place(layer.bias())])
+        .map(|layer| {
+            [
+                place(layer.weights().map(|w| w.len()), 4),
+                place(layer.bias().map(<[f64]>::len), 8),
+            ]
+        })
+        .collect();
+    let group_offsets: Vec<Option<usize>> = groups
+        .iter()
+        .map(|(_, g)| place(group_weights(g).map(|w| w.len()), 4))
         .collect();
     let total = cursor + TRAILER_LEN;
 
@@ -73,38 +81,48 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
     for (i, dim) in [input.c, input.h, input.w].into_iter().enumerate() {
         put(&mut out, header::INPUT + 4 * i, &dim.to_le_bytes());
     }
-    // header::RESERVED stays 0.
+    put(&mut out, header::GROUPS, &group_count.to_le_bytes());
     put(&mut out, header::FILE_LEN, &(total as u64).to_le_bytes());
 
     for (i, (layer, placed)) in layers.iter().zip(&offsets).enumerate() {
         let base = HEADER_LEN + DESCRIPTOR_LEN * i;
         let (code, params) = describe(layer);
         put(&mut out, base + descriptor::KIND, &code.to_le_bytes());
-        for (j, p) in params.iter().enumerate() {
-            put(
-                &mut out,
-                base + descriptor::PARAMS + 4 * j,
-                &p.to_le_bytes(),
-            );
+        put_params(&mut out, base + descriptor::PARAMS, &params);
+        if let (Some(w), Some(offset)) = (layer.weights(), placed[0]) {
+            put_tensor(&mut out, base + descriptor::WEIGHTS, offset, w);
         }
-        let tensors = [
-            (descriptor::WEIGHTS, layer.weights(), placed[0]),
-            (descriptor::BIAS, layer.bias(), placed[1]),
-        ];
-        for (field, tensor, offset) in tensors {
-            let (Some(values), Some(offset)) = (tensor, offset) else {
-                continue;
-            };
-            put(&mut out, base + field, &(offset as u64).to_le_bytes());
+        if let (Some(b), Some(offset)) = (layer.bias(), placed[1]) {
             put(
                 &mut out,
-                base + field + 8,
-                &(values.len() as u64).to_le_bytes(),
+                base + descriptor::BIAS,
+                &(offset as u64).to_le_bytes(),
             );
-            let dst = &mut out[offset..offset + 4 * values.len()];
-            for (d, v) in dst.chunks_exact_mut(4).zip(values.iter()) {
-                d.copy_from_slice(&v.to_le_bytes());
+            put(
+                &mut out,
+                base + descriptor::BIAS + 8,
+                &(b.len() as u64).to_le_bytes(),
+            );
+            for (j, v) in b.iter().enumerate() {
+                put(&mut out, offset + 8 * j, &v.to_le_bytes());
             }
+        }
+        let source = source_code(graph.source(i));
+        put(&mut out, sources_at + 4 * i, &source.to_le_bytes());
+    }
+    for (n, ((k, g), offset)) in groups.iter().zip(&group_offsets).enumerate() {
+        let base = groups_at + GROUP_LEN * n;
+        let (code, params) = describe_group(g);
+        put(&mut out, base + group::LAYER, &(*k as u32).to_le_bytes());
+        put(
+            &mut out,
+            base + group::SOURCE,
+            &source_code(g.source).to_le_bytes(),
+        );
+        put(&mut out, base + group::KIND, &code.to_le_bytes());
+        put_params(&mut out, base + group::PARAMS, &params);
+        if let (Some(w), Some(offset)) = (group_weights(g), offset) {
+            put_tensor(&mut out, base + group::WEIGHTS, *offset, w);
         }
     }
 
@@ -172,6 +190,42 @@ fn describe(layer: &Layer) -> (u32, [u32; descriptor::PARAM_SLOTS]) {
             (kind::MAX_POOL, [kh, kw, sh, sw, ph, pw, 0])
         }
         Layer::Flatten => (kind::FLATTEN, [0; descriptor::PARAM_SLOTS]),
+    }
+}
+
+/// The parameter slots `params`, from `at`.
+fn put_params(out: &mut [u8], at: usize, params: &[u32; descriptor::PARAM_SLOTS]) {
+    for (j, p) in params.iter().enumerate() {
+        put(out, at + 4 * j, &p.to_le_bytes());
+    }
+}
+
+/// An f32 tensor's (offset, length) fields at `field`, and its values at `offset`.
+fn put_tensor(out: &mut [u8], field: usize, offset: usize, values: &Weights) {
+    put(out, field, &(offset as u64).to_le_bytes());
+    put(out, field + 8, &(values.len() as u64).to_le_bytes());
+    for (j, v) in values.iter().enumerate() {
+        put(out, offset + 4 * j, &v.to_le_bytes());
+    }
+}
+
+/// The kind code and parameter slots of a synapse group.
+fn describe_group(group: &Group) -> (u32, [u32; descriptor::PARAM_SLOTS]) {
+    match &group.synapses {
+        Synapses::Identity { weight } => {
+            (group_kind::IDENTITY, [weight.to_bits(), 0, 0, 0, 0, 0, 0])
+        }
+        Synapses::Conv2d(c) => (group_kind::CONV2D, describe(&Layer::Conv2d(c.clone())).1),
+        Synapses::Dense(d) => (group_kind::DENSE, [d.outputs, 0, 0, 0, 0, 0, 0]),
+    }
+}
+
+/// A group's weight tensor (none for an identity).
+fn group_weights(group: &Group) -> Option<&Weights> {
+    match &group.synapses {
+        Synapses::Identity { .. } => None,
+        Synapses::Conv2d(c) => Some(&c.weights),
+        Synapses::Dense(d) => Some(&d.weights),
     }
 }
 

@@ -58,7 +58,7 @@ impl GraphBuilder {
     }
 
     /// Appends a hidden dense layer (`weights` as `[in][out]`).
-    pub fn dense(self, outputs: u32, weights: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+    pub fn dense(self, outputs: u32, weights: Vec<f32>, bias: Option<Vec<f64>>) -> Self {
         self.layer(Layer::Dense(Dense {
             outputs,
             weights: weights.into(),
@@ -72,7 +72,7 @@ impl GraphBuilder {
         out_channels: u32,
         window: Window,
         weights: Vec<f32>,
-        bias: Option<Vec<f32>>,
+        bias: Option<Vec<f64>>,
     ) -> Self {
         self.layer(Layer::Conv2d(Conv2d {
             out_channels,
@@ -98,7 +98,7 @@ impl GraphBuilder {
     }
 
     /// Appends the output layer (`weights` as `[in][out]`, not negated).
-    pub fn output(self, outputs: u32, weights: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+    pub fn output(self, outputs: u32, weights: Vec<f32>, bias: Option<Vec<f64>>) -> Self {
         self.layer(Layer::Output(Dense {
             outputs,
             weights: weights.into(),

@@ -112,6 +112,10 @@ impl Params {
     }
 }
 
+/// The bias neuron's weights of a layer, one per output (per output channel for a conv), in
+/// f64, cheap to clone.
+pub type Bias = std::sync::Arc<[f64]>;
+
 /// A fully connected layer: `weights[i * outputs + j]` is the synapse from input `i` to
 /// output `j` (pre-synaptic major), `bias[j]` the bias neuron's weight onto `j`.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +124,9 @@ pub struct Dense {
     pub outputs: u32,
     /// `[in][out]` synaptic weights, as delivered (hidden layers: negated DNN weights).
     pub weights: Weights,
-    /// The bias neuron's weights, as delivered (hidden layers: `-b / G(1)`), if any.
-    pub bias: Option<Weights>,
+    /// The bias neuron's weights, as delivered (hidden layers: `-b / G(1)`), if any, in f64:
+    /// the division by `G(1)` is not rounded to f32, so the bias adds exactly `-b`.
+    pub bias: Option<Bias>,
 }
 
 /// A 2-D convolution with zero padding: `weights[((ci * kh + ky) * kw + kx) * c_out + co]`.
@@ -133,8 +138,9 @@ pub struct Conv2d {
     pub window: Window,
     /// `[c_in][kh][kw][c_out]` weights, as delivered (negated DNN weights).
     pub weights: Weights,
-    /// The bias neuron's weights per output channel, as delivered (`-b / G(1)`), if any.
-    pub bias: Option<Weights>,
+    /// The bias neuron's weights per output channel, as delivered (`-b / G(1)`), if any, in
+    /// f64.
+    pub bias: Option<Bias>,
 }
 
 /// Average pooling as a synapse-based layer: every synapse carries the same weight
@@ -194,10 +200,10 @@ impl Layer {
     }
 
     /// The bias neuron's weights, if the layer has a bias neuron.
-    pub fn bias(&self) -> Option<&Weights> {
+    pub fn bias(&self) -> Option<&[f64]> {
         match self {
-            Layer::Dense(d) | Layer::Output(d) => d.bias.as_ref(),
-            Layer::Conv2d(c) => c.bias.as_ref(),
+            Layer::Dense(d) | Layer::Output(d) => d.bias.as_deref(),
+            Layer::Conv2d(c) => c.bias.as_deref(),
             _ => None,
         }
     }
@@ -559,7 +565,20 @@ fn out_shape(index: usize, layer: &Layer, input: Shape) -> Result<Shape> {
 }
 
 fn check_finite(index: usize, layer: &Layer) -> Result<()> {
-    let tensors = [("weights", layer.weights()), ("bias", layer.bias())];
+    if let Some((i, &value)) = layer
+        .bias()
+        .and_then(|b| b.iter().enumerate().find(|(_, v)| !v.is_finite()))
+    {
+        return Err(ErrorKind::NonFinite {
+            layer: index,
+            kind: layer.kind(),
+            tensor: "bias",
+            index: i,
+            value: value as f32,
+        }
+        .into());
+    }
+    let tensors = [("weights", layer.weights())];
     for (tensor, w) in tensors {
         let Some(w) = w else { continue };
         if let Some(i) = w.iter().position(|v| !v.is_finite()) {

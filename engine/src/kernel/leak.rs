@@ -15,8 +15,8 @@ use crate::coding;
 /// only use of `mul_add` the project allows (`clippy.toml`): both paths must round alike.
 #[inline(always)]
 #[allow(clippy::disallowed_methods)] // the one sanctioned fused step, see above
-pub(crate) fn add_spike(u: f64, w: f32, excess: f64) -> f64 {
-    f64::from(w).mul_add(excess, u)
+pub(crate) fn add_spike(u: f64, w: impl Into<f64>, excess: f64) -> f64 {
+    w.into().mul_add(excess, u)
 }
 
 /// Cached `exp(-dt / L)` and `expm1(dt / L)`, `dt = 0, 1, 2, ...`.

@@ -74,7 +74,7 @@ impl RowSums {
         if let Some(b) = layer.bias() {
             let plane = (out.h * out.w) as usize;
             for (j, s) in sums.iter_mut().enumerate() {
-                *s += f64::from(b[j / plane]);
+                *s += b[j / plane];
             }
         }
         // One pattern per position: channel-major sums regrouped channels-last for a conv.
@@ -149,7 +149,7 @@ impl RowSums {
 }
 
 /// A dense connection's sums: inputs in ascending order, then `bias`.
-fn dense_sums(d: &Dense, bias: Option<&[f32]>) -> RowSums {
+fn dense_sums(d: &Dense, bias: Option<&[f64]>) -> RowSums {
     let n = d.outputs as usize;
     let mut sums = vec![0.0f64; n];
     for row in d.weights.chunks_exact(n) {
@@ -169,7 +169,7 @@ fn dense_sums(d: &Dense, bias: Option<&[f32]>) -> RowSums {
 
 /// A conv's sums per window pattern: per kernel tap over input channels, the real taps in
 /// row-major order, then `bias`.
-fn conv_sums(c: &Conv2d, inp: Shape, out: Shape, bias: Option<&[f32]>) -> RowSums {
+fn conv_sums(c: &Conv2d, inp: Shape, out: Shape, bias: Option<&[f64]>) -> RowSums {
     let cout = c.out_channels as usize;
     let [kh, kw] = c.window.kernel.map(|k| k as usize);
     // K[ky][kx][co]: the tap's weights summed over input channels.
@@ -182,11 +182,9 @@ fn conv_sums(c: &Conv2d, inp: Shape, out: Shape, bias: Option<&[f32]>) -> RowSum
     windowed(&c.window, inp, out, &taps, cout, bias)
 }
 
-fn add_bias(sums: &mut [f64], bias: Option<&[f32]>) {
+fn add_bias(sums: &mut [f64], bias: Option<&[f64]>) {
     if let Some(b) = bias {
-        sums.iter_mut()
-            .zip(b)
-            .for_each(|(s, &b)| *s += f64::from(b));
+        sums.iter_mut().zip(b).for_each(|(s, &b)| *s += b);
     }
 }
 
@@ -213,7 +211,7 @@ fn windowed(
     out: Shape,
     taps: &[f64],
     group: usize,
-    bias: Option<&[f32]>,
+    bias: Option<&[f64]>,
 ) -> RowSums {
     let kw = window.kernel[1] as usize;
     let (rows, row_class) = classes(window, 0, out.h, inp.h);

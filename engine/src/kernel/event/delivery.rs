@@ -37,7 +37,7 @@ pub(crate) fn conv(
 
 /// The bias neuron's spike: `bias[channel]` onto every neuron of each channel (a dense
 /// layer's channels are its neurons).
-pub(crate) fn bias(bias: &[f32], out: Shape, excess: f64, u: &mut [f64]) -> u64 {
+pub(crate) fn bias(bias: &[f64], out: Shape, excess: f64, u: &mut [f64]) -> u64 {
     let plane = (out.h * out.w) as usize;
     for (j, u) in u.iter_mut().enumerate() {
         *u = add_spike(*u, bias[j / plane], excess);

@@ -15,7 +15,7 @@ use crate::graph::{Conv2d, Dense, Shape};
 
 /// `u += w * excess`, element by element ([`add_spike`]).
 #[inline(always)]
-fn axpy(u: &mut [f64], w: &[f32], excess: f64) {
+fn axpy<W: Copy + Into<f64>>(u: &mut [f64], w: &[W], excess: f64) {
     for (u, &w) in u.iter_mut().zip(w) {
         *u = add_spike(*u, w, excess);
     }
@@ -236,7 +236,7 @@ pub(crate) fn conv_rows<const WIDE: usize>(
 /// slot layout (`channels_last` for conv layers).
 #[inline(always)]
 pub(crate) fn bias(
-    bias: &[f32],
+    bias: &[f64],
     out: Shape,
     channels_last: bool,
     excess: f64,
