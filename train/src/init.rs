@@ -1,14 +1,14 @@
 //! Seeded initial weights for a network given by its architecture: the one place training
 //! and the benchmarks get fresh weights from.
 //!
-//! Conv and dense layers are filled in layer order from one ChaCha8 generator seeded with
-//! `seed`, so a network is the same on every platform (candle's own CPU initialisation is
-//! not seeded). Cost: one draw per weight (and per bias, for [`Init::Uniform`]).
+//! Conv and dense layers, and the convs of projection shortcuts, are filled in layer order
+//! from one ChaCha8 generator seeded with `seed`, so a network is the same on every platform
+//! (candle's own CPU initialisation is not seeded). Cost: one draw per weight (and per bias, for [`Init::Uniform`]).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use tdsnn_converter::{Architecture, Dnn, ModelError};
+use tdsnn_converter::{Architecture, Dnn, DnnLayer, ModelError, Projection};
 
 /// How initial weights are drawn; `fan_in` is a layer's inputs per output
 /// (`c_in * kh * kw` for a conv).
@@ -49,10 +49,19 @@ pub fn init(arch: &Architecture, scheme: Init, seed: u64) -> Result<Dnn, ModelEr
         Ok(result) => result?,
         Err(never) => match never {},
     };
+    // A projection shortcut's conv has as many output channels as the shortcut's output.
+    let channels: Vec<u32> = skeleton.output_shapes().iter().map(|s| s.c).collect();
     let (input, mut layers) = skeleton.into_parts();
-    for layer in &mut layers {
-        let Some((n, weights, bias)) = layer.parameters_mut() else {
-            continue;
+    for (layer, &c) in layers.iter_mut().zip(&channels) {
+        let (n, weights, bias) = match layer {
+            DnnLayer::Shortcut {
+                projection: Some(Projection { weights, bias, .. }),
+                ..
+            } => (c, weights, bias),
+            layer => match layer.parameters_mut() {
+                Some(parameters) => parameters,
+                None => continue,
+            },
         };
         let fan_in = weights.len() / n as usize;
         match scheme {

@@ -11,7 +11,7 @@
 //! - [`recipe`]: the two phases `tdsnn train` runs on a data set: ReLU training (or a given
 //!   ReLU model), fine-tuning with `G(x) - 1`, folding into the DNN(G), held-out accuracies
 //!   ([`recipe::train_models`]).
-//! - [`zoo`]: LeNet-5, AlexNet and VGG-16 as architectures, seeded random images.
+//! - [`zoo`]: LeNet-5, AlexNet, VGG-16 and ResNet-18 as architectures, seeded random images.
 //!
 //! The one crate of tdsnn that depends on candle (and, through it, on tokenizers, rayon and
 //! more: about 130 crates): converting and simulating a trained model needs none of it.

@@ -1,20 +1,23 @@
 //! Networks built in code: the paper's LeNet-5 ([`lenet5`], the architecture `tdsnn train`
-//! trains), and, for scale, AlexNet and VGG-16 on 3x224x224 inputs ([`alexnet`], [`vgg16`])
-//! with He-initialised random weights ([`Init::He`](crate::Init::He)) and seeded random images
-//! ([`random_image`]). Untrained, the big two measure what simulating a network of that size
-//! costs (memory, time, events), which does not depend on the weights being trained.
+//! trains), and, for scale, AlexNet, VGG-16 and ResNet-18 on 3x224x224 inputs ([`alexnet`],
+//! [`vgg16`], [`resnet18`]) with He-initialised random weights ([`Init::He`](crate::Init::He))
+//! and seeded random images ([`random_image`]). Untrained, the big three measure what
+//! simulating a network of that size costs (memory, time, events), which does not depend on
+//! the weights being trained.
 //!
-//! The architectures are torchvision's (`alexnet`, `vgg16`) without dropout (inactive at
-//! inference) and without the adaptive average pool, which is the identity on 224x224
-//! inputs: the last max-pool already gives 256x6x6 (AlexNet) and 512x7x7 (VGG-16), which the
-//! first dense layer flattens channel-major, as torchvision does. Multiply-accumulates
-//! ([`Dnn::op_counts`](tdsnn_converter::Dnn::op_counts)): AlexNet 714,188,480 (0.71 G),
-//! VGG-16 15,470,264,320 (15.47 G).
+//! The architectures are torchvision's (`alexnet`, `vgg16`, `resnet18`) without dropout
+//! (inactive at inference) and, for AlexNet and VGG-16, without the adaptive average pool,
+//! which is the identity on 224x224 inputs: the last max-pool already gives 256x6x6 (AlexNet)
+//! and 512x7x7 (VGG-16), which the first dense layer flattens channel-major, as torchvision
+//! does. ResNet-18's BatchNorms are folded into the convs before them (each conv gains a
+//! bias), its adaptive average pool is an average pool over the whole 7x7 plane.
+//! Multiply-accumulates ([`Dnn::op_counts`](tdsnn_converter::Dnn::op_counts)): AlexNet
+//! 714,188,480 (0.71 G), VGG-16 15,470,264,320 (15.47 G), ResNet-18 1,814,098,432 (1.81 G).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Uniform};
-use tdsnn_converter::{Architecture, LayerSpec, Shape, Window};
+use tdsnn_converter::{Architecture, LayerSpec, Projection, Shape, Source, Window};
 
 /// A conv with bias, square kernel `k`, stride `s`, padding `p`.
 fn conv(out_channels: u32, k: u32, s: u32, p: u32) -> LayerSpec {
@@ -132,6 +135,71 @@ pub fn vgg16() -> Architecture {
     }
 }
 
+/// ResNet-18 as torchvision builds it, on 3x224x224, each BatchNorm folded into the conv
+/// before it (a conv bias): conv 64@7x7 stride 2 pad 3, ReLU, max-pool 3/2 pad 1 (64x56x56),
+/// then four stages of two basic blocks of 64, 128, 256, 512 channels (56, 28, 14, 7 wide),
+/// average pool over the whole 7x7 plane, flatten, dense 1000.
+///
+/// A basic block is conv 3x3 pad 1, ReLU, conv 3x3 pad 1, a [`Shortcut`](LayerSpec::Shortcut)
+/// adding the block's input (a spiking tensor: the max-pool's output or the previous block's
+/// ReLU), ReLU. The first block of stages 2 to 4 has stride 2 in its first conv and a
+/// projection shortcut (a 1x1 stride-2 conv with bias, torchvision's `downsample` with its
+/// BatchNorm folded); every other shortcut is the identity. 21 convs (3 of them projections),
+/// 8 joins.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::Shape;
+/// use tdsnn_train::zoo::resnet18;
+/// use tdsnn_train::{init, Init};
+/// # fn main() -> Result<(), tdsnn_converter::ModelError> {
+/// let dnn = init(&resnet18(), Init::He, 1)?;
+/// assert_eq!(dnn.final_shape(), Shape::flat(1000));
+/// assert_eq!(dnn.op_counts().multiplications(), 1_814_098_432);
+/// # Ok(()) }
+/// ```
+pub fn resnet18() -> Architecture {
+    let mut layers = vec![
+        conv(64, 7, 2, 3),
+        LayerSpec::Relu,
+        LayerSpec::MaxPool {
+            window: Window::square(3, 2, 1),
+        },
+    ];
+    let mut channels = 64;
+    for (stage, c) in [64, 128, 256, 512].into_iter().enumerate() {
+        for block in 0..2 {
+            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+            // The block's input: the last layer so far (a ReLU, or the stem's max-pool).
+            let from = Source::Layer(layers.len() - 1);
+            let projection = (stride != 1 || c != channels).then_some(Projection {
+                window: Window::square(1, stride, 0),
+                weights: (),
+                bias: Some(()),
+            });
+            layers.extend([
+                conv(c, 3, stride, 1),
+                LayerSpec::Relu,
+                conv(c, 3, 1, 1),
+                LayerSpec::Shortcut { from, projection },
+                LayerSpec::Relu,
+            ]);
+            channels = c;
+        }
+    }
+    layers.extend([
+        LayerSpec::AvgPool {
+            window: Window::square(7, 7, 0),
+        },
+        LayerSpec::Flatten,
+        dense(1000),
+    ]);
+    Architecture {
+        input: Shape::new(3, 224, 224),
+        layers,
+    }
+}
+
 /// A seeded random image of `shape`, pixels uniform in `[0, 1]`.
 ///
 /// # Example
@@ -225,6 +293,88 @@ mod tests {
         let ops = dnn.op_counts();
         assert_eq!(ops.layers.iter().filter(|l| l.kind == "conv2d").count(), 13);
         assert_eq!(ops.multiplications(), 15_470_264_320); // 15.47 GMACs
+    }
+
+    #[test]
+    fn resnet18_is_torchvisions() {
+        let dnn = skeleton(&resnet18());
+        let shapes = conv_and_pool_shapes(&dnn);
+        // The stem, 16 block convs, 3 projections, the average pool.
+        assert_eq!(shapes.len(), 2 + 16 + 3 + 1);
+        assert_eq!(shapes[..2], ["conv2d 64x112x112", "max_pool 64x56x56"]);
+        let projections: Vec<&str> = shapes
+            .iter()
+            .filter(|s| s.starts_with("shortcut"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            projections,
+            [
+                "shortcut 128x28x28",
+                "shortcut 256x14x14",
+                "shortcut 512x7x7"
+            ]
+        );
+        assert_eq!(shapes[shapes.len() - 1], "avg_pool 512x1x1");
+        assert_eq!(dnn.final_shape(), Shape::flat(1000));
+        // Every block: 3x3 conv, ReLU, 3x3 conv, a shortcut from the block's input, ReLU.
+        let joins: Vec<(usize, Option<Source>, bool)> = dnn
+            .layers()
+            .iter()
+            .enumerate()
+            .filter_map(|(k, l)| match l {
+                tdsnn_converter::DnnLayer::Shortcut { from, projection } => {
+                    Some((k, Some(*from), projection.is_some()))
+                }
+                _ => None,
+            })
+            .collect();
+        let block = |k: usize, j: usize, p| (k, Some(Source::Layer(j)), p);
+        assert_eq!(
+            joins,
+            [
+                block(6, 2, false),
+                block(11, 7, false),
+                block(16, 12, true),
+                block(21, 17, false),
+                block(26, 22, true),
+                block(31, 27, false),
+                block(36, 32, true),
+                block(41, 37, false),
+            ]
+        );
+        let ops = dnn.op_counts();
+        // The stem's conv: 3 * 7 * 7 inputs per output, 64 x 112 x 112 outputs.
+        assert_eq!(ops.layers[0].multiplications, 118_013_952);
+        // torchvision's ResNet-18: 1.81 G multiply-accumulates, 1,814,073,344 in its convs,
+        // projections and fc; ours adds the average pool's 25,088 (512 x 49), counted as
+        // multiplications.
+        let pool = ops.layers.iter().find(|l| l.kind == "avg_pool").unwrap();
+        assert_eq!(pool.multiplications, 25_088);
+        assert_eq!(ops.multiplications(), 1_814_073_344 + 25_088);
+        // torchvision counts 11,689,512 parameters: conv and fc weights, the fc bias, and a
+        // weight and bias per channel of each of the 20 BatchNorms (4,800 channels; the
+        // running statistics are buffers, not parameters). Folded, each BatchNorm becomes
+        // one bias per channel of its conv: 4,800 fewer.
+        assert_eq!(dnn.parameter_count(), 11_689_512 - 4_800);
+    }
+
+    #[test]
+    fn he_init_fills_resnet18s_projections() {
+        let dnn = init(&resnet18(), Init::He, 5).unwrap();
+        let tdsnn_converter::DnnLayer::Shortcut {
+            projection: Some(p),
+            ..
+        } = &dnn.layers()[16]
+        else {
+            panic!("layer 16 is stage 2's projection shortcut");
+        };
+        // 128 x 64 weights, fan-in 64: variance 2 / 64 within 5%.
+        let n = p.weights.len() as f64;
+        let var = p.weights.iter().map(|&w| f64::from(w).powi(2)).sum::<f64>() / n;
+        assert_eq!(p.weights.len(), 128 * 64);
+        assert!((var / (2.0 / 64.0) - 1.0).abs() < 0.05, "{var}");
+        assert!(p.bias.as_ref().unwrap().iter().all(|&b| b == 0.0));
     }
 
     #[test]
