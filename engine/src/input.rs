@@ -116,38 +116,28 @@ fn input_error(what: String) -> crate::Error {
     ErrorKind::Input { what }.into()
 }
 
-impl<'a> From<&'a [f32]> for Input<'a> {
-    fn from(values: &'a [f32]) -> Self {
-        Input::Values(values)
-    }
+/// `From` a slice, an array and a vector of `$t`, as the variant `$variant`.
+macro_rules! input_from {
+    ($t:ty, $variant:ident) => {
+        impl<'a> From<&'a [$t]> for Input<'a> {
+            fn from(v: &'a [$t]) -> Self {
+                Input::$variant(v)
+            }
+        }
+
+        impl<'a, const N: usize> From<&'a [$t; N]> for Input<'a> {
+            fn from(v: &'a [$t; N]) -> Self {
+                Input::$variant(v)
+            }
+        }
+
+        impl<'a> From<&'a Vec<$t>> for Input<'a> {
+            fn from(v: &'a Vec<$t>) -> Self {
+                Input::$variant(v)
+            }
+        }
+    };
 }
 
-impl<'a, const N: usize> From<&'a [f32; N]> for Input<'a> {
-    fn from(values: &'a [f32; N]) -> Self {
-        Input::Values(values)
-    }
-}
-
-impl<'a> From<&'a Vec<f32>> for Input<'a> {
-    fn from(values: &'a Vec<f32>) -> Self {
-        Input::Values(values)
-    }
-}
-
-impl<'a> From<&'a [u32]> for Input<'a> {
-    fn from(times: &'a [u32]) -> Self {
-        Input::SpikeTimes(times)
-    }
-}
-
-impl<'a, const N: usize> From<&'a [u32; N]> for Input<'a> {
-    fn from(times: &'a [u32; N]) -> Self {
-        Input::SpikeTimes(times)
-    }
-}
-
-impl<'a> From<&'a Vec<u32>> for Input<'a> {
-    fn from(times: &'a Vec<u32>) -> Self {
-        Input::SpikeTimes(times)
-    }
-}
+input_from!(f32, Values);
+input_from!(u32, SpikeTimes);
