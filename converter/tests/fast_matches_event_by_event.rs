@@ -7,11 +7,9 @@
 
 mod common;
 
-use common::{case, Case};
+use common::{assert_same, case, Case};
 use proptest::prelude::*;
-use tdsnn_engine::{
-    EventByEvent, Params, Record, Simulate, Simulator, SpikeObserver, TickMode, TilPolicy,
-};
+use tdsnn_engine::{EventByEvent, Params, Simulate, Simulator, SpikeObserver, TickMode, TilPolicy};
 
 const MODES: [TickMode; 2] = [TickMode::Explicit, TickMode::ClosedForm];
 
@@ -36,25 +34,6 @@ impl SpikeObserver for Log {
     fn release(&mut self, layer: usize, time: u32, t_il: u32) {
         self.releases.push((layer, time, t_il));
     }
-}
-
-fn assert_same(fast: &Record, slow: &Record) -> Result<(), TestCaseError> {
-    prop_assert_eq!(&fast.input, &slow.input);
-    prop_assert_eq!(fast.layers.len(), slow.layers.len());
-    for (k, (f, s)) in fast.layers.iter().zip(&slow.layers).enumerate() {
-        prop_assert_eq!(&f.spikes, &s.spikes, "layer {} spikes", k);
-        prop_assert_eq!(f.frame_origin, s.frame_origin, "layer {} frame", k);
-        prop_assert_eq!(f.release, s.release, "layer {} release", k);
-        prop_assert_eq!(f.ops.paper, s.ops.paper, "layer {} paper ops", k);
-        prop_assert_eq!(f.ops.engine.spikes, s.ops.engine.spikes);
-        prop_assert!(f.ops.engine.synaptic_adds <= s.ops.engine.synaptic_adds);
-    }
-    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    prop_assert_eq!(bits(&fast.output.potentials), bits(&slow.output.potentials));
-    prop_assert_eq!(bits(&fast.output.logits), bits(&slow.output.logits));
-    prop_assert_eq!(fast.output.class, slow.output.class);
-    prop_assert_eq!(fast.digest(), slow.digest());
-    Ok(())
 }
 
 fn check(case: &Case, til: TilPolicy, threshold: f64) -> Result<(), TestCaseError> {

@@ -18,21 +18,6 @@ use tdsnn_engine::{Layer, Plan, Record, Simulate, TickMode, TilPolicy};
 
 const CASES: u32 = 128;
 
-/// Every layer's spikes, frames, releases and delays (the engine's own work counts aside).
-fn timing(r: &Record) -> Vec<(Vec<u32>, u32, Option<u32>, Vec<u32>)> {
-    r.layers
-        .iter()
-        .map(|l| {
-            (
-                l.spikes.clone(),
-                l.frame_origin,
-                l.release,
-                l.delays.clone(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn residual_networks_fire_at_t_of_the_reference() {
     let (cases, neurons, ties, joins) = (
@@ -76,8 +61,7 @@ fn residual_networks_fire_at_t_of_the_reference() {
                     let plan = Plan::new(graph.clone(), mode);
                     let fast = plan.simulator().run(&case.input, &mut ()).unwrap();
                     let slow = plan.event_by_event().run(&case.input, &mut ()).unwrap();
-                    prop_assert_eq!(timing(&fast), timing(&slow), "{:?} {:?}", mode, til);
-                    prop_assert_eq!(&fast.output, &slow.output);
+                    common::assert_same(&fast, &slow)?;
                     let report =
                         audit::audit(&graph, &case.input, &fast, Tolerance::DEFAULT).unwrap();
                     prop_assert!(report.passed(), "{mode:?} {til:?}: {report:#?}");

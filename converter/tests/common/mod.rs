@@ -6,7 +6,9 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use tdsnn_converter::{convert, Dnn, DnnLayer};
+use tdsnn_engine::Record;
 use tdsnn_engine::{Graph, Shape, TilPolicy, Window};
 
 fn window(pool: bool) -> impl Strategy<Value = Window> {
@@ -541,4 +543,27 @@ pub fn residual_case() -> impl Strategy<Value = ResidualCase> {
             input,
             fixed_slack,
         })
+}
+
+/// The records of the two paths agree, the engine's own work aside (the fast path delivers
+/// no spike that fires at its frame origin): spikes, frames, releases, delays, paper counts,
+/// the output's bits and the digest.
+pub fn assert_same(fast: &Record, slow: &Record) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&fast.input, &slow.input);
+    prop_assert_eq!(fast.layers.len(), slow.layers.len());
+    for (k, (f, s)) in fast.layers.iter().zip(&slow.layers).enumerate() {
+        prop_assert_eq!(&f.spikes, &s.spikes, "layer {} spikes", k);
+        prop_assert_eq!(f.frame_origin, s.frame_origin, "layer {} frame", k);
+        prop_assert_eq!(f.release, s.release, "layer {} release", k);
+        prop_assert_eq!(&f.delays, &s.delays, "layer {} delays", k);
+        prop_assert_eq!(f.ops.paper, s.ops.paper, "layer {} paper ops", k);
+        prop_assert_eq!(f.ops.engine.spikes, s.ops.engine.spikes);
+        prop_assert!(f.ops.engine.synaptic_adds <= s.ops.engine.synaptic_adds);
+    }
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(bits(&fast.output.potentials), bits(&slow.output.potentials));
+    prop_assert_eq!(bits(&fast.output.logits), bits(&slow.output.logits));
+    prop_assert_eq!(fast.output.class, slow.output.class);
+    prop_assert_eq!(fast.digest(), slow.digest());
+    Ok(())
 }
