@@ -309,3 +309,33 @@ fn an_inhibition_time_beyond_600_l_is_an_error_not_an_underflow() {
         );
     }
 }
+
+/// With a fixed `T_il` too short for several layers, both paths name the same late spike: the
+/// lowest layer's first (here layer 0's bias neuron at `T(1) = 4`), though a later layer's
+/// (the output's, fed by layer 0's spikes from step 1) comes earlier in time.
+#[test]
+fn the_lowest_layers_late_spike_is_the_error_on_both_paths() {
+    let graph = GraphBuilder::new(Shape::flat(2), L)
+        // At the release (step 0, the bias not yet in) A = 0.15: T(0.15) = 1.
+        .dense(2, vec![-0.05; 4], Some(vec![-0.05, -0.05]))
+        .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
+        .til(TilPolicy::Fixed(0))
+        .build()
+        .unwrap();
+    for mode in MODES {
+        let fast = Simulator::new(graph.clone(), mode)
+            .run(&[0.0, 0.0], &mut ())
+            .unwrap_err();
+        let slow = EventByEvent::new(graph.clone(), mode)
+            .run(&[0.0, 0.0], &mut ())
+            .unwrap_err();
+        assert_eq!(fast.kind(), slow.kind(), "{mode:?}");
+        assert!(
+            matches!(
+                fast.kind(),
+                ErrorKind::LateSpike { layer: 0, origin, time: 4, .. } if origin == "the bias neuron"
+            ),
+            "{fast}"
+        );
+    }
+}

@@ -123,6 +123,8 @@ pub struct EventByEvent {
     /// Firing thresholds of the active period, one table per `T_il` value.
     schedules: HashMap<u32, TickSchedule>,
     output: OutputRecord,
+    /// The lowest layer's first late spike (fixed `T_il`), and that layer: the run's error.
+    late: Option<(usize, crate::Error)>,
 }
 
 impl EventByEvent {
@@ -147,6 +149,7 @@ impl EventByEvent {
             leak: LeakTable::new(graph.params().leak),
             schedules: HashMap::new(),
             output: OutputRecord::default(),
+            late: None,
         }
     }
 
@@ -171,17 +174,20 @@ impl Simulate for EventByEvent {
         self.start(input.into())?;
         while let Some(slot) = self.queue.pop() {
             let t = slot.time;
-            if slot.stage == 0 {
-                self.fire_input(t, observer)?;
-                continue;
+            let k = (slot.stage as usize).wrapping_sub(1);
+            let step = match slot.phase {
+                _ if slot.stage == 0 => self.fire_input(t, observer),
+                Phase::Deliver => self.deliver(k, t),
+                Phase::Release => self.release(k, t, observer),
+                Phase::Tick => self.tick(k, t),
+                Phase::Fire => self.fire(k, t, observer),
+            };
+            if let Err(e) = step {
+                return Err(self.late.take().map_or(e, |(_, late)| late));
             }
-            let k = slot.stage as usize - 1;
-            match slot.phase {
-                Phase::Deliver => self.deliver(k, t)?,
-                Phase::Release => self.release(k, t, observer)?,
-                Phase::Tick => self.tick(k, t)?,
-                Phase::Fire => self.fire(k, t, observer)?,
-            }
+        }
+        if let Some((_, late)) = self.late.take() {
+            return Err(late);
         }
         self.finish(record)
     }
@@ -191,6 +197,7 @@ impl EventByEvent {
     fn start(&mut self, input: Input<'_>) -> Result<()> {
         let graph = self.graph();
         input.spike_times(&graph, &mut self.input_spikes)?;
+        self.late = None;
         self.queue.clear();
         self.input_due.clear();
         for (i, &t) in self.input_spikes.iter().enumerate() {
@@ -372,7 +379,16 @@ impl EventByEvent {
                     .iter()
                     .enumerate()
                     .find_map(|(p, a)| a.first().map(|&i| (part_source(&graph, k, p), i)));
-                return Err(late_spike(k, first, t, st.origin, release));
+                // The run fails with the lowest layer's first late event, the one the
+                // layer-by-layer path meets first; a later layer's (in layer order, even if
+                // earlier in time) is dropped, and the run goes on without the late spikes.
+                if self.late.as_ref().is_none_or(|(j, _)| k < *j) {
+                    self.late = Some((k, late_spike(k, first, t, st.origin, release)));
+                }
+                for (part, sources) in arrived.into_iter().enumerate() {
+                    st.inboxes[part].recycle(sources);
+                }
+                return Ok(());
             }
             self.leak.ensure(t - st.origin);
         }
