@@ -1,10 +1,14 @@
 //! `tdsnn bench`'s measurement code on a tiny configuration (3 images, 1 repetition, no big
 //! networks): it runs, its figures are consistent, and its JSON has every documented key.
+//! The big networks' measurement ([`net`]) runs on small networks in their place, a residual
+//! one (as ResNet-18) and a chain (as AlexNet and VGG-16): ResNet-18 itself is tested
+//! structurally in `tdsnn-train`'s zoo, and takes seconds in release, minutes in debug.
 //! No timed assertion: speeds depend on the machine.
 
 use std::time::Duration;
 
-use tdsnn_cli::bench::{run, BenchConfig};
+use tdsnn::converter::{Architecture, LayerSpec, Projection, Shape, Source, Window};
+use tdsnn_cli::bench::{net, run, BenchConfig, NetBench};
 
 #[test]
 fn tiny_bench_has_every_documented_key() {
@@ -135,4 +139,137 @@ fn tiny_bench_has_every_documented_key() {
     keys(&json["op_table"][0], &["net", "dnn", "snn", "ratio"]);
     keys(&json["op_table"][0]["dnn"], &["mult", "add", "total"]);
     keys(&json["host"], &["threads_available", "simd"]);
+}
+
+/// Exactly the keys README documents for an entry of `nets[]`.
+const NET_KEYS: &[&str] = &[
+    "net",
+    "neurons",
+    "parameters",
+    "events",
+    "build_s",
+    "convert_s",
+    "snn_s",
+    "dense_s",
+    "snn_vs_dense_latency_ratio",
+    "paper_events_per_s",
+    "peak_memory_bytes",
+    "resident_at_start_bytes",
+    "ops",
+    "joins",
+    "delayed_spikes",
+    "max_delay",
+];
+
+/// The figures of a measured network that hold whatever it is.
+fn check_net(n: &NetBench, name: &str, label: &str) {
+    assert_eq!(n.net, name);
+    assert_eq!(n.ops.net, label);
+    let json = serde_json::to_value(n).unwrap();
+    let mut got: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = NET_KEYS.to_vec();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    for (what, x) in [
+        ("snn_s", n.snn_s),
+        ("dense_s", n.dense_s),
+        ("ratio", n.snn_vs_dense_latency_ratio),
+        ("paper_events_per_s", n.paper_events_per_s),
+        ("alpha", n.events.alpha),
+    ] {
+        assert!(x.is_finite() && x > 0.0, "{what} = {x}");
+    }
+    assert_eq!(n.snn_vs_dense_latency_ratio, n.snn_s / n.dense_s);
+    assert!(n.events.paper > 0.0 && n.events.delivered > 0.0);
+    if cfg!(target_os = "linux") {
+        let (peak, start) = (
+            n.peak_memory_bytes.unwrap(),
+            n.resident_at_start_bytes.unwrap(),
+        );
+        assert!(start > 0 && peak >= start, "{peak} < {start}");
+    }
+}
+
+fn conv(out_channels: u32, k: u32, s: u32, p: u32) -> LayerSpec {
+    LayerSpec::Conv2d {
+        out_channels,
+        window: Window::square(k, s, p),
+        weights: (),
+        bias: Some(()),
+    }
+}
+
+/// ResNet-18 in miniature: a stem (conv, ReLU, max-pool), a block with an identity shortcut,
+/// a strided block with a 1x1 projection shortcut, a global average pool, dense 10.
+fn small_resnet() -> Architecture {
+    let block = |c, stride, from, projection: bool| {
+        [
+            conv(c, 3, stride, 1),
+            LayerSpec::Relu,
+            conv(c, 3, 1, 1),
+            LayerSpec::Shortcut {
+                from: Source::Layer(from),
+                projection: projection.then_some(Projection {
+                    window: Window::square(1, stride, 0),
+                    weights: (),
+                    bias: Some(()),
+                }),
+            },
+            LayerSpec::Relu,
+        ]
+    };
+    let mut layers = vec![
+        conv(8, 3, 1, 1),
+        LayerSpec::Relu,
+        LayerSpec::MaxPool {
+            window: Window::square(2, 2, 0),
+        },
+    ];
+    layers.extend(block(8, 1, 2, false));
+    layers.extend(block(16, 2, 7, true));
+    layers.extend([
+        LayerSpec::AvgPool {
+            window: Window::square(4, 4, 0),
+        },
+        LayerSpec::Flatten,
+        LayerSpec::Dense {
+            outputs: 10,
+            weights: (),
+            bias: Some(()),
+        },
+    ]);
+    Architecture {
+        input: Shape::new(3, 16, 16),
+        layers,
+    }
+}
+
+#[test]
+fn a_residual_network_reports_its_delay_buffers() {
+    let mut stages = Vec::new();
+    let n = net("small_resnet", "small ResNet", &small_resnet(), &mut |p| {
+        stages.push((p.stage, p.done))
+    })
+    .expect("a valid residual network");
+    assert_eq!(stages.first(), Some(&("small_resnet", 0)));
+    assert_eq!(stages.last(), Some(&("small_resnet", 4)));
+    check_net(&n, "small_resnet", "small ResNet");
+    // Two joins; each shortcut's spikes wait at least for its block's first conv.
+    assert_eq!(n.joins, 2);
+    assert!(n.delayed_spikes > 0 && n.max_delay > 0, "{n:?}");
+    // At most every spike of both blocks' inputs (8x8x8 each) waited.
+    assert!(n.delayed_spikes <= 2 * 512, "{}", n.delayed_spikes);
+}
+
+#[test]
+fn a_chain_has_no_delay_buffers() {
+    let n = net("lenet5", "LeNet-5", &Architecture::lenet5(), &mut |_| {}).unwrap();
+    check_net(&n, "lenet5", "LeNet-5");
+    assert_eq!((n.joins, n.delayed_spikes, n.max_delay), (0, 0, 0));
 }

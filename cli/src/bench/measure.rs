@@ -142,8 +142,19 @@ pub fn simulate_split(
 /// The process's peak resident memory in bytes (`VmHWM` in `/proc/self/status`), or `None`
 /// where there is no such file (not Linux).
 pub fn peak_memory() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// The process's resident memory in bytes (`VmRSS` in `/proc/self/status`), or `None` where
+/// there is no such file (not Linux).
+pub fn resident_memory() -> Option<u64> {
+    status_bytes("VmRSS:")
+}
+
+/// A size in `/proc/self/status` (given there in KiB), in bytes.
+fn status_bytes(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

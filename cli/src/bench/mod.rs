@@ -12,9 +12,10 @@
 //! - **Thread scaling**: the engine over the test split with 1 and with `threads` threads
 //!   (static partition, one simulator each), images per second and whether every record is
 //!   the same (by [`Record::digest`](tdsnn::engine::Record::digest)).
-//! - **AlexNet and VGG-16** ([`tdsnn::train::zoo`], He-initialised, one seeded
+//! - **AlexNet, VGG-16 and ResNet-18** ([`tdsnn::train::zoo`], He-initialised, one seeded
 //!   3x224x224 image): converted, one image simulated in closed form, timed next to the dense
-//!   forward pass, with events and peak memory.
+//!   forward pass of the same network, with events and peak memory; for a residual network,
+//!   its joins' delay buffers (the spikes that waited, the largest delay).
 //!
 //! [`run`] measures everything and returns a [`BenchReport`]; [`BenchReport::table`] prints
 //! it, `serde_json` writes it (keys documented on the structs and in README). Nothing here
@@ -31,11 +32,11 @@ use tdsnn::baseline::calibration::L2_VALUES;
 use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, ConvertError, Dnn, ModelError};
 use tdsnn::engine::counters::LayerOps;
-use tdsnn::engine::{Plan, Simulate, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{Graph, Plan, Record, Simulate, Simulator, TickMode, TilPolicy};
 use tdsnn::io::idx::{IdxError, Split};
 use tdsnn::io::model_file::{Architecture, ModelFileError};
 use tdsnn::train::recipe::pixels;
-use tdsnn::train::zoo::{alexnet, random_image, vgg16};
+use tdsnn::train::zoo::{alexnet, random_image, resnet18, vgg16};
 use tdsnn::train::{init, Init};
 
 use crate::fixtures;
@@ -62,7 +63,7 @@ pub struct BenchConfig {
     pub scaling_images: Option<usize>,
     /// Time budget of one calibration run.
     pub calibration_budget: Duration,
-    /// Whether to build and run AlexNet and VGG-16.
+    /// Whether to build and run AlexNet, VGG-16 and ResNet-18.
     pub big: bool,
 }
 
@@ -316,7 +317,7 @@ impl OpRow {
 /// A big network, one image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NetBench {
-    /// `alexnet` or `vgg16`.
+    /// `alexnet`, `vgg16` or `resnet18`.
     pub net: String,
     /// Neurons of the converted graph (every layer's outputs).
     pub neurons: u64,
@@ -339,8 +340,21 @@ pub struct NetBench {
     /// Peak resident memory in bytes while this network was built, converted and run
     /// (`VmHWM`, reset before it where Linux allows; `null` off Linux).
     pub peak_memory_bytes: Option<u64>,
+    /// Resident memory in bytes when the peak was reset, before this network (`VmRSS`;
+    /// `null` off Linux): what the peak includes of the process and of memory the allocator
+    /// kept from the networks before.
+    pub resident_at_start_bytes: Option<u64>,
     /// Operations, table-2 format.
     pub ops: OpRow,
+    /// Layers of the converted graph that join branches (a residual add or a concat: further
+    /// synapse groups); 0 for a chain.
+    pub joins: usize,
+    /// Spikes that waited in a join's delay buffer: for every part of every join (its own
+    /// synapses, then each further group) whose delay `o - o_g` is above 0, its source's spike
+    /// count (`LayerRecord::delays`; 0 for a chain).
+    pub delayed_spikes: u64,
+    /// The largest delay `o - o_g` of any join part, in steps (0 for a chain).
+    pub max_delay: u32,
 }
 
 /// Everything `tdsnn bench` measured (its JSON; keys documented in README).
@@ -364,7 +378,7 @@ pub struct BenchReport {
     pub lenet: LenetBench,
     /// The calibration kernel.
     pub calibration: CalibrationBench,
-    /// AlexNet and VGG-16 (empty when skipped).
+    /// AlexNet, VGG-16 and ResNet-18 (empty when skipped).
     pub nets: Vec<NetBench>,
     /// The operation table: LeNet, then the big networks.
     pub op_table: Vec<OpRow>,
@@ -412,7 +426,7 @@ fn simd() -> &'static str {
 /// Where a measurement is: its stage and how far, for progress bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// Stage name (`lenet`, `calibration`, `scaling`, `alexnet`, `vgg16`).
+    /// Stage name (`lenet`, `calibration`, `scaling`, `alexnet`, `vgg16`, `resnet18`).
     pub stage: &'static str,
     /// Steps done.
     pub done: u64,
@@ -478,12 +492,22 @@ pub fn run(
     drop(lenet);
     let mut nets = Vec::new();
     if config.big {
+        // ResNet-18 runs first, while the process is small: the allocator keeps much of the
+        // memory a network frees (the resident size does not fall back), so after VGG-16 it
+        // would read about VGG-16's peak. Reported after the two chains, as added.
+        let resnet = net(
+            "resnet18",
+            "ResNet-18 (He init, 1 image)",
+            &resnet18(),
+            progress,
+        )?;
         for (name, label, arch) in [
             ("alexnet", "AlexNet (He init, 1 image)", alexnet()),
             ("vgg16", "VGG-16 (He init, 1 image)", vgg16()),
         ] {
-            nets.push(big_net(name, label, &arch, &mut step)?);
+            nets.push(net(name, label, &arch, progress)?);
         }
+        nets.push(resnet);
     }
     let mut op_table = vec![lenet_ops.clone()];
     op_table.extend(nets.iter().map(|n| n.ops.clone()));
@@ -540,24 +564,29 @@ fn scaling(
     })
 }
 
-/// Builds, converts and runs one image of a big network, then its dense forward pass.
-fn big_net(
+/// Builds `arch` with He-initialised weights (seed [`SEED`]), converts it, runs one seeded
+/// random image in closed form on one thread, then the dense forward pass of the same network:
+/// what `tdsnn bench` measures of AlexNet, VGG-16 and ResNet-18, with `stage` as the
+/// network's key (`net`) and progress stage, `label` as its operation-table row.
+pub fn net(
     stage: &'static str,
     label: &str,
     arch: &Architecture,
-    step: &mut impl FnMut(&'static str, u64, u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<NetBench, BenchError> {
-    step(stage, 0, 4);
+    let mut step = |done, total| progress(Progress { stage, done, total });
+    step(0, 4);
     measure::reset_peak_memory();
+    let resident_at_start_bytes = measure::resident_memory();
     let start = Instant::now();
     let dnn = init(arch, Init::He, SEED)?;
     let build_s = start.elapsed().as_secs_f64();
     let image = random_image(dnn.input_shape(), SEED);
-    step(stage, 1, 4);
+    step(1, 4);
     let start = Instant::now();
     let graph = Arc::new(convert(&dnn, LEAK, TilPolicy::Dynamic)?);
     let convert_s = start.elapsed().as_secs_f64();
-    step(stage, 2, 4);
+    step(2, 4);
     // Like the dense pass: set-up (the simulator's per-graph plan) outside the timer, one
     // warm-up run (the one whose record is kept), then one timed run.
     let mut sim = Simulator::new(Arc::clone(&graph), TickMode::ClosedForm);
@@ -566,7 +595,8 @@ fn big_net(
     std::hint::black_box(sim.run(&image, &mut ())?);
     let snn_s = start.elapsed().as_secs_f64();
     drop(sim);
-    step(stage, 3, 4);
+    let (joins, delayed_spikes, max_delay) = delay_buffers(&graph, &record);
+    step(3, 4);
     let neurons = (0..graph.layers().len())
         .map(|k| graph.output_shape(k).len())
         .sum();
@@ -578,7 +608,7 @@ fn big_net(
         })
         .as_secs_f64()
     };
-    step(stage, 4, 4);
+    step(4, 4);
     let total = record.total_ops();
     let events = Events::of(&total, 1, &dnn);
     Ok(NetBench {
@@ -593,6 +623,32 @@ fn big_net(
         snn_s,
         dense_s,
         peak_memory_bytes: measure::peak_memory(),
+        resident_at_start_bytes,
         ops: OpRow::new(label, &dnn, &total, 1),
+        joins,
+        delayed_spikes,
+        max_delay,
     })
+}
+
+/// A record's delay buffers: the number of joins of `graph`, the spikes that waited (for
+/// each part of each join with a delay above 0, its source's spike count, as
+/// `tdsnn run` reports them) and the largest delay.
+fn delay_buffers(graph: &Graph, record: &Record) -> (usize, u64, u32) {
+    let (mut joins, mut delayed, mut max) = (0, 0, 0);
+    for k in 0..graph.layers().len() {
+        if graph.groups(k).is_empty() {
+            continue;
+        }
+        joins += 1;
+        let sources =
+            std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source));
+        for (source, &delay) in sources.zip(&record.layers[k].delays) {
+            if delay > 0 {
+                delayed += record.spikes_of(source).len() as u64;
+            }
+            max = max.max(delay);
+        }
+    }
+    (joins, delayed, max)
 }

@@ -25,8 +25,8 @@ fn time(ns: f64) -> String {
 }
 
 impl BenchReport {
-    /// The report as tables: LeNet speeds and ratios, thread scaling, the big networks, and
-    /// the operation table in the paper's table-2 format.
+    /// The report as tables: LeNet speeds and ratios, thread scaling, the big networks (and
+    /// the delay buffers of those that join branches), and the operation table in the paper's table-2 format.
     pub fn table(&self) -> String {
         let l = &self.lenet;
         let e = &l.events;
@@ -110,6 +110,15 @@ impl BenchReport {
                         "{:.2} GiB",
                         b as f64 / f64::from(1u32 << 30)
                     ))
+                );
+            }
+            for n in self.nets.iter().filter(|n| n.joins > 0) {
+                s += &format!(
+                    "  {}: {} joins, {}spikes waited in their delay buffers, largest delay {} steps\n",
+                    n.net,
+                    n.joins,
+                    si(n.delayed_spikes as f64),
+                    n.max_delay
                 );
             }
         }
