@@ -18,12 +18,12 @@ use tdsnn_io::dump::Recorded;
 use tdsnn_io::images::{accuracy, check_labels, Inputs, LabelError};
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
-/// weights are the reference's rounded to `f32`, may put its spike on the other step.
+/// synaptic weights are the reference's rounded to `f32`, may put its spike on the other step.
 ///
-/// The SNN's bias weight is `b / G(1)` rounded to `f32`, which moves `A` by at most
-/// `2^-24 |b|`; an average pool's weight `1 / (kh * kw)` in `f32` moves it by at most
-/// `2^-24 A`; the engine's f64 sums add about `1e-12` relative. `L ln(A + 1)` moves by
-/// `L dA / (A + 1)`: a neuron is a tie where its margin ([`coding::tie_margin`]) is within
+/// Conv and dense weights are the DNN's own `f32` values and bias weights `b / G(1)` are kept
+/// in f64, so neither moves `A`; an average pool's weight `1 / (kh * kw)` in `f32` moves it by
+/// at most `2^-24 A`; the engine's f64 sums add about `1e-12` relative. `L ln(A + 1)` moves
+/// by `L dA / (A + 1)`: a neuron is a tie where its margin ([`coding::tie_margin`]) is within
 /// twice that bound.
 fn reference_tie(dnn: &Dnn, reference: &Reference, leak: f64) -> bool {
     let last = dnn.layers().len() - 1;
@@ -31,17 +31,10 @@ fn reference_tie(dnn: &Dnn, reference: &Reference, leak: f64) -> bool {
         let Some(a) = reference.layers[k].pre_activations() else {
             return false;
         };
-        let plane = (dnn.output_shape(k).h * dnn.output_shape(k).w) as usize;
-        let bias = |j: usize| -> f64 {
-            match layer {
-                DnnLayer::Conv2d { bias: Some(b), .. } => f64::from(b[j / plane]).abs(),
-                DnnLayer::Dense { bias: Some(b), .. } => f64::from(b[j]).abs(),
-                DnnLayer::AvgPool { .. } => a[j].abs(),
-                _ => 0.0,
-            }
-        };
-        a.iter().enumerate().any(|(j, &aj)| {
-            let shift = f64::from(f32::EPSILON) / 2.0 * bias(j) + 1e-12 * (1.0 + aj.abs());
+        let pooled = matches!(layer, DnnLayer::AvgPool { .. });
+        a.iter().any(|&aj| {
+            let rounded = if pooled { aj.abs() } else { 0.0 };
+            let shift = f64::from(f32::EPSILON) / 2.0 * rounded + 1e-12 * (1.0 + aj.abs());
             coding::tie_margin(aj, leak)
                 .is_some_and(|m| m <= 2.0 * leak * shift / (1.0 + aj).max(1e-300))
         })
