@@ -65,14 +65,7 @@ proptest! {
         short in 0u32..=2,
     ) {
         check(&case, TilPolicy::Dynamic, threshold)?;
-        let longest = Simulator::new(case.graph(TilPolicy::Dynamic), TickMode::ClosedForm)
-            .run(&case.input, &mut ())
-            .unwrap()
-            .layers
-            .iter()
-            .filter_map(|l| l.t_il())
-            .max()
-            .unwrap();
+        let longest = common::longest_t_il(case.graph(TilPolicy::Dynamic), &case.input);
         // A fixed T_il that covers every layer, and one that may be too short (both paths
         // must then fail alike).
         check(&case, TilPolicy::Fixed(longest + case.fixed_slack), threshold)?;

@@ -35,16 +35,7 @@ fn residual_networks_fire_at_t_of_the_reference() {
             cases.set(cases.get() + 1);
             let reference = reference_forward(&case.dnn, &case.input, case.leak).unwrap();
             let map = layer_map(&case.dnn);
-            let dynamic = Plan::new(case.graph(TilPolicy::Dynamic), TickMode::ClosedForm);
-            let longest = dynamic
-                .simulator()
-                .run(&case.input, &mut ())
-                .unwrap()
-                .layers
-                .iter()
-                .filter_map(|l| l.t_il())
-                .max()
-                .unwrap();
+            let longest = common::longest_t_il(case.graph(TilPolicy::Dynamic), &case.input);
             for til in [
                 TilPolicy::Dynamic,
                 TilPolicy::Fixed(longest + case.fixed_slack),

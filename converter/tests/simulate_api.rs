@@ -106,11 +106,9 @@ proptest! {
     fn every_path_obeys_the_same_contract(case in case()) {
         let other: Vec<f32> = case.input.iter().rev().copied().collect();
         // A fixed `T_il` that every layer's dynamic one fits under, for both inputs.
-        let dynamic = Plan::new(case.graph(TilPolicy::Dynamic), TickMode::ClosedForm);
         let longest = [&case.input, &other]
             .iter()
-            .flat_map(|x| dynamic.simulator().run(*x, &mut ()).unwrap().layers)
-            .filter_map(|l| l.t_il())
+            .map(|x| common::longest_t_il(case.graph(TilPolicy::Dynamic), x))
             .max()
             .unwrap();
         for til in [TilPolicy::Dynamic, TilPolicy::Fixed(longest + case.fixed_slack)] {

@@ -8,8 +8,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use tdsnn_converter::{convert, Dnn, DnnLayer};
-use tdsnn_engine::Record;
 use tdsnn_engine::{Graph, Shape, TilPolicy, Window};
+use tdsnn_engine::{Record, Simulate};
 
 fn window(pool: bool) -> impl Strategy<Value = Window> {
     ([1u32..=3, 1..=3], [1u32..=2, 1..=2], [0u32..=2, 0..=2]).prop_map(
@@ -566,4 +566,17 @@ pub fn assert_same(fast: &Record, slow: &Record) -> Result<(), TestCaseError> {
     prop_assert_eq!(fast.output.class, slow.output.class);
     prop_assert_eq!(fast.digest(), slow.digest());
     Ok(())
+}
+
+/// The longest inhibition time of any layer when `graph` (a dynamic-`T_il` conversion) runs
+/// `input`: a fixed `T_il` of at least this covers every layer.
+pub fn longest_t_il(graph: Graph, input: &[f32]) -> u32 {
+    tdsnn_engine::Simulator::new(graph, tdsnn_engine::TickMode::ClosedForm)
+        .run(input, &mut ())
+        .expect("a valid input runs")
+        .layers
+        .iter()
+        .filter_map(|l| l.t_il())
+        .max()
+        .unwrap_or(0)
 }
