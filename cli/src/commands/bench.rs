@@ -15,8 +15,9 @@ use super::{bar_style, thread_count};
 
 /// Measure the engine on the shipped LeNet (per image, both tick modes, one core) next to a
 /// dense f32 forward pass (im2col + GEMM, batch 1 and batched) and an L2 streaming-add
-/// calibration, all in this process; thread scaling on the test split; AlexNet and VGG-16
-/// (random He weights) on one image each; an operation table in the paper's table-2 format.
+/// calibration, all in this process; thread scaling on the test split; ResNet-18, AlexNet and
+/// VGG-16 (random He weights) on one image each; an operation table in the paper's table-2
+/// format.
 #[derive(Debug, Args)]
 // A negative number is a value (rejected with its reason), not an unknown flag.
 #[command(allow_negative_numbers = true)]
@@ -36,10 +37,10 @@ pub struct BenchArgs {
     /// Images of the scaling run (default: the whole test split).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     scaling_images: Option<u32>,
-    /// Run AlexNet and VGG-16 (the default).
+    /// Run ResNet-18, AlexNet and VGG-16 (the default).
     #[arg(long, overrides_with = "skip_big")]
     big: bool,
-    /// Skip AlexNet and VGG-16.
+    /// Skip ResNet-18, AlexNet and VGG-16.
     #[arg(long)]
     skip_big: bool,
     /// Also write the measurements as JSON to this file (keys: see README).
