@@ -15,8 +15,12 @@
 //! row sum `S_j`; the leak of every event since `o` is the one factor `exp(-(t - o)/L)`,
 //! applied when the potential is read at the release: `V_j(R) = U_j * exp(-T_il / L)`. For a
 //! hidden layer (negated weights) `U_j = -A_j`, for the output layer `U_j = A_j`, its logit.
-//! Each target's additions happen in the same order in both paths (time, then the pre-synaptic
-//! neuron's position, then its channel, the bias last in its step), so they round identically.
+//! Each target's additions happen in the same order in both paths (time, then the part: the
+//! layer's own synapses, then each further synapse group of a join; then the pre-synaptic
+//! neuron's position, then its channel; the bias last in its step), so they round
+//! identically. A join's parts are timed from their sources' frames and delivered that many
+//! steps after the join's frame origin, the latest of those frames (the earlier parts' spikes
+//! wait in a delay buffer: docs/semantics.md, "Branches and joins").
 
 mod event;
 mod fanout;

@@ -2,10 +2,12 @@
 //! [`EventByEvent`](super::EventByEvent), bit for bit, layer by layer (only `EngineOps`, the
 //! work done, differ).
 //!
-//! A layer's spikes depend only on the spikes of the layer before it, so the simulator runs
-//! each layer's whole inhibitory period, release and active period before the next: it sorts
-//! the incoming spikes into integer-time buckets (`order.rs`), delivers the buckets in time
-//! order (each target sees its additions in the same order as in the event-by-event path),
+//! A layer's spikes depend only on the spikes of its sources, earlier layers, so the simulator
+//! runs each layer's whole inhibitory period, release and active period before the next: it
+//! sorts each part's incoming spikes (its own synapses', then each synapse group's) into
+//! integer-time buckets after that part's source frame (`order.rs`), delivers the buckets in
+//! time order, part by part within a step (each target sees its additions in the same order
+//! as in the event-by-event path),
 //! releases, and fires. Spikes at the frame origin are not delivered: they are worth exactly
 //! zero beyond the row sums the potentials start from. In closed-form tick mode the firing
 //! steps come from the exact threshold table (`ticking.rs`), counted level by level over a
