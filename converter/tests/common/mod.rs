@@ -217,10 +217,38 @@ pub fn problem() -> impl Strategy<Value = Problem> {
         })
 }
 
+/// What a random architecture tells the case strategy: how many weights and biases to draw,
+/// the DNN they make, its input shape and leak constant.
+pub trait Architecture: Clone + std::fmt::Debug {
+    /// Weights and biases to draw.
+    fn sizes(&self) -> (usize, usize);
+    /// The DNN with the drawn weights and biases.
+    fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn;
+    /// The input shape.
+    fn input(&self) -> Shape;
+    /// The leak constant.
+    fn leak(&self) -> f64;
+}
+
+impl Architecture for Problem {
+    fn sizes(&self) -> (usize, usize) {
+        Problem::sizes(self)
+    }
+    fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
+        Problem::dnn(self, w, b)
+    }
+    fn input(&self) -> Shape {
+        self.input
+    }
+    fn leak(&self) -> f64 {
+        self.leak
+    }
+}
+
 /// A random network with its weights and one input.
 #[derive(Debug, Clone)]
-pub struct Case {
-    pub problem: Problem,
+pub struct Case<P = Problem> {
+    pub problem: P,
     pub dnn: Dnn,
     pub leak: f64,
     /// Pixels in [0, 1], about a fifth of them exactly 0.
@@ -229,7 +257,7 @@ pub struct Case {
     pub fixed_slack: u32,
 }
 
-impl Case {
+impl<P> Case<P> {
     /// The engine graph under a `T_il` policy.
     pub fn graph(&self, til: TilPolicy) -> Graph {
         convert(&self.dnn, self.leak, til).expect("random networks convert")
@@ -242,12 +270,14 @@ pub fn case() -> impl Strategy<Value = Case> {
 }
 
 /// Random cases of the given architectures.
-pub fn case_of(problems: impl Strategy<Value = Problem>) -> impl Strategy<Value = Case> {
+pub fn case_of<P: Architecture>(
+    problems: impl Strategy<Value = P>,
+) -> impl Strategy<Value = Case<P>> {
     (problems, 0u32..=3)
         .prop_flat_map(|(problem, fixed_slack)| {
             let (nw, nb) = problem.sizes();
             let pixel = prop_oneof![1 => Just(0.0f32), 4 => 0.0f32..=1.0];
-            let n_in = problem.input.len() as usize;
+            let n_in = problem.input().len() as usize;
             (
                 Just(problem),
                 proptest::collection::vec(-1.0f32..=1.0, nw),
@@ -258,7 +288,7 @@ pub fn case_of(problems: impl Strategy<Value = Problem>) -> impl Strategy<Value 
         })
         .prop_map(|(problem, w, b, input, fixed_slack)| Case {
             dnn: problem.dnn(&w, &b),
-            leak: problem.leak,
+            leak: problem.leak(),
             problem,
             input,
             fixed_slack,
@@ -503,46 +533,26 @@ pub fn residual_problem() -> impl Strategy<Value = ResidualProblem> {
 }
 
 /// A random residual network with its weights and one input.
-#[derive(Debug, Clone)]
-pub struct ResidualCase {
-    pub problem: ResidualProblem,
-    pub dnn: Dnn,
-    pub leak: f64,
-    /// Pixels in [0, 1], about a fifth of them exactly 0.
-    pub input: Vec<f32>,
-    /// Extra steps added to the longest dynamic `T_il` to make a valid fixed `T_il`.
-    pub fixed_slack: u32,
-}
+pub type ResidualCase = Case<ResidualProblem>;
 
-impl ResidualCase {
-    /// The engine graph under a `T_il` policy.
-    pub fn graph(&self, til: TilPolicy) -> Graph {
-        convert(&self.dnn, self.leak, til).expect("random residual networks convert")
+impl Architecture for ResidualProblem {
+    fn sizes(&self) -> (usize, usize) {
+        ResidualProblem::sizes(self)
+    }
+    fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
+        ResidualProblem::dnn(self, w, b)
+    }
+    fn input(&self) -> Shape {
+        self.input
+    }
+    fn leak(&self) -> f64 {
+        self.leak
     }
 }
 
 /// Random residual cases with weights, biases and inputs drawn by proptest (so they shrink).
 pub fn residual_case() -> impl Strategy<Value = ResidualCase> {
-    (residual_problem(), 0u32..=3)
-        .prop_flat_map(|(problem, fixed_slack)| {
-            let (nw, nb) = problem.sizes();
-            let pixel = prop_oneof![1 => Just(0.0f32), 4 => 0.0f32..=1.0];
-            let n_in = problem.input.len() as usize;
-            (
-                Just(problem),
-                proptest::collection::vec(-1.0f32..=1.0, nw),
-                proptest::collection::vec(-1.0f32..=1.0, nb),
-                proptest::collection::vec(pixel, n_in),
-                Just(fixed_slack),
-            )
-        })
-        .prop_map(|(problem, w, b, input, fixed_slack)| ResidualCase {
-            dnn: problem.dnn(&w, &b),
-            leak: problem.leak,
-            problem,
-            input,
-            fixed_slack,
-        })
+    case_of(residual_problem())
 }
 
 /// The records of the two paths agree, the engine's own work aside (the fast path delivers
