@@ -417,25 +417,13 @@ fn samples(graph: &Graph, record: &Record) -> Vec<LayerSample> {
         .collect()
 }
 
-/// The sources of layer `k`'s parts: its own synapses' first, then each further group's.
-fn part_sources(graph: &Graph, k: usize) -> impl Iterator<Item = Source> + '_ {
-    std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source))
-}
-
 /// Layer `k`'s parts in `record`, if it is a join (else none).
 fn part_samples(graph: &Graph, record: &Record, k: usize) -> Vec<PartSample> {
-    if graph.groups(k).is_empty() {
-        return Vec::new();
-    }
-    part_sources(graph, k)
-        .zip(&record.layers[k].delays)
-        .map(|(source, &delay)| PartSample {
-            delay,
-            delayed_spikes: if delay > 0 {
-                record.spikes_of(source).len() as u64
-            } else {
-                0
-            },
+    record
+        .join_parts(graph, k)
+        .map(|p| PartSample {
+            delay: p.delay,
+            delayed_spikes: p.delayed_spikes,
         })
         .collect()
 }
@@ -447,7 +435,8 @@ fn part_stats(graph: &Graph, images: &[ImageResult], k: usize) -> Vec<PartStats>
     }
     let count = images.len().max(1) as f64;
     let kinds = std::iter::once("own").chain(graph.groups(k).iter().map(|g| g.synapses.kind()));
-    part_sources(graph, k)
+    graph
+        .part_sources(k)
         .zip(kinds)
         .enumerate()
         .map(|(p, (source, synapses))| {

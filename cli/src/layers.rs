@@ -92,20 +92,14 @@ pub fn record_join(graph: &Graph, record: &Record, k: usize) -> Option<String> {
     if graph.groups(k).is_empty() {
         return None;
     }
-    let sources: Vec<Source> = std::iter::once(graph.source(k))
-        .chain(graph.groups(k).iter().map(|g| g.source))
-        .collect();
     let kinds = std::iter::once("own").chain(graph.groups(k).iter().map(|g| g.synapses.kind()));
     let mut delayed = 0;
-    let parts: Vec<String> = sources
-        .iter()
+    let parts: Vec<String> = record
+        .join_parts(graph, k)
         .zip(kinds)
-        .zip(&record.layers[k].delays)
-        .map(|((&source, kind), &delay)| {
-            if delay > 0 {
-                delayed += record.spikes_of(source).len();
-            }
-            format!("{kind} from {} (delay {delay})", source)
+        .map(|(part, kind)| {
+            delayed += part.delayed_spikes;
+            format!("{kind} from {} (delay {})", part.source, part.delay)
         })
         .collect();
     Some(format!("{}; {delayed} delayed spikes", parts.join(", ")))

@@ -48,18 +48,14 @@ struct Buffer {
 /// The delay buffers of layer `k` in `record` that hold spikes (delay above 0): one per part
 /// of a join, its own synapses first, then each further group.
 fn buffers(graph: &Graph, record: &Record, k: usize) -> Vec<Buffer> {
-    if graph.groups(k).is_empty() {
-        return Vec::new();
-    }
-    let l = &record.layers[k];
-    let sources = std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source));
-    sources
-        .zip(&l.delays)
-        .filter(|(_, &d)| d > 0)
-        .map(|(source, &d)| Buffer {
-            from: l.frame_origin - d,
-            to: l.frame_origin,
-            label: format!("delay {d} from {}", source),
+    let origin = record.layers[k].frame_origin;
+    record
+        .join_parts(graph, k)
+        .filter(|p| p.delay > 0)
+        .map(|p| Buffer {
+            from: origin - p.delay,
+            to: origin,
+            label: format!("delay {} from {}", p.delay, p.source),
         })
         .collect()
 }

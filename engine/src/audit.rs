@@ -195,8 +195,8 @@ pub fn audit<'a>(
             Source::Layer(j) => frames[j],
         };
         // Each part (its own synapses, then each group): its source's spikes and frame.
-        let parts: Vec<(&[u32], u32)> = std::iter::once(graph.source(k))
-            .chain(graph.groups(k).iter().map(|g| g.source))
+        let parts: Vec<(&[u32], u32)> = graph
+            .part_sources(k)
             .map(|s| (record.spikes_of(s), frame_of(s)))
             .collect();
         let (incoming, own_frame) = parts[0];
@@ -440,7 +440,7 @@ pub fn pre_activations(graph: &Graph, k: usize, gains: &[&[f64]]) -> Option<Vec<
     let layer = graph.layers().get(k)?;
     let out = graph.output_shape(k);
     let groups = graph.groups(k);
-    let sources = std::iter::once(graph.source(k)).chain(groups.iter().map(|g| g.source));
+    let sources = graph.part_sources(k);
     if gains.len() != 1 + groups.len()
         || sources
             .zip(gains)

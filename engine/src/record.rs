@@ -1,7 +1,7 @@
 //! What one run produced: every neuron's spike time, every layer's release, the output.
 
 use crate::counters::LayerOps;
-use crate::graph::Source;
+use crate::graph::{Graph, Source};
 
 /// Spike time of a neuron that has not fired (never present in a finished [`Record`]).
 pub const NOT_FIRED: u32 = u32::MAX;
@@ -61,6 +61,17 @@ pub struct OutputRecord {
     pub class: usize,
 }
 
+/// One part of a join as a run saw it ([`Record::join_parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinPart {
+    /// Where the part's spikes came from.
+    pub source: Source,
+    /// How many steps they waited, `o - o_g`.
+    pub delay: u32,
+    /// How many spikes waited (0 for a part without delay).
+    pub delayed_spikes: u64,
+}
+
 /// Everything one run recorded.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Record {
@@ -94,6 +105,59 @@ impl Record {
             Source::Input => &self.input,
             Source::Layer(j) => &self.layers[j].spikes,
         }
+    }
+
+    /// The parts of layer `k` of `graph` as this run saw them, its own synapses first, then
+    /// each further synapse group: each part's source, its delay `o - o_g`, and the spikes
+    /// that waited in its buffer (the source's spike count where the delay is above 0). Empty
+    /// unless layer `k` is a join.
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::graph::{Dense, Group, Node, Source, Synapses};
+    /// use tdsnn_engine::{Graph, Layer, Params, Shape, Simulate, Simulator, TickMode};
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// let dense = |outputs, weights: Vec<f32>| Dense { outputs, weights: weights.into(), bias: None };
+    /// let graph = Graph::from_nodes(
+    ///     Shape::flat(2),
+    ///     vec![
+    ///         Node::new(Layer::Dense(dense(2, vec![-0.5, 0.0, 0.0, -0.5])), Source::Input),
+    ///         Node {
+    ///             layer: Layer::Dense(dense(2, vec![-1.0, 0.0, 0.0, -1.0])),
+    ///             source: Source::Layer(0),
+    ///             groups: vec![Group { source: Source::Input, synapses: Synapses::Identity { weight: -1.0 } }],
+    ///         },
+    ///         Node::new(Layer::Output(dense(1, vec![1.0, 1.0])), Source::Layer(1)),
+    ///     ],
+    ///     Params::new(5.0),
+    /// )?;
+    /// let record = Simulator::new(graph.clone(), TickMode::ClosedForm).run(&[0.9, 0.4], &mut ())?;
+    /// let parts: Vec<_> = record.join_parts(&graph, 1).collect();
+    /// assert_eq!(parts[1].source, Source::Input);
+    /// // The input's spikes wait for layer 0's inhibitory period.
+    /// assert_eq!(parts[1].delay, record.layers[0].t_il().unwrap());
+    /// assert_eq!(parts[1].delayed_spikes, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn join_parts<'a>(
+        &'a self,
+        graph: &'a Graph,
+        k: usize,
+    ) -> impl Iterator<Item = JoinPart> + 'a {
+        let joins = !graph.groups(k).is_empty();
+        graph
+            .part_sources(k)
+            .zip(&self.layers[k].delays)
+            .filter(move |_| joins)
+            .map(move |(source, &delay)| JoinPart {
+                source,
+                delay,
+                delayed_spikes: if delay > 0 {
+                    self.spikes_of(source).len() as u64
+                } else {
+                    0
+                },
+            })
     }
 
     /// Operation counts summed over all layers.

@@ -641,13 +641,9 @@ fn delay_buffers(graph: &Graph, record: &Record) -> (usize, u64, u32) {
             continue;
         }
         joins += 1;
-        let sources =
-            std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source));
-        for (source, &delay) in sources.zip(&record.layers[k].delays) {
-            if delay > 0 {
-                delayed += record.spikes_of(source).len() as u64;
-            }
-            max = max.max(delay);
+        for part in record.join_parts(graph, k) {
+            delayed += part.delayed_spikes;
+            max = max.max(part.delay);
         }
     }
     (joins, delayed, max)

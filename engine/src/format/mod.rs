@@ -166,15 +166,6 @@ mod group_kind {
     pub const DENSE: u32 = 2;
 }
 
-/// A source as the link table codes it: 0 the input, `j + 1` layer `j`.
-fn source_code(source: crate::graph::Source) -> u32 {
-    match source {
-        crate::graph::Source::Input => 0,
-        // A graph holds at most MAX_LAYERS (4096) layers.
-        crate::graph::Source::Layer(j) => j as u32 + 1,
-    }
-}
-
 /// Bytes of the sources table of `count` layers: 4 each, padded to 8.
 fn sources_len(count: usize) -> usize {
     (4 * count).next_multiple_of(8)

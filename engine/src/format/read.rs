@@ -309,14 +309,6 @@ fn window([kh, kw, sh, sw, ph, pw]: [u32; 6]) -> Window {
     }
 }
 
-/// A source from its code.
-fn source(code: u32) -> Source {
-    match code {
-        0 => Source::Input,
-        j => Source::Layer(j as usize - 1),
-    }
-}
-
 impl Layout {
     /// The graph, every weight tensor a view into `words` (the whole file, native-endian
     /// words), biases decoded to `f64`.
@@ -371,7 +363,7 @@ impl Layout {
                     // parse() admits no other kind.
                     _ => Layer::Flatten,
                 };
-                Node::new(layer, source(code))
+                Node::new(layer, Source::from_index(code as usize))
             })
             .collect();
         for g in self.groups {
@@ -395,7 +387,7 @@ impl Layout {
                 }),
             };
             nodes[g.layer].groups.push(Group {
-                source: source(g.source),
+                source: Source::from_index(g.source as usize),
                 synapses,
             });
         }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{descriptor, group, group_kind, header, kind, source_code, sources_len, til};
+use super::{descriptor, group, group_kind, header, kind, sources_len, til};
 use super::{
     DESCRIPTOR_LEN, GROUP_LEN, HEADER_LEN, MAGIC, PAYLOAD_ALIGN, TRAILER_LEN, TRAILER_TAG, VERSION,
 };
@@ -107,7 +107,7 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 put(&mut out, offset + 8 * j, &v.to_le_bytes());
             }
         }
-        let source = source_code(graph.source(i));
+        let source = graph.source(i).index() as u32;
         put(&mut out, sources_at + 4 * i, &source.to_le_bytes());
     }
     for (n, ((k, g), offset)) in groups.iter().zip(&group_offsets).enumerate() {
@@ -117,7 +117,7 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
         put(
             &mut out,
             base + group::SOURCE,
-            &source_code(g.source).to_le_bytes(),
+            &(g.source.index() as u32).to_le_bytes(),
         );
         put(&mut out, base + group::KIND, &code.to_le_bytes());
         put_params(&mut out, base + group::PARAMS, &params);

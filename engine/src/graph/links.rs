@@ -19,6 +19,32 @@ pub enum Source {
     Layer(usize),
 }
 
+impl Source {
+    /// The source as one number: 0 the input, `j + 1` layer `j` (how the graph file and the
+    /// kernel's tables index sources).
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::graph::Source;
+    /// assert_eq!(Source::Layer(4).index(), 5);
+    /// assert_eq!(Source::from_index(0), Source::Input);
+    /// ```
+    pub fn index(self) -> usize {
+        match self {
+            Source::Input => 0,
+            Source::Layer(j) => j + 1,
+        }
+    }
+
+    /// The source numbered `index` (see [`index`](Source::index)).
+    pub fn from_index(index: usize) -> Source {
+        match index {
+            0 => Source::Input,
+            j => Source::Layer(j - 1),
+        }
+    }
+}
+
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -412,6 +412,12 @@ impl Graph {
         &self.groups[k]
     }
 
+    /// The sources of layer `k`'s parts, in the order both simulators deliver them: its own
+    /// synapses' source, then each further group's.
+    pub fn part_sources(&self, k: usize) -> impl Iterator<Item = Source> + '_ {
+        std::iter::once(self.sources[k]).chain(self.groups[k].iter().map(|g| g.source))
+    }
+
     /// Whether any layer joins branches (has further synapse groups) or takes its spikes
     /// from another layer than the one before it.
     pub fn branches(&self) -> bool {

@@ -5,7 +5,7 @@
 
 use super::row_sums::RowSums;
 use crate::coding;
-use crate::graph::{AvgPool, Conv2d, Graph, Layer, MaxPool, Shape, Source, Synapses, Window};
+use crate::graph::{AvgPool, Conv2d, Graph, Layer, MaxPool, Shape, Synapses, Window};
 
 /// Graph facts both paths of the engine look up, computed once.
 #[derive(Debug)]
@@ -34,10 +34,8 @@ impl Tables {
         let layers = graph.layers();
         let mut consumers = vec![Vec::new(); layers.len() + 1];
         for k in 0..layers.len() {
-            let sources =
-                std::iter::once(graph.source(k)).chain(graph.groups(k).iter().map(|g| g.source));
-            for (part, source) in sources.enumerate() {
-                consumers[source_index(source)].push((k, part));
+            for (part, source) in graph.part_sources(k).enumerate() {
+                consumers[source.index()].push((k, part));
             }
         }
         let pool_needs: Vec<Vec<u32>> = (0..layers.len())
@@ -64,14 +62,6 @@ impl Tables {
             synapses,
             row_runs: layers.iter().map(row_runs).collect(),
         }
-    }
-}
-
-/// The index of `source` in [`Tables::consumers`].
-pub(crate) fn source_index(source: Source) -> usize {
-    match source {
-        Source::Input => 0,
-        Source::Layer(j) => j + 1,
     }
 }
 

@@ -41,14 +41,13 @@ use self::buckets::Buckets;
 use self::queue::{EventQueue, Phase, Slot};
 use super::fanout;
 use super::leak::{add_spike, LeakTable};
-use super::tables::source_index;
 use super::ticking::TickSchedule;
 use super::{
     add_time, check_til, late_spike, output_record, tick_schedule, Plan, Simulate, TickMode,
 };
 use crate::counters::LayerOps;
 use crate::error::{ErrorKind, Result};
-use crate::graph::{Graph, Layer, Shape, Source, Synapses, TilPolicy};
+use crate::graph::{Graph, Layer, Source, Synapses, TilPolicy};
 use crate::input::Input;
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, OutputRecord, Record, NOT_FIRED};
@@ -152,10 +151,6 @@ impl EventByEvent {
             late: None,
         }
     }
-
-    fn graph(&self) -> Arc<Graph> {
-        Arc::clone(self.plan.graph())
-    }
 }
 
 impl Simulate for EventByEvent {
@@ -171,16 +166,19 @@ impl Simulate for EventByEvent {
         observer: &mut O,
         record: &mut Record,
     ) -> Result<()> {
-        self.start(input.into())?;
+        // One handle on the graph for the whole run, lent to every step.
+        let graph = Arc::clone(self.plan.graph());
+        let graph = &*graph;
+        self.start(graph, input.into())?;
         while let Some(slot) = self.queue.pop() {
             let t = slot.time;
             let k = (slot.stage as usize).wrapping_sub(1);
             let step = match slot.phase {
                 _ if slot.stage == 0 => self.fire_input(t, observer),
-                Phase::Deliver => self.deliver(k, t),
-                Phase::Release => self.release(k, t, observer),
-                Phase::Tick => self.tick(k, t),
-                Phase::Fire => self.fire(k, t, observer),
+                Phase::Deliver => self.deliver(graph, k, t),
+                Phase::Release => self.release(graph, k, t, observer),
+                Phase::Tick => self.tick(graph, k, t),
+                Phase::Fire => self.fire(graph, k, t, observer),
             };
             if let Err(e) = step {
                 return Err(self.late.take().map_or(e, |(_, late)| late));
@@ -189,14 +187,13 @@ impl Simulate for EventByEvent {
         if let Some((_, late)) = self.late.take() {
             return Err(late);
         }
-        self.finish(record)
+        self.finish(graph, record)
     }
 }
 
 impl EventByEvent {
-    fn start(&mut self, input: Input<'_>) -> Result<()> {
-        let graph = self.graph();
-        input.spike_times(&graph, &mut self.input_spikes)?;
+    fn start(&mut self, graph: &Graph, input: Input<'_>) -> Result<()> {
+        input.spike_times(graph, &mut self.input_spikes)?;
         self.late = None;
         self.queue.clear();
         self.input_due.clear();
@@ -241,20 +238,19 @@ impl EventByEvent {
             st.ops = LayerOps::default();
         }
         // The input's spikes are timed from 0.
-        self.frame_known(Source::Input, 0)
+        self.frame_known(graph, Source::Input, 0)
     }
 
     /// The frame of `source`'s spikes is now known to be `frame`: every part it feeds learns
     /// it; a layer whose parts all know theirs begins its inhibitory period, a max-pool or
     /// flatten layer passes the frame on.
-    fn frame_known(&mut self, source: Source, frame: u32) -> Result<()> {
-        let graph = self.graph();
-        let consumers = &self.plan.tables().consumers[source_index(source)];
-        for &(k, part) in consumers.clone().iter() {
+    fn frame_known(&mut self, graph: &Graph, source: Source, frame: u32) -> Result<()> {
+        let plan = self.plan.clone();
+        for &(k, part) in &plan.tables().consumers[source.index()] {
             if !graph.layers()[k].is_synaptic() {
                 self.layers[k].origin = frame;
                 self.layers[k].framed = true;
-                self.frame_known(Source::Layer(k), frame)?;
+                self.frame_known(graph, Source::Layer(k), frame)?;
                 continue;
             }
             let st = &mut self.layers[k];
@@ -262,7 +258,7 @@ impl EventByEvent {
             st.frames_pending -= 1;
             if st.frames_pending == 0 {
                 let origin = st.part_frames.iter().copied().max().unwrap_or(0);
-                self.begin_frame(k, origin)?;
+                self.begin_frame(graph, k, origin)?;
             }
         }
         Ok(())
@@ -270,20 +266,14 @@ impl EventByEvent {
 
     /// Layer `k`'s inhibitory period starts at `origin`: schedule its bias spike and, for a
     /// fixed `T_il`, its release.
-    fn begin_frame(&mut self, k: usize, origin: u32) -> Result<()> {
-        let graph = self.graph();
+    fn begin_frame(&mut self, graph: &Graph, k: usize, origin: u32) -> Result<()> {
         let layer = &graph.layers()[k];
         let st = &mut self.layers[k];
         st.origin = origin;
         st.framed = true;
         st.delays.clear();
         st.delays.extend(st.part_frames.iter().map(|&f| origin - f));
-        st.remaining = graph.input_shape_of(k).len()
-            + graph
-                .groups(k)
-                .iter()
-                .map(|g| graph.shape_of(g.source).len())
-                .sum::<u64>();
+        st.remaining = graph.part_sources(k).map(|s| graph.shape_of(s).len()).sum();
         // Spikes that came before the frame was known wait their delay from here.
         for (part, tau, neurons) in std::mem::take(&mut st.held) {
             let t = add_time(origin, tau, k)?;
@@ -328,13 +318,19 @@ impl EventByEvent {
     /// feeds: delivered `origin + (t - frame)` into a layer whose frame origin is known, held
     /// until it is otherwise.
     fn send(&mut self, source: Source, frame: u32, t: u32, fired: Vec<u32>) -> Result<()> {
-        let consumers = &self.plan.tables().consumers[source_index(source)];
+        let consumers = &self.plan.tables().consumers[source.index()];
         if fired.is_empty() || consumers.is_empty() {
             self.input_due.recycle(fired);
             return Ok(());
         }
-        for &(k, part) in consumers {
-            let neurons = fired.clone();
+        // Each consumer but the last takes a copy; the last takes the list itself.
+        let mut fired = Some(fired);
+        for (n, &(k, part)) in consumers.iter().enumerate() {
+            let neurons = if n + 1 == consumers.len() {
+                fired.take().expect("taken once, by the last consumer")
+            } else {
+                fired.clone().expect("not yet taken")
+            };
             let st = &mut self.layers[k];
             let tau = t - frame;
             if !st.framed {
@@ -349,44 +345,41 @@ impl EventByEvent {
                 phase: Phase::Deliver,
             });
         }
-        self.input_due.recycle(fired);
         Ok(())
     }
 
     /// Delivers what reaches layer `k` at `t`: each part's spikes in part order, then the
     /// bias.
-    fn deliver(&mut self, k: usize, t: u32) -> Result<()> {
-        let graph = self.graph();
+    fn deliver(&mut self, graph: &Graph, k: usize, t: u32) -> Result<()> {
         let layer = &graph.layers()[k];
         let out = graph.output_shape(k);
         let synaptic = layer.is_synaptic();
-        let parts = 1 + graph.groups(k).len();
         let st = &mut self.layers[k];
-        let mut arrived: SmallVec<[Vec<u32>; 4]> = SmallVec::new();
-        for (part, inbox) in st.inboxes.iter_mut().enumerate().take(parts) {
+        // Per part: its source and the spikes arriving now.
+        let mut arrived: SmallVec<[(Source, Vec<u32>); 4]> = SmallVec::new();
+        for (source, inbox) in graph.part_sources(k).zip(&mut st.inboxes) {
             let mut sources = inbox.take(t);
             // The spikes of one time step are added in one fixed order, the same in every
             // path of the engine (max-pool units may complete in any order): part by part,
             // ascending position, then channel.
-            let inp = part_shape(&graph, k, part);
+            let inp = graph.shape_of(source);
             let plane = u64::from(inp.h) * u64::from(inp.w);
             sources.sort_unstable_by_key(|&i| (u64::from(i) % plane, i));
-            arrived.push(sources);
+            arrived.push((source, sources));
         }
         if synaptic {
             if let Some(release) = st.release {
                 let first = arrived
                     .iter()
-                    .enumerate()
-                    .find_map(|(p, a)| a.first().map(|&i| (part_source(&graph, k, p), i)));
+                    .find_map(|(source, a)| a.first().map(|&i| (*source, i)));
                 // The run fails with the lowest layer's first late event, the one the
                 // layer-by-layer path meets first; a later layer's (in layer order, even if
                 // earlier in time) is dropped, and the run goes on without the late spikes.
                 if self.late.as_ref().is_none_or(|(j, _)| k < *j) {
                     self.late = Some((k, late_spike(k, first, t, st.origin, release)));
                 }
-                for (part, sources) in arrived.into_iter().enumerate() {
-                    st.inboxes[part].recycle(sources);
+                for (inbox, (_, sources)) in st.inboxes.iter_mut().zip(arrived) {
+                    inbox.recycle(sources);
                 }
                 return Ok(());
             }
@@ -400,9 +393,9 @@ impl EventByEvent {
         let u = &mut st.u;
         let mut synapses = 0;
         let mut arrivals = 0;
-        for (part, sources) in arrived.iter().enumerate() {
+        for (part, (source, sources)) in arrived.iter().enumerate() {
             arrivals += sources.len() as u64;
-            let inp = part_shape(&graph, k, part);
+            let inp = graph.shape_of(*source);
             let conn = match part {
                 0 => None,
                 g => Some(&graph.groups(k)[g - 1].synapses),
@@ -486,19 +479,19 @@ impl EventByEvent {
                 phase: Phase::Fire,
             });
         }
-        for (part, sources) in arrived.into_iter().enumerate() {
-            st.inboxes[part].recycle(sources);
+        for (inbox, (_, sources)) in st.inboxes.iter_mut().zip(arrived) {
+            inbox.recycle(sources);
         }
         Ok(())
     }
 
     fn release(
         &mut self,
+        graph: &Graph,
         k: usize,
         t: u32,
         observer: &mut (impl SpikeObserver + ?Sized),
     ) -> Result<()> {
-        let graph = self.graph();
         let params = *graph.params();
         let st = &mut self.layers[k];
         st.release = Some(t);
@@ -558,11 +551,10 @@ impl EventByEvent {
             });
         }
         // The layer's spikes are timed from its release.
-        self.frame_known(Source::Layer(k), t)
+        self.frame_known(graph, Source::Layer(k), t)
     }
 
-    fn tick(&mut self, k: usize, t: u32) -> Result<()> {
-        let graph = self.graph();
+    fn tick(&mut self, graph: &Graph, k: usize, t: u32) -> Result<()> {
         let threshold = graph.params().threshold;
         let st = &mut self.layers[k];
         let release = st.release.expect("ticks follow the release");
@@ -603,11 +595,11 @@ impl EventByEvent {
 
     fn fire(
         &mut self,
+        graph: &Graph,
         k: usize,
         t: u32,
         observer: &mut (impl SpikeObserver + ?Sized),
     ) -> Result<()> {
-        let graph = self.graph();
         let synaptic = graph.layers()[k].is_synaptic();
         let st = &mut self.layers[k];
         let fired = st.due.take(t);
@@ -631,8 +623,7 @@ impl EventByEvent {
 
     /// Checks that every neuron fired and every synapse-based layer released, and copies the
     /// run into `record`, reusing its buffers.
-    fn finish(&mut self, record: &mut Record) -> Result<()> {
-        let graph = self.graph();
+    fn finish(&mut self, graph: &Graph, record: &mut Record) -> Result<()> {
         record.input.clone_from(&self.input_spikes);
         record
             .layers
@@ -669,19 +660,5 @@ impl EventByEvent {
         }
         std::mem::swap(&mut record.output, &mut self.output);
         Ok(())
-    }
-}
-
-/// The shape of the spikes part `part` of layer `k` takes (0 its own synapses, `g + 1` its
-/// group `g`).
-fn part_shape(graph: &Graph, k: usize, part: usize) -> Shape {
-    graph.shape_of(part_source(graph, k, part))
-}
-
-/// Where part `part` of layer `k` takes its spikes from.
-fn part_source(graph: &Graph, k: usize, part: usize) -> Source {
-    match part {
-        0 => graph.source(k),
-        g => graph.groups(k)[g - 1].source,
     }
 }
