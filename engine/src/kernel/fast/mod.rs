@@ -340,6 +340,7 @@ impl Layerwise<'_> {
             .iter()
             .zip(orders)
             .map(|(part, order)| PartDelivery {
+                geometry: deliver::Positions::of(part.inp),
                 conn: part.conn,
                 inp: part.inp,
                 order,
@@ -520,6 +521,8 @@ enum Conn<'a> {
 struct PartDelivery<'a> {
     conn: Conn<'a>,
     inp: Shape,
+    /// The source's positions and channels, by multiplications (computed once per layer).
+    geometry: deliver::Positions,
     order: &'a TimeOrder,
 }
 
@@ -578,9 +581,17 @@ impl Delivery<'_> {
                 }
                 let inp = part.inp;
                 synapses += match part.conn {
-                    Conn::Own(layer, flipped) => {
-                        own::<WIDE>(layer, flipped, inp, out, sources, excess, u, rows)
-                    }
+                    Conn::Own(layer, flipped) => own::<WIDE>(
+                        layer,
+                        flipped,
+                        inp,
+                        &part.geometry,
+                        out,
+                        sources,
+                        excess,
+                        u,
+                        rows,
+                    ),
                     Conn::Group(Synapses::Identity { weight }) => {
                         deliver::identity(*weight, out, channels_last, sources, excess, u)
                     }
@@ -610,6 +621,7 @@ fn own<const WIDE: usize>(
     layer: &Layer,
     flipped: Option<&[f32]>,
     inp: Shape,
+    geometry: &deliver::Positions,
     out: Shape,
     sources: &[u32],
     excess: f64,
@@ -623,13 +635,12 @@ fn own<const WIDE: usize>(
         }
         Layer::Conv2d(c) => match flipped {
             Some(f) => {
-                let geometry = deliver::Positions::of(inp);
                 // Sources come position by position (channels-last): each position's
                 // channels share their targets.
                 let same = |&a: &u32, &b: &u32| geometry.position(a) == geometry.position(b);
                 for group in sources.chunk_by(same) {
                     synapses +=
-                        deliver::conv_rows::<WIDE>(c, f, &geometry, out, group, excess, u, rows);
+                        deliver::conv_rows::<WIDE>(c, f, geometry, out, group, excess, u, rows);
                 }
             }
             None => {
