@@ -200,7 +200,7 @@ fn seed_graph(til: TilPolicy) -> Vec<u8> {
         .output(2, ramp(6, 0.5), None)
         .build()
         .expect("the seed graph is valid");
-    let bytes = format::to_bytes(&graph).unwrap();
+    let bytes = format::to_bytes(&graph);
     assert_eq!(format::from_bytes(&bytes).unwrap(), graph);
     bytes
 }

@@ -111,11 +111,11 @@ fn every_kind(til: TilPolicy, threshold: f64, leak: f64) -> Result<Graph, tdsnn_
 
 /// Round trip through bytes: equal graph, and the same bytes again.
 fn round_trip(graph: &Graph) -> TestResult {
-    let bytes = to_bytes(graph)?;
+    let bytes = to_bytes(graph);
     let back = from_bytes(&bytes)?;
     assert_eq!(&back, graph);
     assert_eq!(
-        to_bytes(&back).unwrap(),
+        to_bytes(&back),
         bytes,
         "re-serialising a read graph changed its bytes"
     );
@@ -154,7 +154,7 @@ fn bias_present_and_absent() -> TestResult {
             .output(2, values(16, 3), out.then(|| biases(2, 4)))
             .build()?;
         round_trip(&graph)?;
-        let back = from_bytes(&to_bytes(&graph).unwrap())?;
+        let back = from_bytes(&to_bytes(&graph))?;
         assert_eq!(back.layers()[0].bias().is_some(), hidden);
         assert_eq!(back.layers()[1].bias().is_some(), out);
     }
@@ -167,7 +167,7 @@ fn smallest_graph() -> TestResult {
         .output(1, vec![-0.0], None)
         .build()?;
     round_trip(&graph)?;
-    let back = from_bytes(&to_bytes(&graph).unwrap())?;
+    let back = from_bytes(&to_bytes(&graph))?;
     // -0.0 survives bit for bit.
     assert_eq!(
         back.layers()[0].weights().unwrap()[0].to_bits(),
@@ -180,7 +180,7 @@ fn smallest_graph() -> TestResult {
 #[test]
 fn layout_matches_the_specification() -> TestResult {
     let graph = every_kind(TilPolicy::Fixed(37), -0.75, 2.5)?;
-    let b = to_bytes(&graph).unwrap();
+    let b = to_bytes(&graph);
     let n = graph.layers().len();
     assert_eq!(&b[0..8], b"TDSNNGRF");
     assert_eq!(u32_at(&b, 8), 2);
@@ -258,7 +258,7 @@ fn layout_matches_the_specification() -> TestResult {
 #[test]
 fn tensors_are_views_into_one_buffer() -> TestResult {
     let graph = every_kind(TilPolicy::Dynamic, 0.0, 5.0)?;
-    let b = to_bytes(&graph).unwrap();
+    let b = to_bytes(&graph);
     let back = from_bytes(&b)?;
     let path = temp_path("views");
     write(&graph, &path)?;
@@ -296,7 +296,7 @@ fn file_round_trip() -> TestResult {
         })?;
         let back = read(&path);
         std::fs::remove_file(&path).ok();
-        assert_eq!(on_disk, to_bytes(&graph).unwrap());
+        assert_eq!(on_disk, to_bytes(&graph));
         assert_eq!(back?, graph);
     }
     Ok(())
@@ -509,9 +509,9 @@ proptest! {
     #[test]
     fn random_graphs_round_trip(recipe in recipe()) {
         let graph = recipe.build().map_err(|e| TestCaseError::fail(format!("{e}")))?;
-        let bytes = to_bytes(&graph).unwrap();
+        let bytes = to_bytes(&graph);
         let back = from_bytes(&bytes).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert_eq!(&back, &graph);
-        prop_assert_eq!(to_bytes(&back).unwrap(), bytes);
+        prop_assert_eq!(to_bytes(&back), bytes);
     }
 }

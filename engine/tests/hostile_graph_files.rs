@@ -72,7 +72,7 @@ fn small_graph() -> Graph {
 }
 
 fn valid_file() -> Vec<u8> {
-    to_bytes(&small_graph()).unwrap()
+    to_bytes(&small_graph())
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -283,7 +283,7 @@ proptest! {
         }
         fix_crc(&mut b);
         if let Ok(graph) = from_bytes(&b) {
-            prop_assert_eq!(from_bytes(&to_bytes(&graph).unwrap()), Ok(graph));
+            prop_assert_eq!(from_bytes(&to_bytes(&graph)), Ok(graph));
         }
     }
 
@@ -306,7 +306,7 @@ proptest! {
         }
         fix_crc(&mut b);
         if let Ok(graph) = from_bytes(&b) {
-            prop_assert_eq!(from_bytes(&to_bytes(&graph).unwrap()), Ok(graph));
+            prop_assert_eq!(from_bytes(&to_bytes(&graph)), Ok(graph));
         }
     }
 }
@@ -449,7 +449,7 @@ fn a_group_count_the_file_cannot_hold() {
 /// Made from the version 2 bytes of a graph without biases: the link table and its padding
 /// (64 bytes) taken out, every offset moved back by 64.
 fn version_1_file(graph: &Graph) -> Vec<u8> {
-    let v2 = to_bytes(graph).unwrap();
+    let v2 = to_bytes(graph);
     let n = graph.layers().len();
     let table_end = desc(n);
     let payloads = (table_end + 4 * n).next_multiple_of(8).next_multiple_of(64);

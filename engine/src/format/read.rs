@@ -44,7 +44,7 @@ const MIN_LEN: usize = HEADER_LEN + TRAILER_LEN;
 ///     .dense(2, vec![-1.0, 0.0, 0.0, -1.0], None)
 ///     .output(2, vec![1.0, 0.0, 0.0, 1.0], Some(vec![0.0, 0.25]))
 ///     .build()?;
-/// let bytes = format::to_bytes(&graph)?;
+/// let bytes = format::to_bytes(&graph);
 /// assert_eq!(format::from_bytes(&bytes)?, graph);
 ///
 /// // A truncated file is an error, never a panic.

@@ -24,12 +24,12 @@ use crate::graph::{Graph, Group, Layer, Synapses, TilPolicy, Weights, Window};
 /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
 ///     .output(1, vec![1.0, 2.0], Some(vec![0.5]))
 ///     .build()?;
-/// let bytes = format::to_bytes(&graph)?;
+/// let bytes = format::to_bytes(&graph);
 /// assert_eq!(&bytes[..8], b"TDSNNGRF");
 /// assert_eq!(format::from_bytes(&bytes)?, graph);
 /// # Ok(()) }
 /// ```
-pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
+pub fn to_bytes(graph: &Graph) -> Vec<u8> {
     let layers = graph.layers();
     let count = u32::try_from(layers.len()).expect("a graph file holds fewer than 2^32 layers");
     let groups: Vec<(usize, &Group)> = (0..layers.len())
@@ -130,7 +130,7 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
     let crc = crc32fast::hash(&out[..body]);
     put(&mut out, body, &crc.to_le_bytes());
     put(&mut out, body + 4, &TRAILER_TAG);
-    Ok(out)
+    out
 }
 
 /// Writes `graph` to the file at `path` (created or truncated) in the graph file format.
@@ -153,7 +153,7 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
 /// ```
 pub fn write(graph: &Graph, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    std::fs::write(path, to_bytes(graph)?).map_err(|e| {
+    std::fs::write(path, to_bytes(graph)).map_err(|e| {
         ErrorKind::Io {
             path: path.display().to_string(),
             message: e.to_string(),
