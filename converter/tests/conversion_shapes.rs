@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{problem, Problem, Stage};
+use common::{problem, Architecture, Problem, Stage};
 use proptest::prelude::*;
 use tdsnn_converter::{convert, layer_map, reference_forward, DnnLayer};
 use tdsnn_engine::{Shape, TilPolicy, Window};

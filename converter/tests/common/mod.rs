@@ -152,51 +152,6 @@ impl Problem {
         );
         (layers, shapes)
     }
-
-    /// How many weights and biases the skeleton holds.
-    pub fn sizes(&self) -> (usize, usize) {
-        self.skeleton().0.iter().fold((0, 0), |(w, b), l| match l {
-            DnnLayer::Dense { weights, bias, .. } | DnnLayer::Conv2d { weights, bias, .. } => {
-                (w + weights.len(), b + bias.as_ref().map_or(0, Vec::len))
-            }
-            _ => (w, b),
-        })
-    }
-
-    /// The DNN with weights taken in order from `w` (uniform in [-1, 1], scaled to
-    /// `1.5 * sqrt(3 / fan_in)` so that activations stay of order one) and biases from `b`.
-    pub fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
-        let (mut layers, _) = self.skeleton();
-        let (mut wi, mut bi) = (0, 0);
-        let take = |dst: &mut Vec<f32>, src: &[f32], at: &mut usize, scale: f32| {
-            let n = dst.len();
-            dst.iter_mut()
-                .zip(&src[*at..*at + n])
-                .for_each(|(d, s)| *d = s * scale);
-            *at += n;
-        };
-        for layer in &mut layers {
-            if let DnnLayer::Dense {
-                outputs: n,
-                weights,
-                bias,
-            }
-            | DnnLayer::Conv2d {
-                out_channels: n,
-                weights,
-                bias,
-                ..
-            } = layer
-            {
-                let fan_in = (weights.len() / *n as usize) as f32;
-                take(weights, w, &mut wi, 1.5 * (3.0 / fan_in).sqrt());
-                if let Some(bias) = bias {
-                    take(bias, b, &mut bi, 1.0);
-                }
-            }
-        }
-        Dnn::new(self.input, layers).expect("a well-formed stack validates")
-    }
 }
 
 /// Random architectures.
@@ -231,11 +186,48 @@ pub trait Architecture: Clone + std::fmt::Debug {
 }
 
 impl Architecture for Problem {
+    /// How many weights and biases the skeleton holds.
     fn sizes(&self) -> (usize, usize) {
-        Problem::sizes(self)
+        self.skeleton().0.iter().fold((0, 0), |(w, b), l| match l {
+            DnnLayer::Dense { weights, bias, .. } | DnnLayer::Conv2d { weights, bias, .. } => {
+                (w + weights.len(), b + bias.as_ref().map_or(0, Vec::len))
+            }
+            _ => (w, b),
+        })
     }
+    /// The DNN with weights taken in order from `w` (uniform in [-1, 1], scaled to
+    /// `1.5 * sqrt(3 / fan_in)` so that activations stay of order one) and biases from `b`.
     fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
-        Problem::dnn(self, w, b)
+        let (mut layers, _) = self.skeleton();
+        let (mut wi, mut bi) = (0, 0);
+        let take = |dst: &mut Vec<f32>, src: &[f32], at: &mut usize, scale: f32| {
+            let n = dst.len();
+            dst.iter_mut()
+                .zip(&src[*at..*at + n])
+                .for_each(|(d, s)| *d = s * scale);
+            *at += n;
+        };
+        for layer in &mut layers {
+            if let DnnLayer::Dense {
+                outputs: n,
+                weights,
+                bias,
+            }
+            | DnnLayer::Conv2d {
+                out_channels: n,
+                weights,
+                bias,
+                ..
+            } = layer
+            {
+                let fan_in = (weights.len() / *n as usize) as f32;
+                take(weights, w, &mut wi, 1.5 * (3.0 / fan_in).sqrt());
+                if let Some(bias) = bias {
+                    take(bias, b, &mut bi, 1.0);
+                }
+            }
+        }
+        Dnn::new(self.input, layers).expect("a well-formed stack validates")
     }
     fn input(&self) -> Shape {
         self.input
@@ -406,62 +398,6 @@ impl ResidualProblem {
         layers
     }
 
-    /// How many weights and biases the skeleton holds.
-    pub fn sizes(&self) -> (usize, usize) {
-        self.skeleton().iter().fold((0, 0), |(w, b), l| match l {
-            DnnLayer::Dense { weights, bias, .. }
-            | DnnLayer::Conv2d { weights, bias, .. }
-            | DnnLayer::Shortcut {
-                projection: Some(tdsnn_converter::Projection { weights, bias, .. }),
-                ..
-            } => (w + weights.len(), b + bias.as_ref().map_or(0, Vec::len)),
-            _ => (w, b),
-        })
-    }
-
-    /// The DNN with weights taken in order from `w` (scaled as [`Problem::dnn`] scales them)
-    /// and biases from `b`.
-    pub fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
-        let mut layers = self.skeleton();
-        let (mut wi, mut bi) = (0, 0);
-        let take = |dst: &mut Vec<f32>, src: &[f32], at: &mut usize, scale: f32| {
-            let n = dst.len();
-            dst.iter_mut()
-                .zip(&src[*at..*at + n])
-                .for_each(|(d, s)| *d = s * scale);
-            *at += n;
-        };
-        for layer in &mut layers {
-            let (n, weights, bias) = match layer {
-                DnnLayer::Dense {
-                    outputs: n,
-                    weights,
-                    bias,
-                }
-                | DnnLayer::Conv2d {
-                    out_channels: n,
-                    weights,
-                    bias,
-                    ..
-                } => (*n as usize, weights, bias),
-                DnnLayer::Shortcut {
-                    projection: Some(p),
-                    ..
-                } => {
-                    let n = p.bias.as_ref().map_or(1, Vec::len);
-                    (n, &mut p.weights, &mut p.bias)
-                }
-                _ => continue,
-            };
-            let fan_in = (weights.len() / n) as f32;
-            take(weights, w, &mut wi, 1.5 * (3.0 / fan_in).sqrt());
-            if let Some(bias) = bias {
-                take(bias, b, &mut bi, 1.0);
-            }
-        }
-        Dnn::new(self.input, layers).expect("a well-formed residual network validates")
-    }
-
     /// How many shortcuts (identity and projection) and concatenations the network has.
     pub fn joins(&self) -> (usize, usize, usize) {
         let layers = self.skeleton();
@@ -536,11 +472,59 @@ pub fn residual_problem() -> impl Strategy<Value = ResidualProblem> {
 pub type ResidualCase = Case<ResidualProblem>;
 
 impl Architecture for ResidualProblem {
+    /// How many weights and biases the skeleton holds.
     fn sizes(&self) -> (usize, usize) {
-        ResidualProblem::sizes(self)
+        self.skeleton().iter().fold((0, 0), |(w, b), l| match l {
+            DnnLayer::Dense { weights, bias, .. }
+            | DnnLayer::Conv2d { weights, bias, .. }
+            | DnnLayer::Shortcut {
+                projection: Some(tdsnn_converter::Projection { weights, bias, .. }),
+                ..
+            } => (w + weights.len(), b + bias.as_ref().map_or(0, Vec::len)),
+            _ => (w, b),
+        })
     }
+    /// The DNN with weights taken in order from `w` (scaled as [`Problem::dnn`] scales them)
+    /// and biases from `b`.
     fn dnn(&self, w: &[f32], b: &[f32]) -> Dnn {
-        ResidualProblem::dnn(self, w, b)
+        let mut layers = self.skeleton();
+        let (mut wi, mut bi) = (0, 0);
+        let take = |dst: &mut Vec<f32>, src: &[f32], at: &mut usize, scale: f32| {
+            let n = dst.len();
+            dst.iter_mut()
+                .zip(&src[*at..*at + n])
+                .for_each(|(d, s)| *d = s * scale);
+            *at += n;
+        };
+        for layer in &mut layers {
+            let (n, weights, bias) = match layer {
+                DnnLayer::Dense {
+                    outputs: n,
+                    weights,
+                    bias,
+                }
+                | DnnLayer::Conv2d {
+                    out_channels: n,
+                    weights,
+                    bias,
+                    ..
+                } => (*n as usize, weights, bias),
+                DnnLayer::Shortcut {
+                    projection: Some(p),
+                    ..
+                } => {
+                    let n = p.bias.as_ref().map_or(1, Vec::len);
+                    (n, &mut p.weights, &mut p.bias)
+                }
+                _ => continue,
+            };
+            let fan_in = (weights.len() / n) as f32;
+            take(weights, w, &mut wi, 1.5 * (3.0 / fan_in).sqrt());
+            if let Some(bias) = bias {
+                take(bias, b, &mut bi, 1.0);
+            }
+        }
+        Dnn::new(self.input, layers).expect("a well-formed residual network validates")
     }
     fn input(&self) -> Shape {
         self.input
