@@ -13,7 +13,7 @@ use prost::Message;
 use support::onnx_builders::{float, int, ints, model as onnx_model, node, raw_tensor, value};
 use tdsnn_converter::{convert, reference_forward, relu_forward, DnnLayer, Source, TilPolicy};
 use tdsnn_io::model_file::{write_model, Model, ModelFileError, ModelInfo};
-use tdsnn_io::onnx::proto::GraphProto;
+use tdsnn_io::onnx::proto::{GraphProto, NodeProto};
 use tdsnn_io::onnx::{import_onnx, read_onnx, OnnxErrorKind};
 
 fn resnet(name: &str) -> PathBuf {
@@ -170,6 +170,15 @@ struct Net {
 }
 
 impl Net {
+    /// The first node of operator `op`, to alter.
+    fn node(&mut self, op: &str) -> &mut NodeProto {
+        self.graph
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == op)
+            .expect("the net has that operator")
+    }
+
     fn tensor(&mut self, name: &str, dims: &[i64]) {
         self.seed += 1;
         let n = dims.iter().product::<i64>() as usize;
@@ -286,12 +295,7 @@ fn identity_shortcut() {
     );
     // Either operand order.
     let mut net = identity_block(true);
-    let add = net
-        .graph
-        .node
-        .iter_mut()
-        .find(|n| n.op_type == "Add")
-        .unwrap();
+    let add = net.node("Add");
     add.input.reverse();
     assert_eq!(net.import(&[1, 1, 4, 4]).unwrap(), dnn);
 }
@@ -416,12 +420,7 @@ fn add_without_relu_is_refused() {
 fn add_of_no_earlier_activation_is_refused() {
     // conv2's output plus conv1's (a pre-activation, not a spiking tensor).
     let mut net = identity_block(true);
-    let add = net
-        .graph
-        .node
-        .iter_mut()
-        .find(|n| n.op_type == "Add")
-        .unwrap();
+    let add = net.node("Add");
     add.input[1] = "c1".into();
     let err = net.import(&[1, 1, 4, 4]).unwrap_err();
     node_error(
@@ -443,12 +442,7 @@ fn concat_on_another_axis_is_refused() {
 fn concat_with_the_earlier_activation_first() {
     let want = concat_net(1).import(&[1, 1, 4, 4]).unwrap();
     let mut net = concat_net(1);
-    let cat = net
-        .graph
-        .node
-        .iter_mut()
-        .find(|n| n.op_type == "Concat")
-        .unwrap();
+    let cat = net.node("Concat");
     cat.input.reverse();
     let w = net
         .graph
