@@ -48,8 +48,8 @@ pub trait Simulate {
     }
 
     /// Presents one input and runs every event to completion, writing what happened into
-    /// `record` (its buffers reused: a loop over many inputs allocates nothing per run once
-    /// the buffers have grown). Calls `observer` as the run goes (see [`SpikeObserver`] for
+    /// `record`, reusing its buffers (its vectors are copied into, not allocated anew, once
+    /// they have grown). Calls `observer` as the run goes (see [`SpikeObserver`] for
     /// the order each path keeps).
     ///
     /// On an error, `record` holds no meaningful result.
