@@ -26,7 +26,8 @@ use proptest::prelude::*;
 use prost::Message;
 use targets::{gzip, join, onnx_input, ConvertHead, SEPARATOR, TARGETS};
 use tdsnn_converter::{convert, Dnn, DnnLayer};
-use tdsnn_engine::{format, GraphBuilder, Shape, TilPolicy, Window};
+use tdsnn_engine::graph::{Conv2d, Dense, Group, Node, Source, Synapses};
+use tdsnn_engine::{format, Graph, GraphBuilder, Layer, Params, Shape, TilPolicy, Weights, Window};
 use tdsnn_io::idx::Dataset;
 use tdsnn_io::images::Images;
 use tdsnn_io::model_file::{model_from_bytes, write_model, Model, ModelInfo};
@@ -199,6 +200,59 @@ fn seed_graph(til: TilPolicy) -> Vec<u8> {
         .dense(3, ramp(24, 0.01), Some(vec![0.0, -0.1, 0.2]))
         .output(2, ramp(6, 0.5), None)
         .build()
+        .expect("the seed graph is valid");
+    let bytes = format::to_bytes(&graph);
+    assert_eq!(format::from_bytes(&bytes).unwrap(), graph);
+    bytes
+}
+
+/// A graph that branches and joins, so that campaigns reach the link table of version 2:
+/// 1x4x4 -conv(2, 3x3 pad 1)-> 2x4x4 -conv(2, 3x3 pad 1) + identity from the first conv + a
+/// 1x1 conv from the input-> 2x4x4 -output(2), with a dense group from the first conv.
+fn seed_join_graph() -> Vec<u8> {
+    let ramp = |n: usize, scale: f32| -> Weights {
+        (0..n)
+            .map(|i| (i as f32 - 3.0) * scale)
+            .collect::<Vec<f32>>()
+            .into()
+    };
+    let conv = |c_in: usize, k: u32, bias: bool| Conv2d {
+        out_channels: 2,
+        window: Window::square(k, 1, k / 2),
+        weights: ramp(c_in * (k * k) as usize * 2, -0.05),
+        bias: bias.then(|| vec![0.1, -0.2].into()),
+    };
+    let dense = |n_in: usize| Dense {
+        outputs: 2,
+        weights: ramp(n_in * 2, 0.5),
+        bias: None,
+    };
+    let nodes = vec![
+        Node::new(Layer::Conv2d(conv(1, 3, true)), Source::Input),
+        Node {
+            layer: Layer::Conv2d(conv(2, 3, true)),
+            source: Source::Layer(0),
+            groups: vec![
+                Group {
+                    source: Source::Layer(0),
+                    synapses: Synapses::Identity { weight: -1.0 },
+                },
+                Group {
+                    source: Source::Input,
+                    synapses: Synapses::Conv2d(conv(1, 1, false)),
+                },
+            ],
+        },
+        Node {
+            layer: Layer::Output(dense(32)),
+            source: Source::Layer(1),
+            groups: vec![Group {
+                source: Source::Layer(0),
+                synapses: Synapses::Dense(dense(32)),
+            }],
+        },
+    ];
+    let graph = Graph::from_nodes(Shape::new(1, 4, 4), nodes, Params::new(5.0))
         .expect("the seed graph is valid");
     let bytes = format::to_bytes(&graph);
     assert_eq!(format::from_bytes(&bytes).unwrap(), graph);
@@ -395,6 +449,7 @@ fn write_seeds() {
     let seeds: Vec<(&str, &str, Vec<u8>)> = vec![
         ("graph_file", "every-layer", seed_graph(TilPolicy::Dynamic)),
         ("graph_file", "fixed-til", seed_graph(TilPolicy::Fixed(20))),
+        ("graph_file", "joins", seed_join_graph()),
         ("onnx", "every-op", onnx.clone()),
         ("onnx", "external-data", onnx_external.clone()),
         (

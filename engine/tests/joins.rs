@@ -434,3 +434,32 @@ fn branching_graphs_round_trip_through_graph_files() {
         }
     }
 }
+
+#[test]
+fn a_group_from_a_later_layer_is_an_error_not_a_panic() {
+    let dense = |outputs, n_in: usize| Dense {
+        outputs,
+        weights: vec![-0.5; n_in * outputs as usize].into(),
+        bias: None,
+    };
+    let nodes = vec![
+        Node {
+            layer: Layer::Dense(dense(2, 2)),
+            source: Source::Input,
+            groups: vec![Group {
+                source: Source::Layer(1),
+                synapses: Synapses::Identity { weight: -1.0 },
+            }],
+        },
+        Node::new(Layer::Output(dense(1, 2)), Source::Layer(0)),
+    ];
+    let err = Graph::from_nodes(Shape::flat(2), nodes, Params::new(5.0)).unwrap_err();
+    let tdsnn_engine::ErrorKind::Shape { layer, what, .. } = err.kind() else {
+        panic!("not a shape error: {err}");
+    };
+    assert_eq!(*layer, 0);
+    assert!(
+        what.contains("layer 1, which is not an earlier layer"),
+        "{what}"
+    );
+}

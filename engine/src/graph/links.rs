@@ -136,7 +136,8 @@ pub(super) fn check_source(k: usize, layer: &Layer, source: Source) -> Result<()
     }
 }
 
-/// Checks group `g` of layer `k` (output shape `out`) against its source's shape `from`.
+/// Checks group `g` of layer `k` (output shape `out`) against its source's shape `from`
+/// (its source already checked to be earlier, [`check_source`]).
 pub(super) fn check_group(
     k: usize,
     layer: &Layer,
@@ -145,7 +146,6 @@ pub(super) fn check_group(
     from: Shape,
     out: Shape,
 ) -> Result<()> {
-    check_source(k, layer, group.source)?;
     let unfit = |what: String| {
         Err(link_error(
             k,

@@ -373,6 +373,8 @@ impl Graph {
             }
             check_finite(index, layer)?;
             for (g, group) in groups[index].iter().enumerate() {
+                // The source first: only an earlier layer has a shape yet.
+                links::check_source(index, layer, group.source)?;
                 let from = shape_of(&shapes, group.source);
                 links::check_group(index, layer, g, group, from, shape)?;
             }
