@@ -4,14 +4,14 @@
 //! AAAI 2019) and simulate them event by event, exactly.
 //!
 //! This crate is the facade: one dependency for the whole library, each part re-exported
-//! under its own name, the common items in [`prelude`], and what needs several parts at
-//! once: evaluating a converted network on a data set, on all cores ([`evaluate`]).
+//! under its own name, and the common items in [`prelude`].
 //!
 //! | module | crate | what |
 //! |---|---|---|
 //! | [`engine`] | `tdsnn-engine` | the connection graph and its file format, the event-driven simulator, records, operation counts, the audit against equation (10) |
 //! | [`converter`] | `tdsnn-converter` | the DNN, the f64 reference DNN, conversion into the engine's graph, DNN operation counts, the staircase fold |
 //! | [`io`] | `tdsnn-io` | files: ONNX import, safetensors model files, IDX and NPY data, the NPZ dump |
+//! | [`evaluate`] | `tdsnn-evaluate` | evaluating a converted network on a data set on all cores, every spike audited; the report (tables 1 and 2, text and JSON) |
 //! | [`train`] | `tdsnn-train` | training with `G` on candle, the two-phase recipe, LeNet-5, AlexNet and VGG-16 |
 //! | [`baseline`] | `tdsnn-baseline` | the dense f32 forward pass and the streaming-add calibration |
 //!
@@ -41,11 +41,10 @@
 // Every public item is documented; CI builds with -D warnings.
 #![deny(missing_docs)]
 
-pub mod evaluate;
-
 pub use tdsnn_baseline as baseline;
 pub use tdsnn_converter as converter;
 pub use tdsnn_engine as engine;
+pub use tdsnn_evaluate as evaluate;
 pub use tdsnn_io as io;
 pub use tdsnn_train as train;
 

@@ -10,14 +10,15 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, reference_forward, Dnn};
 use tdsnn::engine::{Plan, Simulate, TickMode, TilPolicy};
-use tdsnn_cli::bench::{measure, Events, Lenet};
+use tdsnn::evaluate::timing::total_ops;
+use tdsnn_cli::bench::{Events, Lenet};
 use tdsnn_cli::demo;
 
 /// Both tick modes and the dense baseline on `images` (back to back), one image per
 /// iteration, cycling.
 fn per_image(c: &mut Criterion, name: &str, dnn: &Dnn, plan: &Plan, images: &[f32]) {
     let per = plan.graph().input_shape().len() as usize;
-    let (total, n) = measure::total_ops(&mut plan.simulator(), images).expect("valid inputs");
+    let (total, n) = total_ops(&mut plan.simulator(), images).expect("valid inputs");
     let events = Events::of(&total, n, dnn);
     let images: Vec<&[f32]> = images.chunks_exact(per).collect();
     let mut group = c.benchmark_group(name);

@@ -4,7 +4,6 @@
 //! benches share; the commands themselves (argument parsing, files, progress bars) are the
 //! binary's (`src/main.rs`, `src/commands/`).
 //!
-//! - [`report`]: an evaluation as the paper's tables 1 and 2, and as JSON (`tdsnn run`).
 //! - [`bench`](mod@bench): the engine's speed next to same-run baselines (`tdsnn bench`).
 //! - [`sweep`](mod@sweep): the leak-constant study (`tdsnn sweep`).
 //! - [`demo`]: a seeded random LeNet-shaped network, every spike checked (`tdsnn demo`).
@@ -35,5 +34,4 @@ pub mod demo;
 pub mod fixtures;
 pub mod layers;
 pub mod plot;
-pub mod report;
 pub mod sweep;

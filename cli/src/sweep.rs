@@ -13,7 +13,7 @@ use tdsnn::io::model_file::Architecture;
 use tdsnn::train::recipe::{train_models, Phase, Recipe, TrainingError};
 use tdsnn::train::TrainEvent;
 
-use crate::report::{ReluModel, Report, Setup};
+use tdsnn::evaluate::report::{ReluModel, Report, Setup};
 
 /// One point of the study.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,9 +14,9 @@ use tdsnn::engine::{
     Graph, GraphBuilder, Layer, Params, Record, Shape, Simulate, Simulator, TickMode, TilPolicy,
     Window,
 };
+use tdsnn::evaluate::report::{Report, Setup};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::io::images::Images;
-use tdsnn_cli::report::{Report, Setup};
 use tdsnn_cli::{layers, plot};
 
 /// `n` values in `[-a, a]` from a fixed sequence.

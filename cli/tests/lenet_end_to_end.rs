@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use tdsnn::converter::convert;
 use tdsnn::engine::{TickMode, TilPolicy};
+use tdsnn::evaluate::report::{Report, Setup};
 use tdsnn::evaluate::{evaluate, EvalConfig, EvalError};
 use tdsnn::io::idx::{load_split, Dataset, Split};
 use tdsnn::io::model_file::read_model;
 use tdsnn_cli::fixtures;
-use tdsnn_cli::report::{Report, Setup};
 
 const IMAGES: usize = 100;
 

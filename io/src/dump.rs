@@ -71,36 +71,359 @@ pub enum DumpError {
     },
 }
 
-/// One array being collected: name, shape of one image's part, values.
-struct Array<T> {
-    name: String,
-    item: Vec<u64>,
-    values: Vec<T>,
+/// The values of one dumped array, in its dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// `float32`: the images.
+    F32(Vec<f32>),
+    /// `uint32`: spike times, frame origins, releases, delays.
+    U32(Vec<u32>),
+    /// `int64`: classes and labels.
+    I64(Vec<i64>),
+    /// `float64`: logits and pre-activations.
+    F64(Vec<f64>),
 }
 
-impl<T> Array<T> {
-    fn new(name: impl Into<String>, item: Vec<u64>) -> Self {
-        Array {
-            name: name.into(),
-            item,
-            values: Vec::new(),
+impl Values {
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::U32(v) => v.len(),
+            Values::I64(v) => v.len(),
+            Values::F64(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// No values of `dtype`, room made for `capacity`.
+    fn with_capacity(dtype: Dtype, capacity: usize) -> Values {
+        match dtype {
+            Dtype::F32 => Values::F32(Vec::with_capacity(capacity)),
+            Dtype::U32 => Values::U32(Vec::with_capacity(capacity)),
+            Dtype::I64 => Values::I64(Vec::with_capacity(capacity)),
+            Dtype::F64 => Values::F64(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends `other`'s values, of the same dtype.
+    fn append(&mut self, other: &mut Values) {
+        match (self, other) {
+            (Values::F32(a), Values::F32(b)) => a.append(b),
+            (Values::U32(a), Values::U32(b)) => a.append(b),
+            (Values::I64(a), Values::I64(b)) => a.append(b),
+            (Values::F64(a), Values::F64(b)) => a.append(b),
+            _ => unreachable!("arrays of one dump layout share their dtypes"),
+        }
+    }
+
+    /// One NPY file's bytes holding these values in `shape`.
+    fn npy(&self, shape: &[u64]) -> std::io::Result<Vec<u8>> {
+        match self {
+            Values::F32(v) => npy(shape, v),
+            Values::U32(v) => npy(shape, v),
+            Values::I64(v) => npy(shape, v),
+            Values::F64(v) => npy(shape, v),
         }
     }
 }
 
-impl<T: npyz::AutoSerialize + Copy> Array<T> {
-    /// Its name and its NPY bytes, `n` images of shape `item`.
-    fn npy(&self, n: u64) -> (&str, std::io::Result<Vec<u8>>) {
-        (&self.name, npy(n, &self.item, &self.values))
+/// One array of a dump: its name (without `.npy`), its shape (images first, C order) and its
+/// values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedArray {
+    /// The name, as in the [module docs](self).
+    pub name: String,
+    /// The shape: the number of images, then one image's part.
+    pub shape: Vec<usize>,
+    /// The values, `shape.iter().product()` of them.
+    pub values: Values,
+}
+
+/// The element type of a column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Dtype {
+    F32,
+    U32,
+    I64,
+    F64,
+}
+
+/// Where a column's values come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    Input,
+    InputSpikes,
+    ClassSnn,
+    ClassDnn,
+    Label,
+    LogitsSnn,
+    LogitsDnn,
+    Spikes(usize),
+    FrameOrigin(usize),
+    Release(usize),
+    /// Graph layer, DNN layer.
+    PreActivation(usize, usize),
+    Delays(usize),
+}
+
+impl Field {
+    /// Whether it is the reference DNN(G)'s.
+    fn is_reference(self) -> bool {
+        matches!(
+            self,
+            Field::ClassDnn | Field::LogitsDnn | Field::PreActivation(..)
+        )
     }
 }
 
-fn dims(shape: Shape) -> Vec<u64> {
+/// One array: name, shape of one image's part, source, values of every image.
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    item: Vec<usize>,
+    field: Field,
+    values: Values,
+}
+
+fn dims(shape: Shape) -> Vec<usize> {
     if shape.h == 1 && shape.w == 1 {
-        vec![u64::from(shape.c)]
+        vec![shape.c as usize]
     } else {
-        vec![u64::from(shape.c), u64::from(shape.h), u64::from(shape.w)]
+        vec![shape.c as usize, shape.h as usize, shape.w as usize]
     }
+}
+
+/// The arrays of a dump being filled image by image: those of the [module docs](self), for
+/// the engine alone or with the reference DNN(G), with labels or without. Several threads
+/// fill one each for consecutive shares of the images, then [`DumpArrays::append`] joins
+/// them in order.
+///
+/// # Example
+/// ```
+/// use tdsnn_converter::{convert, Dnn, DnnLayer, Shape, TilPolicy};
+/// use tdsnn_engine::{Simulate, Simulator, TickMode};
+/// use tdsnn_io::dump::{DumpArrays, Values};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dnn = Dnn::new(Shape::flat(2), vec![
+///     DnnLayer::Dense { outputs: 2, weights: vec![1.0, -1.0, -1.0, 1.0], bias: None },
+/// ])?;
+/// let graph = convert(&dnn, 5.0, TilPolicy::Dynamic)?;
+/// // The engine's arrays alone, for two images without labels.
+/// let mut dump = DumpArrays::new(&graph, None, 2, false);
+/// let mut sim = Simulator::new(graph.clone(), TickMode::ClosedForm);
+/// for x in [[0.2, 0.9], [0.7, 0.1]] {
+///     dump.push(&x, &sim.run(&x, &mut ())?, None, None)?;
+/// }
+/// let arrays = dump.into_arrays();
+/// let classes = arrays.iter().find(|a| a.name == "classes_snn").unwrap();
+/// assert_eq!((classes.shape.as_slice(), &classes.values), (&[2][..], &Values::I64(vec![1, 0])));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DumpArrays {
+    columns: Vec<Column>,
+    images: usize,
+}
+
+impl DumpArrays {
+    /// Empty arrays for `graph`, room made for `capacity` images: with the reference's
+    /// arrays if `dnn` (the DNN(G) `graph` was converted from) is given, with `labels` if
+    /// `labelled`.
+    pub fn new(graph: &Graph, dnn: Option<&Dnn>, capacity: usize, labelled: bool) -> DumpArrays {
+        let map = dnn.map(layer_map);
+        let input = graph.input_shape();
+        let image = vec![input.c as usize, input.h as usize, input.w as usize];
+        let last = graph.layers().len() - 1;
+        let classes = dims(graph.output_shape(last));
+        let mut columns = vec![
+            ("input".to_string(), image.clone(), Field::Input, Dtype::F32),
+            (
+                "input_spikes".to_string(),
+                image,
+                Field::InputSpikes,
+                Dtype::U32,
+            ),
+        ];
+        let mut i64s = vec![
+            (
+                "classes_snn".to_string(),
+                vec![],
+                Field::ClassSnn,
+                Dtype::I64,
+            ),
+            (
+                "classes_dnn".to_string(),
+                vec![],
+                Field::ClassDnn,
+                Dtype::I64,
+            ),
+        ];
+        let mut f64s = vec![
+            (
+                "logits_snn".to_string(),
+                classes.clone(),
+                Field::LogitsSnn,
+                Dtype::F64,
+            ),
+            (
+                "logits_dnn".to_string(),
+                classes,
+                Field::LogitsDnn,
+                Dtype::F64,
+            ),
+        ];
+        if labelled {
+            i64s.push(("labels".to_string(), vec![], Field::Label, Dtype::I64));
+        }
+        for (k, layer) in graph.layers().iter().enumerate() {
+            let shape = dims(graph.output_shape(k));
+            if k != last {
+                let name = format!("layer{k}_spikes");
+                columns.push((name, shape.clone(), Field::Spikes(k), Dtype::U32));
+            }
+            let name = format!("layer{k}_frame_origin");
+            columns.push((name, vec![], Field::FrameOrigin(k), Dtype::U32));
+            if layer.is_synaptic() {
+                let name = format!("layer{k}_release");
+                columns.push((name, vec![], Field::Release(k), Dtype::U32));
+                if let Some(map) = &map {
+                    let dnn_k = map.iter().position(|&g| g == Some(k)).expect("mapped");
+                    let name = format!("layer{k}_pre_activation");
+                    f64s.push((name, shape, Field::PreActivation(k, dnn_k), Dtype::F64));
+                }
+            }
+            if !graph.groups(k).is_empty() {
+                let parts = 1 + graph.groups(k).len();
+                let name = format!("layer{k}_delays");
+                columns.push((name, vec![parts], Field::Delays(k), Dtype::U32));
+            }
+        }
+        // In the order they are written: float32, uint32, int64, float64.
+        let columns = columns
+            .into_iter()
+            .chain(i64s)
+            .chain(f64s)
+            .filter(|c| dnn.is_some() || !c.2.is_reference())
+            .map(|(name, item, field, dtype)| {
+                let len = capacity.saturating_mul(item.iter().product());
+                Column {
+                    name,
+                    item,
+                    field,
+                    values: Values::with_capacity(dtype, len),
+                }
+            })
+            .collect();
+        DumpArrays { columns, images: 0 }
+    }
+
+    /// The number of images pushed.
+    pub fn images(&self) -> usize {
+        self.images
+    }
+
+    /// Appends one image: its input values, the engine's record of it, the reference's
+    /// values (needed when made with a DNN) and its label (written when made `labelled`;
+    /// `-1` if unknown).
+    ///
+    /// # Errors
+    /// [`DumpError::NotKept`] if the reference's arrays are dumped and `reference` is `None`;
+    /// nothing is appended then.
+    pub fn push(
+        &mut self,
+        input: &[f32],
+        record: &Record,
+        reference: Option<&Reference>,
+        label: Option<usize>,
+    ) -> Result<(), DumpError> {
+        let image = self.images;
+        let needs_reference = self.columns.iter().any(|c| c.field.is_reference());
+        let reference = match reference {
+            Some(r) => Some(r),
+            None if needs_reference => return Err(DumpError::NotKept { image }),
+            None => None,
+        };
+        let reference = || reference.expect("checked above");
+        for column in &mut self.columns {
+            match (&mut column.values, column.field) {
+                (Values::F32(v), Field::Input) => v.extend_from_slice(input),
+                (Values::U32(v), Field::InputSpikes) => v.extend_from_slice(&record.input),
+                (Values::U32(v), Field::Spikes(k)) => v.extend_from_slice(&record.layers[k].spikes),
+                (Values::U32(v), Field::FrameOrigin(k)) => v.push(record.layers[k].frame_origin),
+                (Values::U32(v), Field::Release(k)) => {
+                    v.push(record.layers[k].release.unwrap_or(0))
+                }
+                (Values::U32(v), Field::Delays(k)) => v.extend_from_slice(&record.layers[k].delays),
+                (Values::I64(v), Field::ClassSnn) => v.push(record.output.class as i64),
+                (Values::I64(v), Field::ClassDnn) => v.push(reference().class as i64),
+                (Values::I64(v), Field::Label) => v.push(label.map_or(-1, |l| l as i64)),
+                (Values::F64(v), Field::LogitsSnn) => v.extend_from_slice(&record.output.logits),
+                (Values::F64(v), Field::LogitsDnn) => v.extend_from_slice(&reference().logits),
+                (Values::F64(v), Field::PreActivation(_, dnn_k)) => v.extend_from_slice(
+                    reference().layers[dnn_k]
+                        .pre_activations()
+                        .expect("a synapse-based layer's"),
+                ),
+                _ => unreachable!("each source is of its column's dtype"),
+            }
+        }
+        self.images += 1;
+        Ok(())
+    }
+
+    /// Appends every image of `other`, made for the same graph in the same way, after this
+    /// one's.
+    pub fn append(&mut self, mut other: DumpArrays) {
+        for (a, b) in self.columns.iter_mut().zip(&mut other.columns) {
+            debug_assert_eq!(a.name, b.name);
+            a.values.append(&mut b.values);
+        }
+        self.images += other.images;
+    }
+
+    /// The arrays, in the order they are written.
+    pub fn into_arrays(self) -> Vec<NamedArray> {
+        let n = self.images;
+        self.columns
+            .into_iter()
+            .map(|c| NamedArray {
+                name: c.name,
+                shape: std::iter::once(n).chain(c.item).collect(),
+                values: c.values,
+            })
+            .collect()
+    }
+}
+
+/// The arrays of the dump described in the [module docs](self): every image of `inputs`,
+/// as `eval` recorded it (the engine running `graph`, converted from `dnn`, and the reference
+/// DNN(G) `dnn`).
+///
+/// # Errors
+/// [`DumpError::NotKept`] naming the first image `eval` holds no record of.
+pub fn dump_arrays(
+    graph: &Graph,
+    dnn: &Dnn,
+    inputs: &impl Inputs,
+    eval: &(impl Recorded + ?Sized),
+) -> Result<Vec<NamedArray>, DumpError> {
+    let labelled = (0..inputs.count()).all(|i| inputs.label(i).is_some());
+    let mut dump = DumpArrays::new(graph, Some(dnn), inputs.count(), labelled);
+    for image in 0..inputs.count() {
+        let (record, reference) = eval.recorded(image).ok_or(DumpError::NotKept { image })?;
+        dump.push(
+            &inputs.input(image),
+            record,
+            Some(reference),
+            inputs.label(image),
+        )?;
+    }
+    Ok(dump.into_arrays())
 }
 
 /// Writes the NPZ archive described in the [module docs](self) to `path`: every image of
@@ -143,125 +466,41 @@ pub fn write_dump(
     inputs: &impl Inputs,
     eval: &(impl Recorded + ?Sized),
 ) -> Result<usize, DumpError> {
-    let map = layer_map(dnn);
-    let in_shape = inputs.shape();
-    let image_dims = vec![
-        u64::from(in_shape.c),
-        u64::from(in_shape.h),
-        u64::from(in_shape.w),
-    ];
-    let classes = dims(graph.output_shape(graph.layers().len() - 1));
-    let mut f32s = [Array::<f32>::new("input", image_dims.clone())];
-    let mut u32s = vec![Array::<u32>::new("input_spikes", image_dims)];
-    let mut i64s = vec![
-        Array::<i64>::new("classes_snn", vec![]),
-        Array::<i64>::new("classes_dnn", vec![]),
-    ];
-    let mut f64s = vec![
-        Array::<f64>::new("logits_snn", classes.clone()),
-        Array::<f64>::new("logits_dnn", classes),
-    ];
-    let labelled = (0..inputs.count()).all(|i| inputs.label(i).is_some());
-    if labelled {
-        i64s.push(Array::new("labels", vec![]));
-    }
-    let last = graph.layers().len() - 1;
-    for (k, layer) in graph.layers().iter().enumerate() {
-        let shape = dims(graph.output_shape(k));
-        if k != last {
-            u32s.push(Array::new(format!("layer{k}_spikes"), shape.clone()));
-        }
-        u32s.push(Array::new(format!("layer{k}_frame_origin"), vec![]));
-        if layer.is_synaptic() {
-            u32s.push(Array::new(format!("layer{k}_release"), vec![]));
-            f64s.push(Array::new(format!("layer{k}_pre_activation"), shape));
-        }
-        if !graph.groups(k).is_empty() {
-            let parts = 1 + graph.groups(k).len() as u64;
-            u32s.push(Array::new(format!("layer{k}_delays"), vec![parts]));
-        }
-    }
-    for image in 0..inputs.count() {
-        let (record, reference) = eval.recorded(image).ok_or(DumpError::NotKept { image })?;
-        f32s[0].values.extend_from_slice(&inputs.input(image));
-        let mut u = u32s.iter_mut();
-        u.next().expect("input_spikes").values.extend(&record.input);
-        let mut a = f64s.iter_mut();
-        a.next()
-            .expect("logits_snn")
-            .values
-            .extend(&record.output.logits);
-        a.next()
-            .expect("logits_dnn")
-            .values
-            .extend(&reference.logits);
-        i64s[0].values.push(record.output.class as i64);
-        i64s[1].values.push(reference.class as i64);
-        if let Some(l) = i64s.get_mut(2) {
-            l.values.push(inputs.label(image).map_or(-1, |l| l as i64));
-        }
-        // Layers in the order the arrays were declared above.
-        for (k, (layer, l)) in graph.layers().iter().zip(&record.layers).enumerate() {
-            if k != last {
-                u.next().expect("spikes").values.extend(&l.spikes);
-            }
-            u.next().expect("frame origin").values.push(l.frame_origin);
-            if layer.is_synaptic() {
-                u.next()
-                    .expect("release")
-                    .values
-                    .push(l.release.unwrap_or(0));
-                let dnn_k = map.iter().position(|&g| g == Some(k)).expect("mapped");
-                let pre = reference.layers[dnn_k].pre_activations().expect("synaptic");
-                a.next().expect("pre-activation").values.extend(pre);
-            }
-            if !graph.groups(k).is_empty() {
-                u.next().expect("delays").values.extend(&l.delays);
-            }
-        }
-    }
+    write_npz(path, &dump_arrays(graph, dnn, inputs, eval)?)
+}
+
+/// Writes `arrays` to `path` as an NPZ archive (each `{name}.npy`, stored uncompressed, in
+/// order). Returns the number of arrays.
+///
+/// # Errors
+/// [`DumpError::Write`] if the file cannot be written.
+pub fn write_npz(path: &Path, arrays: &[NamedArray]) -> Result<usize, DumpError> {
     let fail = |message: String| DumpError::Write {
         path: path.display().to_string(),
         message,
     };
     let file = File::create(path).map_err(|e| fail(e.to_string()))?;
     let mut zip = zip::ZipWriter::new(file);
-    let n = inputs.count() as u64;
-    let mut count = 0;
-    let mut add = |name: &str, npy: Vec<u8>| -> Result<(), DumpError> {
+    for array in arrays {
+        let shape: Vec<u64> = array.shape.iter().map(|&d| d as u64).collect();
+        let npy = array.values.npy(&shape).map_err(|e| fail(e.to_string()))?;
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(npy.len() as u64 >= u64::from(u32::MAX));
-        zip.start_file(format!("{name}.npy"), options)
+        zip.start_file(format!("{}.npy", array.name), options)
             .map_err(|e| fail(e.to_string()))?;
         zip.write_all(&npy).map_err(|e| fail(e.to_string()))?;
-        count += 1;
-        Ok(())
-    };
-    // One array at a time, in the order declared: f32, u32, i64, f64.
-    let encoded = (f32s.iter().map(|a| a.npy(n)))
-        .chain(u32s.iter().map(|a| a.npy(n)))
-        .chain(i64s.iter().map(|a| a.npy(n)))
-        .chain(f64s.iter().map(|a| a.npy(n)));
-    for (name, npy) in encoded {
-        add(name, npy.map_err(|e| fail(e.to_string()))?)?;
     }
     zip.finish().map_err(|e| fail(e.to_string()))?;
-    Ok(count)
+    Ok(arrays.len())
 }
 
-/// One NPY file's bytes: shape `(n, item...)`, little-endian, C order.
-fn npy<T: npyz::AutoSerialize + Copy>(
-    n: u64,
-    item: &[u64],
-    values: &[T],
-) -> std::io::Result<Vec<u8>> {
-    let mut shape = vec![n];
-    shape.extend_from_slice(item);
+/// One NPY file's bytes: `shape`, little-endian, C order.
+fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let mut writer = npyz::WriteOptions::<T>::new()
         .default_dtype()
-        .shape(&shape)
+        .shape(shape)
         .writer(&mut bytes)
         .begin_nd()?;
     writer.extend(values.iter().copied())?;

@@ -23,6 +23,11 @@ pub trait Inputs: Sync {
     fn shape(&self) -> Shape;
     /// Image `i`'s values, channel-major, in `[0, 1]`. Panics if `i` is out of range.
     fn input(&self, i: usize) -> Vec<f32>;
+    /// Image `i`'s values into `buffer` (replacing what it held), without allocating when
+    /// the inputs hold them as they are. Panics if `i` is out of range.
+    fn input_into(&self, i: usize, buffer: &mut Vec<f32>) {
+        *buffer = self.input(i);
+    }
     /// Image `i`'s label, if the inputs are labelled.
     fn label(&self, i: usize) -> Option<usize>;
 }
@@ -416,6 +421,12 @@ impl Inputs for Images {
     fn input(&self, i: usize) -> Vec<f32> {
         let per = self.shape.len() as usize;
         self.values[i * per..(i + 1) * per].to_vec()
+    }
+
+    fn input_into(&self, i: usize, buffer: &mut Vec<f32>) {
+        let per = self.shape.len() as usize;
+        buffer.clear();
+        buffer.extend_from_slice(&self.values[i * per..(i + 1) * per]);
     }
 
     fn label(&self, i: usize) -> Option<usize> {

@@ -153,7 +153,8 @@ impl InputError {
         }
     }
 
-    fn io(path: &Path, e: &io::Error) -> InputError {
+    /// The operating system's error `e` reading `path`.
+    pub fn io(path: &Path, e: &io::Error) -> InputError {
         InputError::new(
             path,
             InputErrorKind::Io {

@@ -12,6 +12,8 @@
 //!   set or an NPY array.
 //! - [`dump`]: every spike of a run, with the reference's pre-activations, as one NPZ archive
 //!   numpy reads.
+//! - [`load`]: whatever a user names, graph file, model file or ONNX file, told apart and read
+//!   by its own reader.
 //! - [`input`]: every file read whole under a byte limit (a pipe or a device without an end
 //!   costs at most 32 MiB), gzip inflated under one.
 //!
@@ -47,5 +49,6 @@ pub mod dump;
 pub mod idx;
 pub mod images;
 pub mod input;
+pub mod load;
 pub mod model_file;
 pub mod onnx;

@@ -1,6 +1,6 @@
 //! The timed measurements, each with its set-up kept out of the timed region: passes of the
-//! engine and of the dense forward pass over a set of images (timed interleaved), the
-//! streaming-add rate, the engine over a data set split statically across threads, and the
+//! dense forward pass over a set of images (timed interleaved with the engine's,
+//! [`tdsnn::evaluate::timing`]), the streaming-add rate, the engine over a data set split statically across threads, and the
 //! process's peak memory.
 
 use std::hint::black_box;
@@ -8,65 +8,8 @@ use std::time::{Duration, Instant};
 
 use tdsnn::baseline::calibration::add_into;
 use tdsnn::baseline::DenseForward;
-use tdsnn::engine::counters::LayerOps;
-use tdsnn::engine::{Plan, Record, Simulate, Simulator};
-
-/// The median of some durations (the upper one of the middle two for an even count).
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort_unstable();
-    times.get(times.len() / 2).copied().unwrap_or_default()
-}
-
-/// Runs `pass` once untimed (warm-up), then `repetitions` timed times; the median time.
-pub fn median_of(repetitions: usize, mut pass: impl FnMut()) -> Duration {
-    medians_interleaved(repetitions, &mut [&mut pass])[0]
-}
-
-/// The engine's operation counts summed over every image (`images` holds them back to back),
-/// one thread, and the number of images.
-pub fn total_ops(
-    sim: &mut Simulator,
-    images: &[f32],
-) -> Result<(LayerOps, usize), tdsnn::engine::Error> {
-    let per = sim.graph().input_shape().len() as usize;
-    let mut total = LayerOps::default();
-    let mut n = 0;
-    for x in images.chunks_exact(per) {
-        total += sim.run(x, &mut ())?.total_ops();
-        n += 1;
-    }
-    Ok((total, n))
-}
-
-/// Runs each of `passes` once untimed (warm-up), then `repetitions` rounds in which every pass
-/// is timed in turn; each pass's median time. Interleaved, the passes share whatever the
-/// machine does meanwhile (frequency, neighbours), so their ratios are steadier than those of
-/// medians taken one after the other.
-pub fn medians_interleaved(repetitions: usize, passes: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
-    passes.iter_mut().for_each(|pass| pass());
-    let mut times = vec![Vec::new(); passes.len()];
-    for _ in 0..repetitions.max(1) {
-        for (pass, times) in passes.iter_mut().zip(&mut times) {
-            let start = Instant::now();
-            pass();
-            times.push(start.elapsed());
-        }
-    }
-    times.into_iter().map(median).collect()
-}
-
-/// One pass of the engine over every image, one thread, each run into the same record.
-pub fn engine_pass<'a>(sim: &'a mut Simulator, images: &'a [f32]) -> impl FnMut() + use<'a> {
-    let per = sim.graph().input_shape().len() as usize;
-    let mut record = Record::default();
-    move || {
-        for x in images.chunks_exact(per) {
-            sim.run_into(x, &mut (), &mut record)
-                .expect("an input the engine accepted before");
-            black_box(&record);
-        }
-    }
-}
+use tdsnn::engine::{Plan, Simulate};
+pub use tdsnn::evaluate::timing::{median_of, medians_interleaved};
 
 /// One pass of the dense forward pass over every image, in batches of its capacity (the last
 /// one possibly smaller), one thread.

@@ -33,6 +33,7 @@ use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, ConvertError, Dnn, ModelError};
 use tdsnn::engine::counters::LayerOps;
 use tdsnn::engine::{Graph, Plan, Record, Simulate, Simulator, TickMode, TilPolicy};
+use tdsnn::evaluate::timing::{engine_pass, total_ops};
 use tdsnn::io::idx::{IdxError, Split};
 use tdsnn::io::model_file::{Architecture, ModelFileError};
 use tdsnn::train::recipe::pixels;
@@ -40,7 +41,7 @@ use tdsnn::train::zoo::{alexnet, random_image, resnet18, vgg16};
 use tdsnn::train::{init, Init};
 
 use crate::fixtures;
-use crate::report::Ops;
+use tdsnn::evaluate::report::Ops;
 
 /// The leak constant of every benchmarked network (the shipped LeNet's, the paper's best).
 pub const LEAK: f64 = 5.0;
@@ -450,7 +451,7 @@ pub fn run(
     };
     // LeNet: the untimed records pass, then the four timed passes together.
     step("lenet", 0, 2);
-    let (total, n) = measure::total_ops(&mut lenet.plan.simulator(), timed)?;
+    let (total, n) = total_ops(&mut lenet.plan.simulator(), timed)?;
     let events = Events::of(&total, n, &lenet.dnn);
     step("lenet", 1, 2);
     // The four passes timed in turn, repetition after repetition.
@@ -466,8 +467,8 @@ pub fn run(
     let times = measure::medians_interleaved(
         reps,
         &mut [
-            &mut measure::engine_pass(&mut closed, timed),
-            &mut measure::engine_pass(&mut explicit, timed),
+            &mut engine_pass(&mut closed, timed),
+            &mut engine_pass(&mut explicit, timed),
             &mut measure::dense_pass(&mut single, timed),
             &mut measure::dense_pass(&mut batched, timed),
         ],

@@ -1,7 +1,7 @@
 //! The bench report as tables, for a terminal.
 
 use super::{BenchReport, EngineTiming};
-use crate::report::{table2_row, TABLE2_HEADER};
+use tdsnn::evaluate::report::{table2_row, TABLE2_HEADER};
 
 /// A rate with an SI prefix: `1.23 G`.
 fn si(x: f64) -> String {

@@ -9,13 +9,13 @@ use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::converter::convert;
 use tdsnn::engine::{Simulate, Simulator, TilPolicy};
+use tdsnn::evaluate::report::{ReluModel, Report, Setup};
 use tdsnn::evaluate::{evaluate, EvalConfig};
 use tdsnn::io::dump::write_dump;
 use tdsnn::io::idx::Split;
 use tdsnn::io::images::{check_labels, Images, Inputs};
 use tdsnn_cli::fixtures::{self, find_split, read_dataset};
 use tdsnn_cli::plot;
-use tdsnn_cli::report::{ReluModel, Report, Setup};
 
 use super::demo::Mode;
 use super::output::{Input, Outputs};
@@ -353,10 +353,9 @@ pub fn run(args: RunArgs) -> Result<()> {
 /// A path as printed in reports: relative to the current directory when inside it; a
 /// shipped file read from the copy built into the binary says so.
 fn display(p: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let shown = p.strip_prefix(&cwd).unwrap_or(p).display();
+    let shown = tdsnn::io::load::shown(p);
     match fixtures::built_in(p) {
         Some(_) => format!("{shown} (built in)"),
-        None => shown.to_string(),
+        None => shown,
     }
 }

@@ -137,7 +137,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
             r.ops.ratio_paper.total
         );
     }
-    let series = |f: &dyn Fn(&tdsnn_cli::report::Report) -> f64| -> Vec<(f64, f64)> {
+    let series = |f: &dyn Fn(&tdsnn::evaluate::report::Report) -> f64| -> Vec<(f64, f64)> {
         points.iter().map(|p| (p.leak, f(&p.report))).collect()
     };
     plot::lines(

@@ -762,3 +762,15 @@ impl Dataset {
         counts
     }
 }
+
+impl IdxError {
+    /// Whether the operating system failed to open or read a file, or a data set directory
+    /// lacks one (as opposed to a file that was read and found wrong).
+    pub fn is_io(&self) -> bool {
+        match self {
+            IdxError::Io { .. } | IdxError::Missing { .. } => true,
+            IdxError::Input { error, .. } => matches!(error.kind, InputErrorKind::Io { .. }),
+            _ => false,
+        }
+    }
+}

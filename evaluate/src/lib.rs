@@ -1,13 +1,26 @@
+//! # tdsnn-evaluate
+//!
 //! Evaluating a converted network on a labelled data set: every image simulated by the
 //! engine, checked neuron by neuron against equation (10) and image by image against the f64
-//! reference DNN, on all cores.
+//! reference DNN, on all cores; and the [`report`] of it, the paper's tables 1 and 2 as text
+//! and as JSON (what `tdsnn run` prints and writes, and what the Python package returns).
 //!
 //! Work is spread over threads (scoped threads, each with its own simulator);
 //! results are collected by image index and reduced in order, so the evaluation is the same,
 //! bit for bit, whatever the thread count.
 
+// Every public item is documented; CI builds with -D warnings.
+#![deny(missing_docs)]
+
+mod batch;
+mod parallel;
+pub mod report;
+pub mod timing;
+
+pub use batch::simulate;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts, Reference};
 use tdsnn_engine::audit::{self, Tolerance};
@@ -340,6 +353,14 @@ fn check_fit(
             r.final_shape()
         )));
     }
+    check_data(graph, data)
+}
+
+/// Errors unless `data` holds images of the graph's input shape, labelled (if at all) with
+/// its classes.
+fn check_data(graph: &Graph, data: &impl Inputs) -> Result<(), EvalError> {
+    let input = graph.input_shape();
+    let classes = graph.output_shape(graph.layers().len() - 1);
     if data.count() == 0 {
         return Err(EvalError::Mismatch("the data set holds no image".into()));
     }
@@ -471,40 +492,22 @@ pub fn evaluate(
     progress: impl Fn(usize) + Sync,
 ) -> Result<Evaluation, EvalError> {
     check_fit(graph, dnn_g, relu, data)?;
-    let n = data.count();
-    let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    type Outcome = Result<ImageResult, tdsnn_engine::Error>;
-    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; n]);
     // One simulator per worker, all sharing the graph and its tables.
     let plan = Plan::new(Arc::clone(graph), config.mode);
-    std::thread::scope(|scope| {
-        for _ in 0..config.threads.max(1) {
-            scope.spawn(|| {
-                let mut sim = plan.simulator();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let label = data.label(i);
-                    let r = evaluate_image(&mut sim, dnn_g, relu, &data.input(i), label, config);
-                    results.lock().expect("no worker panics")[i] = Some(r);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-                }
-            });
-        }
-    });
-    let images = results
-        .into_inner()
-        .expect("no worker panics")
-        .into_iter()
-        .enumerate()
-        .map(|(image, r)| {
-            r.expect("every image evaluated")
-                .map_err(|error| EvalError::Image { image, error })
-        })
-        .collect::<Result<Vec<ImageResult>, EvalError>>()?;
+    let images = parallel::map_in_order(
+        data.count(),
+        config.threads,
+        || plan.simulator(),
+        |sim, i| {
+            let x = data.input(i);
+            let r = evaluate_image(sim, dnn_g, relu, &x, data.label(i), config);
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            r.map_err(|error| EvalError::Image { image: i, error })
+        },
+    )
+    .into_iter()
+    .collect::<Result<Vec<ImageResult>, EvalError>>()?;
     let layers = graph
         .layers()
         .iter()

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use tdsnn::engine::graph::Source;
-use tdsnn::evaluate::{Evaluation, LayerStats, PartStats};
+use crate::{Evaluation, LayerStats, PartStats};
+use tdsnn_engine::graph::Source;
 
 /// Multiplications, additions and their total, per image.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -29,7 +29,7 @@ impl Ops {
 
     /// The DNN's operations (table 2): multiplications; additions, bias additions and
     /// max-pool comparisons together.
-    pub fn dnn(d: &tdsnn::converter::OpCounts) -> Ops {
+    pub fn dnn(d: &tdsnn_converter::OpCounts) -> Ops {
         Ops::new(
             d.multiplications() as f64,
             (d.additions() + d.bias_additions()) as f64,
@@ -38,12 +38,12 @@ impl Ops {
 
     /// The SNN's operations in the paper's accounting, `ops` summed over `n` images, per
     /// image.
-    pub fn paper(ops: &tdsnn::engine::counters::LayerOps, n: f64) -> Ops {
+    pub fn paper(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
         Ops::new(ops.paper.mults() as f64 / n, ops.paper.adds() as f64 / n)
     }
 
     /// The operations the engine actually performed, `ops` summed over `n` images, per image.
-    pub fn engine(ops: &tdsnn::engine::counters::LayerOps, n: f64) -> Ops {
+    pub fn engine(ops: &tdsnn_engine::counters::LayerOps, n: f64) -> Ops {
         Ops::new(ops.engine.mults() as f64 / n, ops.engine.adds() as f64 / n)
     }
 

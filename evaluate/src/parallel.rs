@@ -1,0 +1,61 @@
+//! Work spread over scoped threads, handed out in order, gathered in order.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// `work(state, i)` for every `i` in `0..n` on `threads` scoped threads (at least one, at
+/// most `n`), each with its own `state()`; items are handed out in increasing order as
+/// workers free up. The results, in item order: the same whatever the thread count, as long
+/// as `work` depends on its item alone.
+pub(crate) fn map_in_order<S, R: Send>(
+    n: usize,
+    threads: usize,
+    state: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            scope.spawn(|| {
+                let mut state = state();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let r = work(&mut state, i);
+                    results.lock().expect("no worker panics")[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no worker panics")
+        .into_iter()
+        .map(|r| r.expect("every item done"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_are_in_item_order_for_any_thread_count() {
+        for threads in [0, 1, 2, 7, 100] {
+            let squares = map_in_order(
+                50,
+                threads,
+                || 0usize,
+                |calls, i| {
+                    *calls += 1;
+                    i * i
+                },
+            );
+            assert_eq!(squares, (0..50).map(|i| i * i).collect::<Vec<_>>());
+        }
+        assert!(map_in_order(0, 4, || (), |_, i| i).is_empty());
+    }
+}
