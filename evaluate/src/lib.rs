@@ -615,6 +615,53 @@ mod tests {
         }
     }
 
+    /// The engine alone gives the evaluation's own engine arrays (every spike, frame,
+    /// release, delay, logit and class, with labels), the same for any thread count.
+    #[test]
+    fn simulate_gives_the_engines_arrays_whatever_the_thread_count() {
+        use tdsnn_io::dump::dump_arrays;
+        let dnn = residual();
+        let graph = Arc::new(convert(&dnn, 5.0, TilPolicy::Dynamic).unwrap());
+        let mut data = images(37);
+        data.labels = Some((0..37).map(|i| (i % 3) as u8).collect());
+        let config = EvalConfig {
+            keep: true,
+            ..EvalConfig::default()
+        };
+        let eval = evaluate(&graph, &dnn, None, &data, &config, |_| {}).unwrap();
+        let full = dump_arrays(&graph, &dnn, &data, &eval).unwrap();
+        let alone = simulate(&graph, &data, TickMode::ClosedForm, 1, |_| {})
+            .unwrap()
+            .into_arrays();
+        // The reference's arrays are all the engine-only run leaves out.
+        let engine: Vec<_> = full
+            .iter()
+            .filter(|a| !a.name.ends_with("_dnn") && !a.name.ends_with("_pre_activation"))
+            .cloned()
+            .collect();
+        assert_eq!(alone, engine);
+        assert!(alone.iter().any(|a| a.name == "layer2_delays"));
+        assert!(alone.iter().any(|a| a.name == "labels"));
+        for threads in [2, 3, 8, 100] {
+            let done = AtomicUsize::new(0);
+            let arrays = simulate(&graph, &data, TickMode::Explicit, threads, |_| {
+                done.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap()
+            .into_arrays();
+            assert_eq!(arrays, alone, "{threads} threads, explicit ticks");
+            assert_eq!(done.into_inner(), 37, "progress reported once per image");
+        }
+        // Images of another shape are refused before anything runs.
+        let wrong = Images {
+            shape: Shape::new(1, 4, 4),
+            values: vec![0.5; 16],
+            labels: None,
+        };
+        let err = simulate(&graph, &wrong, TickMode::ClosedForm, 1, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("the network takes"), "{err}");
+    }
+
     #[test]
     fn a_join_reports_its_delays_and_delayed_spikes() {
         let dnn = residual();

@@ -258,3 +258,71 @@ pub fn leak_of(
         option,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_file::{write_model, ModelInfo};
+    use tdsnn_converter::{convert, Dnn, DnnLayer, Shape, TilPolicy};
+
+    fn model() -> Model {
+        let dnn = Dnn::new(
+            Shape::flat(2),
+            vec![DnnLayer::Dense {
+                outputs: 2,
+                weights: vec![1.0, 0.0, 0.0, 1.0],
+                bias: None,
+            }],
+        )
+        .unwrap();
+        Model {
+            dnn,
+            info: ModelInfo {
+                activation: "relu".into(),
+                leak: None,
+                notes: vec![],
+            },
+        }
+    }
+
+    /// Each kind of file is told apart, each misuse is a typed error, and only a file the
+    /// operating system could not read counts as an I/O failure.
+    #[test]
+    fn files_are_told_apart_and_errors_say_whose_fault() {
+        let dir = std::env::temp_dir().join(format!("tdsnn-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (model_path, graph_path) = (dir.join("m"), dir.join("g"));
+        let model = model();
+        write_model(&model, &model_path).unwrap();
+        let graph = convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap();
+        format::write(&graph, &graph_path).unwrap();
+
+        assert_eq!(load_model(&model_path).unwrap(), model);
+        assert_eq!(load_graph(&graph_path).unwrap(), graph);
+        let e = load_model(&graph_path).unwrap_err();
+        assert!(
+            matches!(e, LoadError::GraphNotModel { .. }) && !e.is_io(),
+            "{e}"
+        );
+        let e = load_graph(&model_path).unwrap_err();
+        assert!(
+            matches!(e, LoadError::ModelNotGraph { .. }) && !e.is_io(),
+            "{e}"
+        );
+        let missing = dir.join("missing");
+        assert!(load_model(&missing).unwrap_err().is_io());
+        assert!(load_model(&dir.join("missing.onnx")).unwrap_err().is_io());
+        let garbage = dir.join("garbage");
+        std::fs::write(&garbage, b"\x00\x01 neither").unwrap();
+        let e = load_model(&garbage).unwrap_err();
+        assert!(matches!(e, LoadError::Neither { .. }) && !e.is_io(), "{e}");
+        // A ReLU model names no leak constant: one must be given.
+        let e = leak_of(None, &model, &model_path, "leak=").unwrap_err();
+        assert!(e.to_string().ends_with("(relu model): give leak="), "{e}");
+        assert_eq!(
+            leak_of(Some(3.0), &model, &model_path, "leak=").unwrap(),
+            3.0
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
