@@ -103,12 +103,15 @@ pub enum LoadError {
         path: String,
     },
     /// No leak constant was given and the model does not say which one it was trained for.
-    #[error("{path} does not say which L it was trained for ({activation} model): give {option}")]
+    #[error(
+        "{path} does not say which L it was trained for ({}): give {option}",
+        activation.as_deref().map_or("ONNX files carry no L".to_string(), |a| format!("{a} model"))
+    )]
     NoLeak {
         /// The file.
         path: String,
-        /// The activation the model file names.
-        activation: String,
+        /// The activation a model file names; `None` for an ONNX model.
+        activation: Option<String>,
         /// How the caller gives a leak constant (`--leak`, `leak=`).
         option: &'static str,
     },
@@ -241,8 +244,9 @@ pub fn load_graph(path: &Path) -> Result<Graph, LoadError> {
     }
 }
 
-/// The leak constant `L` to convert `model` (read from `path`) with: `given`, else the one
-/// it was trained for. `option` says how a caller gives one (`--leak`, `leak=`).
+/// The leak constant `L` to convert `model` (read from `path`; an ONNX file if its name
+/// ends in `.onnx`) with: `given`, else the one it was trained for. `option` says how a
+/// caller gives one (`--leak`, `leak=`).
 ///
 /// # Errors
 /// [`LoadError::NoLeak`] if neither says.
@@ -254,7 +258,7 @@ pub fn leak_of(
 ) -> Result<f64, LoadError> {
     given.or(model.info.leak).ok_or_else(|| LoadError::NoLeak {
         path: path.display().to_string(),
-        activation: model.info.activation.clone(),
+        activation: (!is_onnx(path)).then(|| model.info.activation.clone()),
         option,
     })
 }
@@ -319,6 +323,12 @@ mod tests {
         // A ReLU model names no leak constant: one must be given.
         let e = leak_of(None, &model, &model_path, "leak=").unwrap_err();
         assert!(e.to_string().ends_with("(relu model): give leak="), "{e}");
+        let e = leak_of(None, &model, &dir.join("m.onnx"), "--leak").unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("(ONNX files carry no L): give --leak"),
+            "{e}"
+        );
         assert_eq!(
             leak_of(Some(3.0), &model, &model_path, "leak=").unwrap(),
             3.0
