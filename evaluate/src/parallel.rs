@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// `work(state, i)` for every `i` in `0..n` on `threads` scoped threads (at least one, at
-/// most `n`), each with its own `state()`; items are handed out in increasing order as
+/// `work(state, i)` for every `i` in `0..n` on `threads` threads (at least one, at most `n`:
+/// the calling thread and scoped ones), each with its own `state()`; items are handed out in increasing order as
 /// workers free up. The results, in item order: the same whatever the thread count, as long
 /// as `work` depends on its item alone.
 pub(crate) fn map_in_order<S, R: Send>(
@@ -15,20 +15,25 @@ pub(crate) fn map_in_order<S, R: Send>(
 ) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..n).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, n.max(1)) {
-            scope.spawn(|| {
-                let mut state = state();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let r = work(&mut state, i);
-                    results.lock().expect("no worker panics")[i] = Some(r);
-                }
-            });
+    let worker = || {
+        let mut state = state();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let r = work(&mut state, i);
+            results.lock().expect("no worker panics")[i] = Some(r);
         }
+    };
+    // The calling thread is one of the workers: with one thread nothing is spawned, and what
+    // the work allocates (arrays handed back to the caller) comes from the caller's own
+    // allocator heap, which gets it back when the caller frees it.
+    std::thread::scope(|scope| {
+        for _ in 1..threads.clamp(1, n.max(1)) {
+            scope.spawn(worker);
+        }
+        worker();
     });
     results
         .into_inner()
