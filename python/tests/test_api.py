@@ -129,6 +129,19 @@ def test_files_refused_with_file_and_place(tmp_path: Path) -> None:
         tdsnn.load_idx(MNIST, split="validation")
 
 
+def test_onnx_files_load_with_their_external_data() -> None:
+    """PyTorch's default export writes the weights beside the model (`.onnx.data`); the
+    same network inline, external or aligned to 64 KiB gives the same arrays."""
+    images = np.load(ONNX / "inputs.npy")[:4]
+    inline = tdsnn.load(ONNX / "lenet_g_inline.onnx", leak=5.0).run(images).arrays
+    for name in ("lenet_g_external.onnx", "lenet_g_aligned.onnx"):
+        net = tdsnn.load(ONNX / name, leak=5.0)
+        assert net.name.endswith(name)
+        got = net.run(images).arrays
+        assert sorted(got) == sorted(inline)
+        assert all(np.array_equal(got[n], inline[n]) for n in inline), name
+
+
 def test_a_graph_file_runs_the_same_without_its_reference(
     lenet: tdsnn.Network, digits: Digits, tmp_path: Path
 ) -> None:

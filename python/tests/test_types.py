@@ -4,6 +4,7 @@ against them, as a user's code would."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -16,8 +17,10 @@ CONFIG = str(PYTHON / "pyproject.toml")
 
 
 def run(*args: str, cwd: str) -> subprocess.CompletedProcess[str]:
+    # mypy's cache goes under target/, wherever it runs from.
+    env = {**os.environ, "MYPY_CACHE_DIR": str(REPO / "target" / "mypy-cache")}
     return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True
     )
 
 
