@@ -9,13 +9,31 @@ use std::path::PathBuf;
 use npyz::WriterBuilder;
 use tdsnn::converter::{convert, reference_forward};
 use tdsnn::engine::{coding, Layer, Simulate, Simulator, TickMode, TilPolicy};
-use tdsnn::evaluate::{evaluate, EvalConfig};
-use tdsnn::io::dump::{write_dump, DumpError};
+use tdsnn::evaluate::{evaluate_into, EvalConfig};
+use tdsnn::io::dump::{Dump, DumpError, DumpFile, Format};
 use tdsnn::io::images::{Images, Inputs, NpyErrorKind};
 use tdsnn::io::onnx::read_onnx;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/onnx")
+}
+
+/// Evaluates every image of `images` on two threads, dumping them to `path` as `tdsnn run
+/// --dump` does; the number of arrays.
+fn dump(
+    path: &std::path::Path,
+    graph: &std::sync::Arc<tdsnn::engine::Graph>,
+    dnn: &tdsnn::converter::Dnn,
+    images: &Images,
+) -> usize {
+    let mut file =
+        DumpFile::create(path, Format::Npz, graph, Some(dnn), images.count(), false).unwrap();
+    let config = EvalConfig {
+        threads: 2,
+        ..EvalConfig::default()
+    };
+    evaluate_into(graph, dnn, None, images, &config, |_| {}, Some(&mut file)).unwrap();
+    file.finish().unwrap()
 }
 
 fn array(zip: &mut zip::ZipArchive<std::fs::File>, name: &str) -> (Vec<u64>, String, Vec<u8>) {
@@ -37,18 +55,34 @@ fn dump_round_trip() {
     let mut images = Images::read_npy(fixtures().join("inputs.npy")).unwrap();
     images.values.truncate(4 * 784);
     let path = std::env::temp_dir().join(format!("tdsnn-dump-{}.npz", std::process::id()));
-    let config = EvalConfig::default();
-    // An evaluation that kept nothing cannot be dumped: a typed error, no file.
-    let bare = evaluate(&graph, &model.dnn, None, &images, &config, |_| {}).unwrap();
-    let err = write_dump(&path, &graph, &model.dnn, &images, &bare).unwrap_err();
-    assert!(matches!(err, DumpError::NotKept { image: 0 }), "{err}");
-    assert!(!path.exists(), "nothing written");
-    let keep = EvalConfig {
-        keep: true,
-        ..config
-    };
-    let eval = evaluate(&graph, &model.dnn, None, &images, &keep, |_| {}).unwrap();
-    let arrays = write_dump(&path, &graph, &model.dnn, &images, &eval).unwrap();
+    // A dump holding the reference's arrays refuses an image without them; one finished
+    // short of the images it was made for is an error, and leaves no half-written arrays.
+    let mut short =
+        DumpFile::create(&path, Format::Npz, &graph, Some(&model.dnn), 4, false).unwrap();
+    let x = images.input(0);
+    let record = Simulator::new(graph.clone(), TickMode::ClosedForm)
+        .run(&x, &mut ())
+        .unwrap();
+    let err = short.push(&x, &record, None, None).unwrap_err();
+    assert!(matches!(err, DumpError::NoReference { image: 0 }), "{err}");
+    let err = short.finish().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DumpError::Count {
+                expected: 4,
+                got: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let staging = path.with_file_name(format!(
+        ".{}.arrays",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    assert!(!staging.exists(), "no staging directory left");
+    let arrays = dump(&path, &graph, &model.dnn, &images);
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
     // Exactly the arrays README documents: spikes for every layer but the output, a frame
     // origin for every layer, release and pre-activations for the synapse-based ones.
@@ -182,13 +216,8 @@ fn a_join_dumps_its_delays() {
     let graph = std::sync::Arc::new(convert(&model.dnn, 5.0, TilPolicy::Dynamic).unwrap());
     let mut images = Images::read_npy(resnet.join("resnet.inputs.npy")).unwrap();
     images.values.truncate(3 * 784);
-    let keep = EvalConfig {
-        keep: true,
-        ..EvalConfig::default()
-    };
-    let eval = evaluate(&graph, &model.dnn, None, &images, &keep, |_| {}).unwrap();
     let path = std::env::temp_dir().join(format!("tdsnn-dump-joins-{}.npz", std::process::id()));
-    let arrays = write_dump(&path, &graph, &model.dnn, &images, &eval).unwrap();
+    let arrays = dump(&path, &graph, &model.dnn, &images);
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
     let names: Vec<String> = (0..zip.len())
         .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
@@ -218,8 +247,9 @@ fn a_join_dumps_its_delays() {
         let parts = 1 + graph.groups(k).len() as u64;
         assert_eq!((shape.as_slice(), dtype.as_str()), (&[3, parts][..], "<u4"));
         let values: Vec<u32> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
-        for (i, image) in eval.images.iter().enumerate() {
-            let record = &image.kept.as_ref().unwrap().record;
+        let mut sim = Simulator::new(graph.clone(), TickMode::ClosedForm);
+        for i in 0..images.count() {
+            let record = &sim.run(&images.input(i), &mut ()).unwrap();
             let p = parts as usize;
             assert_eq!(&values[i * p..(i + 1) * p], &record.layers[k].delays[..]);
             // The shortcut waits for the block's first conv: its T_il.

@@ -10,6 +10,7 @@
 //! - [`layers`]: a graph's layers as printed (`tdsnn inspect`, `convert`, `demo`), with the
 //!   sources, synapse groups and delays of a branching graph.
 //! - [`plot`]: raster plots and the study's curves (SVG).
+//! - [`shard`]: data sets cut into shards, and the digests that tie partial reports to a run.
 //! - [`fixtures`]: where the shipped model files and data are, the commands' defaults.
 //!
 //! Depends on the `tdsnn` facade for everything else.
@@ -34,4 +35,5 @@ pub mod demo;
 pub mod fixtures;
 pub mod layers;
 pub mod plot;
+pub mod shard;
 pub mod sweep;

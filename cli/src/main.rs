@@ -25,6 +25,9 @@ enum Command {
     /// Convert a model and simulate a data set: tables 1 and 2 (the default: the shipped
     /// LeNet-5 on the shipped MNIST test split).
     Run(commands::run::RunArgs),
+    /// Add up the partial reports (and dumps) of a sharded run (`run --shard I/N`) into the
+    /// whole run's.
+    Merge(commands::merge::MergeArgs),
     /// The leak-constant study: retrain, convert and simulate for several L.
     Sweep(commands::sweep::SweepArgs),
     /// Train LeNet-5 with G and save the models.
@@ -51,6 +54,7 @@ fn main() -> Result<()> {
     match command {
         Command::Demo(args) => commands::demo::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Merge(args) => commands::merge::merge(args),
         Command::Sweep(args) => commands::sweep::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Convert(args) => commands::convert::run(args),

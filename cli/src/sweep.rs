@@ -94,7 +94,7 @@ pub fn sweep(
             leak,
             til: "Dynamic".into(),
             tick_mode: format!("{:?}", config.mode),
-            threads: config.threads,
+            threads: Some(config.threads),
         };
         points.push(SweepPoint {
             leak,

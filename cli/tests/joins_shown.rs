@@ -226,7 +226,7 @@ fn report(dnn: &Dnn) -> Report {
         leak: 5.0,
         til: "Dynamic".into(),
         tick_mode: "ClosedForm".into(),
-        threads: 1,
+        threads: Some(1),
     };
     Report::new(&eval, setup)
 }
@@ -240,11 +240,11 @@ fn the_run_report_gives_each_join_its_delays() {
     assert_eq!(join.join_parts.len(), 2);
     let (own, identity) = (&join.join_parts[0], &join.join_parts[1]);
     assert_eq!(
-        (own.source.as_str(), own.synapses, own.delay_max),
+        (own.source.as_str(), own.synapses.as_str(), own.delay_max),
         ("layer 1", "own", 0)
     );
     assert_eq!(
-        (identity.source.as_str(), identity.synapses),
+        (identity.source.as_str(), identity.synapses.as_str()),
         ("layer 0", "identity")
     );
     assert!(identity.delay_max > 0 && identity.delay_mean > 0.0);

@@ -172,7 +172,7 @@ fn json_report_has_the_documented_keys() {
         leak: 5.0,
         til: "Dynamic".into(),
         tick_mode: "ClosedForm".into(),
-        threads: 1,
+        threads: Some(1),
     };
     let json: serde_json::Value = serde_json::to_value(Report::new(&eval, setup)).unwrap();
     // Exactly the keys README documents, and their documented sub-keys.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tdsnn_engine::{Graph, Plan, Record, Simulate, TickMode};
-use tdsnn_io::dump::DumpArrays;
+use tdsnn_io::dump::{Dump, DumpArrays};
 use tdsnn_io::images::Inputs;
 
 use crate::{check_data, parallel, EvalError};

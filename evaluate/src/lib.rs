@@ -16,19 +16,22 @@ mod batch;
 mod parallel;
 pub mod report;
 pub mod timing;
+pub mod totals;
 
 pub use batch::simulate;
+pub use totals::{LayerInfo, LayerTotals, PartTotals, Totals};
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tdsnn_converter::{reference_forward, relu_forward, Dnn, DnnLayer, OpCounts, Reference};
 use tdsnn_engine::audit::{self, Tolerance};
 use tdsnn_engine::counters::LayerOps;
 use tdsnn_engine::graph::Source;
 use tdsnn_engine::{coding, Graph, Plan, Record, Simulate, Simulator, TickMode};
-use tdsnn_io::dump::Recorded;
-use tdsnn_io::images::{accuracy, check_labels, Inputs, LabelError};
+use tdsnn_io::dump::Dump;
+use tdsnn_io::images::{check_labels, Inputs, LabelError};
 
 /// Whether a reference neuron lies so close to a step edge of `T` that the SNN, whose
 /// synaptic weights are the reference's rounded to `f32`, may put its spike on the other step.
@@ -64,8 +67,6 @@ pub struct EvalConfig {
     /// Tolerances of the teacher-forced audit: the tie window (`L ln(A + 1)` within it of an
     /// integer) and the logits' relative error.
     pub tolerance: Tolerance,
-    /// Keep every image's record and reference in [`ImageResult::kept`] (for `--dump`).
-    pub keep: bool,
 }
 
 impl Default for EvalConfig {
@@ -74,7 +75,6 @@ impl Default for EvalConfig {
             mode: TickMode::ClosedForm,
             threads: 1,
             tolerance: Tolerance::DEFAULT,
-            keep: false,
         }
     }
 }
@@ -109,17 +109,6 @@ pub struct ImageResult {
     /// Per graph layer: `T_il` (synapse-based layers), sum and max of spike times relative to
     /// the release or frame origin, number of spikes, operation counts, a join's delays.
     pub layers: Vec<LayerSample>,
-    /// The engine's record and the reference's values, when [`EvalConfig::keep`] asked.
-    pub kept: Option<Box<Kept>>,
-}
-
-/// One image's full results, kept for a dump.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Kept {
-    /// The engine's record.
-    pub record: Record,
-    /// The reference DNN(G)'s values of every layer.
-    pub reference: Reference,
 }
 
 /// One part of a join in one image (its own synapses, or a further synapse group): how long
@@ -152,13 +141,13 @@ pub struct LayerSample {
 
 /// One part of a join over a data set: where its spikes come from, and the delay buffer it
 /// needs (docs/semantics.md, "Branches and joins").
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartStats {
     /// The part's source: the layer's own source, or the group's.
     pub source: Source,
     /// `own` for the layer's own synapses, else the group's connection: `identity`,
     /// `conv2d` or `dense`.
-    pub synapses: &'static str,
+    pub synapses: String,
     /// Mean and max over images of the delay `o - o_g`, in steps.
     pub delay: (f64, u32),
     /// Spikes that waited in the buffer per image (mean): the source's spike count in the
@@ -170,7 +159,7 @@ pub struct PartStats {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LayerStats {
     /// The layer's kind.
-    pub kind: &'static str,
+    pub kind: String,
     /// Output shape, as `CxHxW`.
     pub shape: String,
     /// Mean and max `T_il` (synapse-based layers).
@@ -189,6 +178,36 @@ pub struct LayerStats {
 }
 
 impl LayerStats {
+    /// The statistics of a layer `info` describes, from its totals over `images` images:
+    /// means are sums divided by counts, so the totals of a data set's shards, added, give
+    /// the whole data set's statistics bit for bit.
+    pub fn new(info: &LayerInfo, totals: &LayerTotals, images: u64) -> LayerStats {
+        let count = images.max(1) as f64;
+        LayerStats {
+            kind: info.kind.clone(),
+            shape: info.shape.clone(),
+            t_il: info
+                .synaptic
+                .then(|| (totals.t_il_sum as f64 / count, totals.t_il_max)),
+            spike_time: (totals.spikes > 0).then(|| {
+                (
+                    totals.spike_sum as f64 / totals.spikes as f64,
+                    totals.spike_max,
+                )
+            }),
+            ops: totals.ops,
+            source: info.source,
+            parts: (info.parts.iter().zip(&totals.parts))
+                .map(|(p, t)| PartStats {
+                    source: p.source,
+                    synapses: p.synapses.clone(),
+                    delay: (t.delay_sum as f64 / count, t.delay_max),
+                    delayed_spikes: t.delayed_spikes as f64 / count,
+                })
+                .collect(),
+        }
+    }
+
     /// Whether the layer joins branches (has further synapse groups).
     pub fn is_join(&self) -> bool {
         !self.parts.is_empty()
@@ -207,6 +226,10 @@ pub struct Evaluation {
     pub leak: f64,
     /// Every image's result, in data set order.
     pub images: Vec<ImageResult>,
+    /// What every figure is computed from: counts, sums and maxima over the images.
+    pub totals: Totals,
+    /// What each layer is.
+    pub infos: Vec<LayerInfo>,
     /// Per-layer statistics.
     pub layers: Vec<LayerStats>,
     /// The DNN's operation counts per image.
@@ -224,74 +247,54 @@ impl Evaluation {
         self.images.is_empty()
     }
 
-    /// The accuracy of the classes `class` gives each image, against its label.
-    fn accuracy_of(&self, class: impl Fn(&ImageResult) -> Option<usize>) -> f64 {
-        accuracy(self.images.iter().map(|r| (class(r), r.label)))
-    }
-
     /// Whether every image is labelled (else the accuracies count unlabelled images as
     /// wrong and mean nothing).
     pub fn labelled(&self) -> bool {
-        self.images.iter().all(|r| r.label.is_some())
+        self.totals.labelled == self.totals.images
     }
 
     /// Accuracy of the SNN.
     pub fn snn_accuracy(&self) -> f64 {
-        self.accuracy_of(|r| Some(r.snn))
+        self.totals.share(self.totals.snn_correct)
     }
 
     /// Accuracy of the reference DNN(G).
     pub fn dnn_g_accuracy(&self) -> f64 {
-        self.accuracy_of(|r| Some(r.dnn_g))
+        self.totals.share(self.totals.dnn_g_correct)
     }
 
     /// Accuracy of the ReLU network, if one was given.
     pub fn dnn_relu_accuracy(&self) -> Option<f64> {
-        self.images.first()?.dnn_relu?;
-        Some(self.accuracy_of(|r| r.dnn_relu))
+        Some(self.totals.share(self.totals.dnn_relu_correct?))
     }
 
     /// Images whose SNN class equals the DNN(G)'s.
     pub fn agreements(&self) -> usize {
-        self.images.iter().filter(|r| r.snn == r.dnn_g).count()
+        self.totals.agreements as usize
     }
 
     /// Disagreements explained by a tie, and unexplained ones (which must be 0).
     pub fn disagreements(&self) -> (usize, usize) {
-        let (tied, untied): (Vec<&ImageResult>, Vec<&ImageResult>) = self
-            .images
-            .iter()
-            .filter(|r| r.snn != r.dnn_g)
-            .partition(|r| r.tied);
-        (tied.len(), untied.len())
+        (
+            self.totals.disagreements_at_ties as usize,
+            self.totals.unexplained_disagreements as usize,
+        )
     }
 
     /// Images with a tie that can change their class.
     pub fn tied_images(&self) -> usize {
-        self.images.iter().filter(|r| r.tied).count()
+        self.totals.tied_images as usize
     }
 
     /// Totals of the neuron audit: (neurons, exact, ties, mismatches).
     pub fn neuron_totals(&self) -> (u64, u64, u64, u64) {
-        self.images.iter().fold((0, 0, 0, 0), |t, r| {
-            (
-                t.0 + r.neurons,
-                t.1 + r.exact,
-                t.2 + r.ties,
-                t.3 + r.mismatches,
-            )
-        })
+        let t = &self.totals;
+        (t.neurons, t.exact, t.ties, t.mismatches)
     }
 
     /// Images whose audit failed (spike times, frames, logits or class; must be 0).
     pub fn audit_failures(&self) -> usize {
-        self.images.iter().filter(|r| !r.audit_passed).count()
-    }
-
-    /// Fraction of neurons outside ties whose spike time equals `T(A)`.
-    pub fn spike_time_agreement(&self) -> f64 {
-        let (n, exact, ties, _) = self.neuron_totals();
-        exact as f64 / (n - ties).max(1) as f64
+        self.totals.audit_failures as usize
     }
 
     /// SNN operations summed over layers and images: (paper, engine).
@@ -300,12 +303,54 @@ impl Evaluation {
     }
 }
 
-/// What [`EvalConfig::keep`] kept, for [`write_dump`](tdsnn_io::dump::write_dump).
-impl Recorded for Evaluation {
-    fn recorded(&self, image: usize) -> Option<(&Record, &Reference)> {
-        let kept = self.images.get(image)?.kept.as_deref()?;
-        Some((&kept.record, &kept.reference))
+/// The totals of some images' results, over a graph of `layers` layers.
+fn totals(images: &[ImageResult], layers: usize) -> Totals {
+    let count = |f: &dyn Fn(&ImageResult) -> bool| images.iter().filter(|r| f(r)).count() as u64;
+    let correct = |class: &dyn Fn(&ImageResult) -> Option<usize>| {
+        count(&|r| r.label.is_some() && class(r) == r.label)
+    };
+    let mut totals = Totals {
+        images: images.len() as u64,
+        labelled: count(&|r| r.label.is_some()),
+        snn_correct: correct(&|r| Some(r.snn)),
+        dnn_g_correct: correct(&|r| Some(r.dnn_g)),
+        dnn_relu_correct: images
+            .first()
+            .and_then(|r| r.dnn_relu)
+            .map(|_| correct(&|r| r.dnn_relu)),
+        agreements: count(&|r| r.snn == r.dnn_g),
+        tied_images: count(&|r| r.tied),
+        disagreements_at_ties: count(&|r| r.snn != r.dnn_g && r.tied),
+        unexplained_disagreements: count(&|r| r.snn != r.dnn_g && !r.tied),
+        audit_failures: count(&|r| !r.audit_passed),
+        layers: vec![LayerTotals::default(); layers],
+        ..Totals::default()
+    };
+    for r in images {
+        totals.neurons += r.neurons;
+        totals.exact += r.exact;
+        totals.ties += r.ties;
+        totals.mismatches += r.mismatches;
+        for (t, s) in totals.layers.iter_mut().zip(&r.layers) {
+            if let Some(til) = s.t_il {
+                t.t_il_sum += u64::from(til);
+                t.t_il_max = t.t_il_max.max(til);
+            }
+            t.spike_sum += s.spike_sum;
+            t.spike_max = t.spike_max.max(s.spike_max);
+            t.spikes += s.spikes;
+            t.ops += s.ops;
+            if t.parts.len() < s.parts.len() {
+                t.parts.resize(s.parts.len(), PartTotals::default());
+            }
+            for (p, q) in t.parts.iter_mut().zip(&s.parts) {
+                p.delay_sum += u64::from(q.delay);
+                p.delay_max = p.delay_max.max(q.delay);
+                p.delayed_spikes += q.delayed_spikes;
+            }
+        }
     }
+    totals
 }
 
 /// Why a data set could not be evaluated.
@@ -327,6 +372,9 @@ pub enum EvalError {
     /// An image's label is not one of the network's classes ([`check_labels`]).
     #[error(transparent)]
     Label(#[from] LabelError),
+    /// The dump the images went to failed.
+    #[error("dump: {0}")]
+    Dump(String),
 }
 
 /// Errors unless the graph, the networks and the data fit together.
@@ -381,7 +429,7 @@ fn evaluate_image(
     x: &[f32],
     label: Option<usize>,
     config: &EvalConfig,
-) -> Result<ImageResult, tdsnn_engine::Error> {
+) -> Result<(ImageResult, Record, Reference), tdsnn_engine::Error> {
     let graph = Arc::clone(sim.plan().graph());
     let leak = graph.params().leak;
     let record = sim.run(x, &mut ())?;
@@ -397,7 +445,7 @@ fn evaluate_image(
         ties += l.ties;
         differing += l.tie_differences;
     }
-    Ok(ImageResult {
+    let result = ImageResult {
         label,
         snn: record.output.class,
         dnn_g: reference.class,
@@ -409,8 +457,8 @@ fn evaluate_image(
         audit_passed: report.passed(),
         tied: differing > 0 || near_edge || logit_tie || report.class_tie,
         layers: samples(&graph, &record),
-        kept: config.keep.then(|| Box::new(Kept { record, reference })),
-    })
+    };
+    Ok((result, record, reference))
 }
 
 fn top_two_close(logits: &[f64]) -> bool {
@@ -449,34 +497,6 @@ fn part_samples(graph: &Graph, record: &Record, k: usize) -> Vec<PartSample> {
         .collect()
 }
 
-/// Layer `k`'s parts over every image of `images`, if it is a join (else none).
-fn part_stats(graph: &Graph, images: &[ImageResult], k: usize) -> Vec<PartStats> {
-    if graph.groups(k).is_empty() {
-        return Vec::new();
-    }
-    let count = images.len().max(1) as f64;
-    let kinds = std::iter::once("own").chain(graph.groups(k).iter().map(|g| g.synapses.kind()));
-    graph
-        .part_sources(k)
-        .zip(kinds)
-        .enumerate()
-        .map(|(p, (source, synapses))| {
-            let (mut sum, mut max, mut delayed) = (0u64, 0u32, 0u64);
-            for part in images.iter().filter_map(|r| r.layers[k].parts.get(p)) {
-                sum += u64::from(part.delay);
-                max = max.max(part.delay);
-                delayed += part.delayed_spikes;
-            }
-            PartStats {
-                source,
-                synapses,
-                delay: (sum as f64 / count, max),
-                delayed_spikes: delayed as f64 / count,
-            }
-        })
-        .collect()
-}
-
 /// Evaluates `graph` (converted from `dnn_g`) on every image of `data`; `relu` is the plain
 /// ReLU network to compare with, if any. Calls `progress` with the number of images done.
 ///
@@ -491,8 +511,28 @@ pub fn evaluate(
     config: &EvalConfig,
     progress: impl Fn(usize) + Sync,
 ) -> Result<Evaluation, EvalError> {
+    evaluate_into(graph, dnn_g, relu, data, config, progress, None)
+}
+
+/// [`evaluate`], every image also pushed, in data set order, to `dump` (its input, the
+/// engine's record, the reference's values and its label) as soon as it and every image
+/// before it are done: images finished ahead of their turn wait, so the dump holds the
+/// images in order and the evaluation never more than a few records at a time.
+///
+/// # Errors
+/// As [`evaluate`]; [`EvalError::Dump`] if the dump fails (the evaluation stops there).
+pub fn evaluate_into(
+    graph: &Arc<Graph>,
+    dnn_g: &Dnn,
+    relu: Option<&Dnn>,
+    data: &impl Inputs,
+    config: &EvalConfig,
+    progress: impl Fn(usize) + Sync,
+    dump: Option<&mut (dyn Dump + Send)>,
+) -> Result<Evaluation, EvalError> {
     check_fit(graph, dnn_g, relu, data)?;
     let done = AtomicUsize::new(0);
+    let order = dump.map(|dump| Mutex::new(InOrder::new(dump)));
     // One simulator per worker, all sharing the graph and its tables.
     let plan = Plan::new(Arc::clone(graph), config.mode);
     let images = parallel::map_in_order(
@@ -501,52 +541,78 @@ pub fn evaluate(
         || plan.simulator(),
         |sim, i| {
             let x = data.input(i);
-            let r = evaluate_image(sim, dnn_g, relu, &x, data.label(i), config);
+            let label = data.label(i);
+            let (result, record, reference) =
+                evaluate_image(sim, dnn_g, relu, &x, label, config)
+                    .map_err(|error| EvalError::Image { image: i, error })?;
+            if let Some(order) = &order {
+                let finished = Finished {
+                    input: x,
+                    record,
+                    reference,
+                    label,
+                };
+                order
+                    .lock()
+                    .expect("no worker panics")
+                    .arrive(i, finished)?;
+            }
             progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-            r.map_err(|error| EvalError::Image { image: i, error })
+            Ok(result)
         },
     )
     .into_iter()
     .collect::<Result<Vec<ImageResult>, EvalError>>()?;
-    let layers = graph
-        .layers()
-        .iter()
-        .enumerate()
-        .map(|(k, layer)| {
-            let mut stats = LayerStats {
-                kind: layer.kind(),
-                shape: graph.output_shape(k).to_string(),
-                ..LayerStats::default()
-            };
-            let (mut til_sum, mut til_max, mut t_sum, mut t_max, mut spikes) =
-                (0u64, 0u32, 0u64, 0u32, 0u64);
-            for r in &images {
-                let s = &r.layers[k];
-                if let Some(t) = s.t_il {
-                    til_sum += u64::from(t);
-                    til_max = til_max.max(t);
-                }
-                t_sum += s.spike_sum;
-                t_max = t_max.max(s.spike_max);
-                spikes += s.spikes;
-                stats.ops += s.ops;
-            }
-            let count = images.len().max(1) as f64;
-            stats.t_il = layer
-                .is_synaptic()
-                .then(|| (til_sum as f64 / count, til_max));
-            stats.spike_time = (spikes > 0).then(|| (t_sum as f64 / spikes as f64, t_max));
-            stats.source = graph.branches().then(|| graph.source(k));
-            stats.parts = part_stats(graph, &images, k);
-            stats
-        })
+    let infos = LayerInfo::of(graph);
+    let totals = totals(&images, infos.len());
+    let layers = (infos.iter().zip(&totals.layers))
+        .map(|(info, t)| LayerStats::new(info, t, totals.images))
         .collect();
     Ok(Evaluation {
         leak: graph.params().leak,
         images,
+        totals,
+        infos,
         layers,
         dnn_ops: dnn_g.op_counts(),
     })
+}
+
+/// One image done, waiting for its turn in the dump.
+struct Finished {
+    input: Vec<f32>,
+    record: Record,
+    reference: Reference,
+    label: Option<usize>,
+}
+
+/// Images arriving in any order, pushed to a dump in data set order.
+struct InOrder<'d> {
+    dump: &'d mut (dyn Dump + Send),
+    next: usize,
+    waiting: BTreeMap<usize, Finished>,
+}
+
+impl<'d> InOrder<'d> {
+    fn new(dump: &'d mut (dyn Dump + Send)) -> Self {
+        InOrder {
+            dump,
+            next: 0,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// Image `i` is done: it and every image after it that waited go to the dump, in order.
+    fn arrive(&mut self, i: usize, finished: Finished) -> Result<(), EvalError> {
+        self.waiting.insert(i, finished);
+        while let Some(f) = self.waiting.remove(&self.next) {
+            (self.dump)
+                .push(&f.input, &f.record, Some(&f.reference), f.label)
+                .map_err(|e| EvalError::Dump(e.to_string()))?;
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -619,17 +685,19 @@ mod tests {
     /// release, delay, logit and class, with labels), the same for any thread count.
     #[test]
     fn simulate_gives_the_engines_arrays_whatever_the_thread_count() {
-        use tdsnn_io::dump::dump_arrays;
+        use tdsnn_io::dump::DumpArrays;
         let dnn = residual();
         let graph = Arc::new(convert(&dnn, 5.0, TilPolicy::Dynamic).unwrap());
         let mut data = images(37);
         data.labels = Some((0..37).map(|i| (i % 3) as u8).collect());
         let config = EvalConfig {
-            keep: true,
+            threads: 3,
             ..EvalConfig::default()
         };
-        let eval = evaluate(&graph, &dnn, None, &data, &config, |_| {}).unwrap();
-        let full = dump_arrays(&graph, &dnn, &data, &eval).unwrap();
+        // The evaluation's dump, images pushed in order whatever thread finished them.
+        let mut dump = DumpArrays::new(&graph, Some(&dnn), 37, true);
+        evaluate_into(&graph, &dnn, None, &data, &config, |_| {}, Some(&mut dump)).unwrap();
+        let full = dump.into_arrays();
         let alone = simulate(&graph, &data, TickMode::ClosedForm, 1, |_| {})
             .unwrap()
             .into_arrays();
@@ -669,11 +737,7 @@ mod tests {
         assert!(graph.branches());
         assert_eq!(graph.groups(2).len(), 1, "layer 2 joins");
         let data = images(5);
-        let config = EvalConfig {
-            keep: true,
-            ..EvalConfig::default()
-        };
-        let eval = evaluate(&graph, &dnn, None, &data, &config, |_| {}).unwrap();
+        let eval = evaluate(&graph, &dnn, None, &data, &EvalConfig::default(), |_| {}).unwrap();
         assert_eq!(eval.audit_failures(), 0);
         // Every layer names its source; only the join has parts.
         let sources: Vec<Option<Source>> = eval.layers.iter().map(|l| l.source).collect();
@@ -684,10 +748,9 @@ mod tests {
         assert_eq!(joins, [2]);
         // The parts against the records: own synapses from layer 1, the identity from 0.
         let join = &eval.layers[2];
-        let records: Vec<&Record> = eval
-            .images
-            .iter()
-            .map(|r| &r.kept.as_ref().unwrap().record)
+        let mut sim = Simulator::new(Arc::clone(&graph), TickMode::ClosedForm);
+        let records: Vec<Record> = (0..5)
+            .map(|i| sim.run(&data.input(i), &mut ()).unwrap())
             .collect();
         let delays = |p: usize| records.iter().map(move |r| r.layers[2].delays[p]);
         assert_eq!(join.parts.len(), 2);
@@ -697,7 +760,7 @@ mod tests {
             .zip([(Source::Layer(1), "own"), (Source::Layer(0), "identity")])
             .enumerate()
         {
-            assert_eq!((part.source, part.synapses), (source, synapses));
+            assert_eq!((part.source, part.synapses.as_str()), (source, synapses));
             let sum: u32 = delays(p).sum();
             assert_eq!(part.delay.0, f64::from(sum) / 5.0);
             assert_eq!(part.delay.1, delays(p).max().unwrap());

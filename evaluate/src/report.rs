@@ -1,13 +1,14 @@
 //! The report of an evaluation, in the shape of the paper's tables 1 and 2: printed as a
 //! table, or written as JSON (keys documented in README).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::totals::{LayerInfo, Totals};
 use crate::{Evaluation, LayerStats, PartStats};
 use tdsnn_engine::graph::Source;
 
 /// Multiplications, additions and their total, per image.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ops {
     /// Multiplications per image.
     pub mult: f64,
@@ -116,7 +117,7 @@ pub struct SpikeTimes {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerReport {
     /// Layer kind.
-    pub kind: &'static str,
+    pub kind: String,
     /// Output shape.
     pub shape: String,
     /// Mean `T_il` over images (synapse-based layers).
@@ -153,7 +154,7 @@ pub struct JoinPart {
     pub source: String,
     /// `own` for the layer's own synapses, else the group's connection: `identity`,
     /// `conv2d` or `dense`.
-    pub synapses: &'static str,
+    pub synapses: String,
     /// Mean delay over images, in steps.
     pub delay_mean: f64,
     /// Largest delay.
@@ -166,7 +167,7 @@ impl JoinPart {
     fn new(p: &PartStats) -> JoinPart {
         JoinPart {
             source: source_name(p.source),
-            synapses: p.synapses,
+            synapses: p.synapses.clone(),
             delay_mean: p.delay.0,
             delay_max: p.delay.1,
             delayed_spikes: p.delayed_spikes,
@@ -196,7 +197,7 @@ fn source_name(source: Source) -> String {
 impl LayerReport {
     fn new(l: &LayerStats, n: f64) -> LayerReport {
         LayerReport {
-            kind: l.kind,
+            kind: l.kind.clone(),
             shape: l.shape.clone(),
             t_il_mean: l.t_il.map(|t| t.0),
             t_il_max: l.t_il.map(|t| t.1),
@@ -297,10 +298,42 @@ pub struct Report {
     pub ops: OpsReport,
     /// The paper's LeNet row.
     pub paper_lenet: PaperRow,
+    /// What part of a data set a partial report covers (`tdsnn run --shard`), with what
+    /// `tdsnn merge` needs to add it up; absent from a whole run's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// What a partial report covers, and its totals: the shards of one run agree on everything
+/// here but the index, the image range and the totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shard {
+    /// The shard's index, from 0.
+    pub index: usize,
+    /// The number of shards.
+    pub count: usize,
+    /// The images it covers: `[first, end)` in the data set.
+    pub images: [usize; 2],
+    /// The images of the whole data set.
+    pub data_images: usize,
+    /// SHA-256 of the model file's bytes (with an ONNX model's external data).
+    pub model_digest: String,
+    /// SHA-256 of the converted graph as a graph file.
+    pub graph_digest: String,
+    /// SHA-256 of the whole data set: its shape, every image's values and the labels.
+    pub data_digest: String,
+    /// SHA-256 of the plain ReLU network's file, if one ran.
+    pub relu_digest: Option<String>,
+    /// The shard's dump, relative to the report's directory (absolute when elsewhere).
+    pub dump: Option<String>,
+    /// What the report's figures are computed from.
+    pub totals: Totals,
+    /// What each layer is.
+    pub layers: Vec<LayerInfo>,
 }
 
 /// What was evaluated.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
     /// The converted model.
     pub model: String,
@@ -314,8 +347,8 @@ pub struct Setup {
     pub til: String,
     /// Tick mode.
     pub tick_mode: String,
-    /// Worker threads.
-    pub threads: usize,
+    /// Worker threads (`None` in a report merged from shards, which each had their own).
+    pub threads: Option<usize>,
 }
 
 /// Which plain ReLU network the DNN (ReLU) row ran.
@@ -358,15 +391,13 @@ impl std::fmt::Display for ReluModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReluModel::Own(name) => f.write_str(name),
-            ReluModel::SameWeights(name) => {
-                write!(
-                    f,
-                    "{name} (the same weights, as a plain float ReLU network)"
-                )
-            }
+            ReluModel::SameWeights(name) => write!(f, "{name}{SAME_WEIGHTS}"),
         }
     }
 }
+
+/// What [`ReluModel`]'s string says after the name of [`ReluModel::SameWeights`].
+const SAME_WEIGHTS: &str = " (the same weights, as a plain float ReLU network)";
 
 impl Serialize for ReluModel {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -374,40 +405,58 @@ impl Serialize for ReluModel {
     }
 }
 
+impl<'de> Deserialize<'de> for ReluModel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.strip_suffix(SAME_WEIGHTS) {
+            Some(name) => ReluModel::SameWeights(name.to_string()),
+            None => ReluModel::Own(text),
+        })
+    }
+}
+
 impl Report {
     /// The report of an evaluation.
     pub fn new(eval: &Evaluation, setup: Setup) -> Report {
-        let n = eval.len().max(1) as f64;
-        let (neurons, exact, neuron_ties, mismatches) = eval.neuron_totals();
-        let (at_ties, unexplained) = eval.disagreements();
-        let dnn = Ops::dnn(&eval.dnn_ops);
-        let snn = eval.snn_ops();
+        Report::from_totals(&eval.totals, &eval.infos, Ops::dnn(&eval.dnn_ops), setup)
+    }
+
+    /// The report of an evaluation whose counts are `totals`, of a graph whose layers are
+    /// `infos` and a DNN of `dnn` operations per image: every figure is computed from these
+    /// alone, so a merge of shards' totals gives the whole run's report bit for bit.
+    pub fn from_totals(totals: &Totals, infos: &[LayerInfo], dnn: Ops, setup: Setup) -> Report {
+        let images = totals.images;
+        let n = images.max(1) as f64;
+        let layers: Vec<LayerStats> = (infos.iter().zip(&totals.layers))
+            .map(|(info, t)| LayerStats::new(info, t, images))
+            .collect();
+        let snn: tdsnn_engine::counters::LayerOps = layers.iter().map(|l| &l.ops).sum();
         let (snn_paper, snn_engine) = (Ops::paper(&snn, n), Ops::engine(&snn, n));
         Report {
             setup,
-            images: eval.len(),
-            labelled: eval.labelled(),
-            dnn_accuracy: eval.dnn_g_accuracy(),
-            dnn_relu_accuracy: eval.dnn_relu_accuracy(),
-            snn_accuracy: eval.snn_accuracy(),
+            images: images as usize,
+            labelled: totals.labelled == totals.images,
+            dnn_accuracy: totals.share(totals.dnn_g_correct),
+            dnn_relu_accuracy: totals.dnn_relu_correct.map(|c| totals.share(c)),
+            snn_accuracy: totals.share(totals.snn_correct),
             agreement: Agreement {
-                count: eval.agreements(),
-                fraction: eval.agreements() as f64 / n,
+                count: totals.agreements as usize,
+                fraction: totals.agreements as f64 / n,
             },
             ties: Ties {
-                images: eval.tied_images(),
-                disagreements_at_ties: at_ties,
-                unexplained_disagreements: unexplained,
-                neurons: neuron_ties,
+                images: totals.tied_images as usize,
+                disagreements_at_ties: totals.disagreements_at_ties as usize,
+                unexplained_disagreements: totals.unexplained_disagreements as usize,
+                neurons: totals.ties,
             },
             spike_times: SpikeTimes {
-                neurons,
-                exact,
-                mismatches,
-                audit_failures: eval.audit_failures(),
-                agreement: eval.spike_time_agreement(),
+                neurons: totals.neurons,
+                exact: totals.exact,
+                mismatches: totals.mismatches,
+                audit_failures: totals.audit_failures as usize,
+                agreement: totals.exact as f64 / (totals.neurons - totals.ties).max(1) as f64,
             },
-            layers: eval.layers.iter().map(|l| LayerReport::new(l, n)).collect(),
+            layers: layers.iter().map(|l| LayerReport::new(l, n)).collect(),
             ops: OpsReport {
                 ratio_paper: Ops::ratio(&dnn, &snn_paper),
                 ratio_engine: Ops::ratio(&dnn, &snn_engine),
@@ -416,6 +465,7 @@ impl Report {
                 snn_engine,
             },
             paper_lenet: PAPER_LENET,
+            shard: None,
         }
     }
 
@@ -434,7 +484,13 @@ impl Report {
         let st = &self.setup;
         s += &format!(
             "TDSNN: {} on {} images of {}\nL = {}, T_il {}, {} ticks, {} thread(s)\n\n",
-            st.model, self.images, st.data, st.leak, st.til, st.tick_mode, st.threads
+            st.model,
+            self.images,
+            st.data,
+            st.leak,
+            st.til,
+            st.tick_mode,
+            st.threads.map_or("shards'".to_string(), |t| t.to_string())
         );
         s += "Table 1: error                       this run     paper (LeNet, MNIST)\n";
         if let Some(a) = self.dnn_relu_accuracy {

@@ -10,8 +10,8 @@ use tdsnn_converter::{convert, Dnn};
 use tdsnn_engine::{format, Graph, Plan, TickMode, TilPolicy};
 use tdsnn_evaluate::report::{ReluModel, Report, Setup};
 use tdsnn_evaluate::timing::engine_speed;
-use tdsnn_evaluate::{evaluate, simulate, EvalConfig};
-use tdsnn_io::dump::dump_arrays;
+use tdsnn_evaluate::{evaluate, evaluate_into, simulate, EvalConfig};
+use tdsnn_io::dump::{Dump, DumpArrays};
 use tdsnn_io::images::Inputs;
 use tdsnn_io::load::{self as loader, is_onnx, shown};
 use tdsnn_io::onnx::import_onnx;
@@ -260,16 +260,17 @@ impl Network {
         let config = EvalConfig {
             mode,
             threads,
-            keep: true,
             ..EvalConfig::default()
         };
-        let (eval, dumped) = py
+        let labelled = data.labels.is_some();
+        let mut dump = DumpArrays::new(&self.graph, Some(dnn), data.count(), labelled);
+        let eval = py
             .detach(|| {
-                let eval = evaluate(&self.graph, dnn, None, &data, &config, |_| {})?;
-                let dumped = dump_arrays(&self.graph, dnn, &data, &eval).expect("every image kept");
-                Ok::<_, tdsnn_evaluate::EvalError>((eval, dumped))
+                let sink: &mut (dyn Dump + Send) = &mut dump;
+                evaluate_into(&self.graph, dnn, None, &data, &config, |_| {}, Some(sink))
             })
             .map_err(errors::eval)?;
+        let dumped = dump.into_arrays();
         let (neurons, exact, ties, mismatches) = eval.neuron_totals();
         let audit = Audit {
             neurons,
@@ -340,7 +341,7 @@ impl Network {
             leak: self.leak(),
             til: format!("{:?}", self.graph.params().til),
             tick_mode: format!("{:?}", mode),
-            threads,
+            threads: Some(threads),
         };
         let json = serde_json::to_string(&Report::new(&eval, setup))
             .map_err(|e| errors::input(e.to_string()))?;

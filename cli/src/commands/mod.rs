@@ -5,6 +5,7 @@ pub mod bench;
 pub mod convert;
 pub mod demo;
 pub mod inspect;
+pub mod merge;
 pub mod output;
 pub mod run;
 pub mod sweep;

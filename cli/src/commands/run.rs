@@ -9,13 +9,14 @@ use clap::Args;
 use indicatif::ProgressBar;
 use tdsnn::converter::convert;
 use tdsnn::engine::{Simulate, Simulator, TilPolicy};
-use tdsnn::evaluate::report::{ReluModel, Report, Setup};
-use tdsnn::evaluate::{evaluate, EvalConfig};
-use tdsnn::io::dump::write_dump;
+use tdsnn::evaluate::report::{ReluModel, Report, Setup, Shard};
+use tdsnn::evaluate::{evaluate_into, EvalConfig};
+use tdsnn::io::dump::{Dump, DumpFile, Format};
 use tdsnn::io::idx::Split;
 use tdsnn::io::images::{check_labels, Images, Inputs};
 use tdsnn_cli::fixtures::{self, find_split, read_dataset};
 use tdsnn_cli::plot;
+use tdsnn_cli::shard::{self, ShardSpec};
 
 use super::demo::Mode;
 use super::output::{Input, Outputs};
@@ -91,9 +92,16 @@ pub struct RunArgs {
     /// inhibitory period shaded, each release marked.
     #[arg(long)]
     raster: Option<PathBuf>,
-    /// Which image the raster shows (index into the images evaluated, after --limit).
+    /// Which image the raster shows (index into the images evaluated, after --limit and
+    /// --shard).
     #[arg(long, default_value_t = 0, requires = "raster")]
     raster_image: usize,
+    /// Evaluate shard I of N (I from 0): the images [I n / N, (I + 1) n / N) of the n the
+    /// data set holds (after --limit), the same whatever the machine or thread count. The
+    /// --json report is then partial: it says what it covers and holds what `tdsnn merge`
+    /// adds up into the whole run's report (and --dump holds the shard's images).
+    #[arg(long, value_name = "I/N", requires = "json")]
+    shard: Option<ShardSpec>,
 }
 
 /// Parses a `T_il` policy: `dynamic` or a number of steps.
@@ -270,27 +278,65 @@ pub fn run(args: RunArgs) -> Result<()> {
     let graph = convert(&model.dnn, leak, args.til)
         .map(Arc::new)
         .with_context(|| format!("converting {}", args.model.display()))?;
+    let whole = data.count();
+    let shard_digests = args
+        .shard
+        .map(|_| digests(&args, &model_data, relu_path.as_deref(), &graph, &data))
+        .transpose()?;
+    let (data, range) = match args.shard {
+        Some(spec) => {
+            let range = spec.range(whole);
+            (shard::select(&data, range.clone()), range)
+        }
+        None => (data, 0..whole),
+    };
+    if data.count() == 0 {
+        bail!(
+            "--shard {}: no image falls in it (the data set holds {whole}); use fewer shards",
+            args.shard.expect("only a shard can be empty")
+        );
+    }
     let threads = threads(args.threads).min(data.count().max(1));
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,
-        keep: dump.is_some(),
         ..EvalConfig::default()
     };
+    let labelled = (0..data.count()).all(|i| data.label(i).is_some());
+    let mut dump_file = dump
+        .as_deref()
+        .map(|temp| {
+            DumpFile::create(
+                temp,
+                Format::Npz,
+                &graph,
+                Some(&model.dnn),
+                data.count(),
+                labelled,
+            )
+        })
+        .transpose()
+        .with_context(|| {
+            format!(
+                "writing --dump {}",
+                args.dump.as_deref().unwrap_or(Path::new("")).display()
+            )
+        })?;
     let bar = ProgressBar::new(data.count() as u64)
         .with_style(bar_style())
         .with_message("simulating");
-    let eval = evaluate(
+    let eval = evaluate_into(
         &graph,
         &model.dnn,
         relu.as_ref().map(|r| &r.0),
         &data,
         &config,
         |done| bar.set_position(done as u64),
+        dump_file.as_mut().map(|d| d as &mut (dyn Dump + Send)),
     );
     bar.finish_and_clear();
     let eval = eval.with_context(|| format!("evaluating on {}", source.images().display()))?;
-    let report = Report::new(
+    let mut report = Report::new(
         &eval,
         Setup {
             model: display(&args.model),
@@ -299,9 +345,27 @@ pub fn run(args: RunArgs) -> Result<()> {
             leak,
             til: format!("{:?}", args.til),
             tick_mode: format!("{:?}", config.mode),
-            threads,
+            threads: Some(threads),
         },
     );
+    if let (Some(spec), Some(d)) = (args.shard, shard_digests) {
+        report.shard = Some(Shard {
+            index: spec.index,
+            count: spec.count,
+            images: [range.start, range.end],
+            data_images: whole,
+            model_digest: d.model,
+            graph_digest: d.graph,
+            data_digest: d.data,
+            relu_digest: d.relu,
+            dump: args
+                .dump
+                .as_deref()
+                .map(|p| relative_to_report(p, args.json.as_deref())),
+            totals: eval.totals.clone(),
+            layers: eval.infos.clone(),
+        });
+    }
     print!("{}", report.table());
     let mut written = Vec::new();
     if let (Some(temp), Some(path)) = (&json, &args.json) {
@@ -322,8 +386,9 @@ pub fn run(args: RunArgs) -> Result<()> {
             .with_context(|| format!("writing --raster {}", path.display()))?;
         written.push(format!("raster of image {i} written to {}", path.display()));
     }
-    if let (Some(temp), Some(path)) = (&dump, &args.dump) {
-        let arrays = write_dump(temp, &graph, &model.dnn, &data, &eval)
+    if let (Some(file), Some(path)) = (dump_file, &args.dump) {
+        let arrays = file
+            .finish()
             .with_context(|| format!("writing --dump {}", path.display()))?;
         written.push(format!(
             "dump of {} images ({arrays} arrays) written to {}",
@@ -357,5 +422,52 @@ fn display(p: &Path) -> String {
     match fixtures::built_in(p) {
         Some(_) => format!("{shown} (built in)"),
         None => shown,
+    }
+}
+
+/// The digests a partial report records, which `tdsnn merge` compares across shards.
+struct Digests {
+    model: String,
+    graph: String,
+    data: String,
+    relu: Option<String>,
+}
+
+/// The digests of this run: the model file (with its external data; a shipped model from
+/// the copy built in when its file is gone), the graph, the whole data set, the ReLU model.
+fn digests(
+    args: &RunArgs,
+    model_data: &[PathBuf],
+    relu: Option<&Path>,
+    graph: &tdsnn::engine::Graph,
+    data: &Images,
+) -> Result<Digests> {
+    let file = |path: &Path, extra: &[PathBuf]| -> Result<String> {
+        if let Some(bytes) = fixtures::built_in(path) {
+            return Ok(shard::files_digest([bytes]));
+        }
+        let mut paths = vec![path];
+        paths.extend(extra.iter().map(PathBuf::as_path));
+        shard::paths_digest(&paths).with_context(|| format!("reading {}", path.display()))
+    };
+    Ok(Digests {
+        model: file(&args.model, model_data)?,
+        graph: shard::graph_digest(graph),
+        data: shard::data_digest(data),
+        relu: relu.map(|p| file(p, &[])).transpose()?,
+    })
+}
+
+/// Where `dump` is, as the report at `report` records it: relative to the report's directory
+/// when it lies below it, else absolute.
+fn relative_to_report(dump: &Path, report: Option<&Path>) -> String {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let dump = absolute(dump);
+    let dir = report
+        .map(absolute)
+        .and_then(|r| r.parent().map(Path::to_path_buf));
+    match dir.as_deref().and_then(|d| dump.strip_prefix(d).ok()) {
+        Some(relative) => relative.display().to_string(),
+        None => dump.display().to_string(),
     }
 }
