@@ -174,6 +174,22 @@ fn shards_merge_into_the_whole_run() {
         &["parts3/shard-0.json", "other.json", "parts3/shard-2.json"],
         &["other.json", "are not shards of one run"],
     );
+    // A part's dump cut short: refused naming it, before anything is printed or written.
+    let dump = d.join("parts3/shard-1.npz");
+    let bytes = std::fs::read(&dump).unwrap();
+    std::fs::write(&dump, &bytes[..bytes.len() / 2]).unwrap();
+    let parts = [
+        "parts3/shard-0.json",
+        "parts3/shard-1.json",
+        "parts3/shard-2.json",
+    ];
+    let mut args = vec!["merge"];
+    args.extend(parts);
+    args.extend(["--json", "refused.json", "--dump", "refused.npz"]);
+    let cut = tdsnn(d, &args);
+    cut.assert_refused(&["shard-1.npz"]);
+    assert!(cut.stdout.is_empty(), "nothing printed: {}", cut.stdout);
+    assert!(!d.join("refused.json").exists() && !d.join("refused.npz").exists());
 }
 
 #[test]

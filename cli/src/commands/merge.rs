@@ -210,13 +210,15 @@ pub fn merge(args: MergeArgs) -> Result<()> {
         ..first.setup.clone()
     };
     let report = Report::from_totals(&totals, &first.shard.layers, first.dnn, setup);
-    print!("{}", report.table());
-    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing --json {}", args.json.display()))?;
+    // The dumps first: a part's dump that cannot be read stops the merge before anything
+    // is printed or written.
     if let (Some(temp), Some(path)) = (&dump, &args.dump) {
         dump::merge(&dumps, temp, Format::Npz)
             .with_context(|| format!("writing --dump {}", path.display()))?;
     }
+    print!("{}", report.table());
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing --json {}", args.json.display()))?;
     outputs.commit()?;
     println!(
         "\nmerged {} shards ({} images) into {}",
