@@ -230,8 +230,6 @@ pub struct Evaluation {
     pub totals: Totals,
     /// What each layer is.
     pub infos: Vec<LayerInfo>,
-    /// Per-layer statistics.
-    pub layers: Vec<LayerStats>,
     /// The DNN's operation counts per image.
     pub dnn_ops: OpCounts,
 }
@@ -297,60 +295,59 @@ impl Evaluation {
         self.totals.audit_failures as usize
     }
 
+    /// Per-layer statistics, from the totals.
+    pub fn layers(&self) -> Vec<LayerStats> {
+        (self.infos.iter().zip(&self.totals.layers))
+            .map(|(info, t)| LayerStats::new(info, t, self.totals.images))
+            .collect()
+    }
+
     /// SNN operations summed over layers and images: (paper, engine).
     pub fn snn_ops(&self) -> LayerOps {
-        self.layers.iter().map(|l| &l.ops).sum()
+        self.totals.layers.iter().map(|l| &l.ops).sum()
     }
 }
 
-/// The totals of some images' results, over a graph of `layers` layers.
-fn totals(images: &[ImageResult], layers: usize) -> Totals {
-    let count = |f: &dyn Fn(&ImageResult) -> bool| images.iter().filter(|r| f(r)).count() as u64;
-    let correct = |class: &dyn Fn(&ImageResult) -> Option<usize>| {
-        count(&|r| r.label.is_some() && class(r) == r.label)
-    };
-    let mut totals = Totals {
-        images: images.len() as u64,
-        labelled: count(&|r| r.label.is_some()),
-        snn_correct: correct(&|r| Some(r.snn)),
-        dnn_g_correct: correct(&|r| Some(r.dnn_g)),
-        dnn_relu_correct: images
-            .first()
-            .and_then(|r| r.dnn_relu)
-            .map(|_| correct(&|r| r.dnn_relu)),
-        agreements: count(&|r| r.snn == r.dnn_g),
-        tied_images: count(&|r| r.tied),
-        disagreements_at_ties: count(&|r| r.snn != r.dnn_g && r.tied),
-        unexplained_disagreements: count(&|r| r.snn != r.dnn_g && !r.tied),
-        audit_failures: count(&|r| !r.audit_passed),
-        layers: vec![LayerTotals::default(); layers],
-        ..Totals::default()
-    };
-    for r in images {
-        totals.neurons += r.neurons;
-        totals.exact += r.exact;
-        totals.ties += r.ties;
-        totals.mismatches += r.mismatches;
-        for (t, s) in totals.layers.iter_mut().zip(&r.layers) {
-            if let Some(til) = s.t_il {
-                t.t_il_sum += u64::from(til);
-                t.t_il_max = t.t_il_max.max(til);
-            }
-            t.spike_sum += s.spike_sum;
-            t.spike_max = t.spike_max.max(s.spike_max);
-            t.spikes += s.spikes;
-            t.ops += s.ops;
-            if t.parts.len() < s.parts.len() {
-                t.parts.resize(s.parts.len(), PartTotals::default());
-            }
-            for (p, q) in t.parts.iter_mut().zip(&s.parts) {
-                p.delay_sum += u64::from(q.delay);
-                p.delay_max = p.delay_max.max(q.delay);
-                p.delayed_spikes += q.delayed_spikes;
-            }
+impl ImageResult {
+    /// This one image's totals: what [`Totals::add`] adds up over a data set.
+    fn totals(&self) -> Totals {
+        let one = |yes: bool| u64::from(yes);
+        let correct = |class: Option<usize>| one(self.label.is_some() && class == self.label);
+        let differs = self.snn != self.dnn_g;
+        Totals {
+            images: 1,
+            labelled: one(self.label.is_some()),
+            snn_correct: correct(Some(self.snn)),
+            dnn_g_correct: correct(Some(self.dnn_g)),
+            dnn_relu_correct: self.dnn_relu.map(|c| correct(Some(c))),
+            agreements: one(!differs),
+            tied_images: one(self.tied),
+            disagreements_at_ties: one(differs && self.tied),
+            unexplained_disagreements: one(differs && !self.tied),
+            neurons: self.neurons,
+            exact: self.exact,
+            ties: self.ties,
+            mismatches: self.mismatches,
+            audit_failures: one(!self.audit_passed),
+            layers: (self.layers.iter())
+                .map(|s| LayerTotals {
+                    t_il_sum: s.t_il.map_or(0, u64::from),
+                    t_il_max: s.t_il.unwrap_or(0),
+                    spike_sum: s.spike_sum,
+                    spike_max: s.spike_max,
+                    spikes: s.spikes,
+                    ops: s.ops,
+                    parts: (s.parts.iter())
+                        .map(|p| PartTotals {
+                            delay_sum: u64::from(p.delay),
+                            delay_max: p.delay,
+                            delayed_spikes: p.delayed_spikes,
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
-    totals
 }
 
 /// Why a data set could not be evaluated.
@@ -563,17 +560,15 @@ pub fn evaluate_into(
     )
     .into_iter()
     .collect::<Result<Vec<ImageResult>, EvalError>>()?;
-    let infos = LayerInfo::of(graph);
-    let totals = totals(&images, infos.len());
-    let layers = (infos.iter().zip(&totals.layers))
-        .map(|(info, t)| LayerStats::new(info, t, totals.images))
-        .collect();
+    let mut totals = Totals::default();
+    for image in &images {
+        totals.add(&image.totals());
+    }
     Ok(Evaluation {
         leak: graph.params().leak,
         images,
         totals,
-        infos,
-        layers,
+        infos: LayerInfo::of(graph),
         dnn_ops: dnn_g.op_counts(),
     })
 }
@@ -740,14 +735,15 @@ mod tests {
         let eval = evaluate(&graph, &dnn, None, &data, &EvalConfig::default(), |_| {}).unwrap();
         assert_eq!(eval.audit_failures(), 0);
         // Every layer names its source; only the join has parts.
-        let sources: Vec<Option<Source>> = eval.layers.iter().map(|l| l.source).collect();
+        let sources: Vec<Option<Source>> = eval.layers().iter().map(|l| l.source).collect();
         let layer = |k| Some(Source::Layer(k));
         let expect = [Some(Source::Input), layer(0), layer(1), layer(2), layer(3)];
         assert_eq!(sources, expect);
-        let joins: Vec<usize> = (0..5).filter(|&k| eval.layers[k].is_join()).collect();
+        let joins: Vec<usize> = (0..5).filter(|&k| eval.layers()[k].is_join()).collect();
         assert_eq!(joins, [2]);
         // The parts against the records: own synapses from layer 1, the identity from 0.
-        let join = &eval.layers[2];
+        let layers = eval.layers();
+        let join = &layers[2];
         let mut sim = Simulator::new(Arc::clone(&graph), TickMode::ClosedForm);
         let records: Vec<Record> = (0..5)
             .map(|i| sim.run(&data.input(i), &mut ()).unwrap())
@@ -811,7 +807,7 @@ mod tests {
             &EvalConfig::default(),
             |_| {},
         );
-        for l in &eval.unwrap().layers {
+        for l in &eval.unwrap().layers() {
             assert_eq!(
                 (l.source, l.parts.len(), l.delayed_spikes()),
                 (None, 0, 0.0)

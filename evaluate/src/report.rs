@@ -430,7 +430,7 @@ impl Report {
         let layers: Vec<LayerStats> = (infos.iter().zip(&totals.layers))
             .map(|(info, t)| LayerStats::new(info, t, images))
             .collect();
-        let snn: tdsnn_engine::counters::LayerOps = layers.iter().map(|l| &l.ops).sum();
+        let snn: tdsnn_engine::counters::LayerOps = totals.layers.iter().map(|l| &l.ops).sum();
         let (snn_paper, snn_engine) = (Ops::paper(&snn, n), Ops::engine(&snn, n));
         Report {
             setup,
