@@ -1,6 +1,6 @@
 //! Same graph and input, the same record bit for bit: across repeated runs of one simulator
 //! (its buffers reused), across fresh simulators, simulators of one shared plan on another
-//! thread, and in both tick modes.
+//! thread, simulators cutting each layer across 2 to 5 threads, and in both tick modes.
 
 mod common;
 
@@ -12,7 +12,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn records_are_bit_identical_across_runs(case in case()) {
+    fn records_are_bit_identical_across_runs(case in case(), threads in 2usize..=5) {
         let plan = Plan::new(case.graph(TilPolicy::Dynamic), TickMode::Explicit);
         for mode in [TickMode::Explicit, TickMode::ClosedForm] {
             let plan = plan.with_mode(mode);
@@ -27,7 +27,9 @@ proptest! {
                 s.spawn(|| plan.simulator().run(&case.input, &mut ())).join().unwrap()
             })
             .unwrap();
+            let cut = plan.simulator().with_threads(threads).unwrap().run(&case.input, &mut ()).unwrap();
             prop_assert_eq!(first.digest(), again.digest());
+            prop_assert_eq!(&first, &cut);
             prop_assert_eq!(&first, &again);
             prop_assert_eq!(&first, &fresh);
             prop_assert_eq!(&first, &forked);

@@ -36,7 +36,8 @@ impl SpikeObserver for Log {
     }
 }
 
-fn check(case: &Case, til: TilPolicy, threshold: f64) -> Result<(), TestCaseError> {
+/// Both paths under `til` and `threshold`, the fast one cutting each layer across `threads`.
+fn check(case: &Case, til: TilPolicy, threshold: f64, threads: usize) -> Result<(), TestCaseError> {
     let graph = case.graph(til);
     let params = Params {
         threshold,
@@ -44,7 +45,10 @@ fn check(case: &Case, til: TilPolicy, threshold: f64) -> Result<(), TestCaseErro
     };
     let graph = graph.with_params(params).unwrap();
     for mode in MODES {
-        let fast = Simulator::new(graph.clone(), mode).run(&case.input, &mut ());
+        let fast = Simulator::new(graph.clone(), mode)
+            .with_threads(threads)
+            .unwrap()
+            .run(&case.input, &mut ());
         let slow = EventByEvent::new(graph.clone(), mode).run(&case.input, &mut ());
         match (fast, slow) {
             (Ok(f), Ok(s)) => assert_same(&f, &s)?,
@@ -63,13 +67,14 @@ proptest! {
         case in case(),
         threshold in prop_oneof![2 => Just(0.0), 1 => -0.5f64..0.0],
         short in 0u32..=2,
+        threads in 1usize..=3,
     ) {
-        check(&case, TilPolicy::Dynamic, threshold)?;
+        check(&case, TilPolicy::Dynamic, threshold, threads)?;
         let longest = common::longest_t_il(case.graph(TilPolicy::Dynamic), &case.input);
         // A fixed T_il that covers every layer, and one that may be too short (both paths
         // must then fail alike).
-        check(&case, TilPolicy::Fixed(longest + case.fixed_slack), threshold)?;
-        check(&case, TilPolicy::Fixed(longest.saturating_sub(short)), threshold)?;
+        check(&case, TilPolicy::Fixed(longest + case.fixed_slack), threshold, threads)?;
+        check(&case, TilPolicy::Fixed(longest.saturating_sub(short)), threshold, threads)?;
     }
 
     /// Both paths report every spike and release to an observer, in both tick modes: the same

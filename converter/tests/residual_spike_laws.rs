@@ -53,6 +53,14 @@ fn residual_networks_fire_at_t_of_the_reference() {
                     let fast = plan.simulator().run(&case.input, &mut ()).unwrap();
                     let slow = plan.event_by_event().run(&case.input, &mut ()).unwrap();
                     common::assert_same(&fast, &slow)?;
+                    // Each layer cut across three threads: the same record.
+                    let cut = plan
+                        .simulator()
+                        .with_threads(3)
+                        .unwrap()
+                        .run(&case.input, &mut ())
+                        .unwrap();
+                    prop_assert_eq!(&cut, &fast);
                     let report =
                         audit::audit(&graph, &case.input, &fast, Tolerance::DEFAULT).unwrap();
                     prop_assert!(report.passed(), "{mode:?} {til:?}: {report:#?}");

@@ -133,6 +133,14 @@ pub enum ErrorKind {
         /// The most bytes read from a stream.
         limit: u64,
     },
+    /// The operating system refused the threads a simulator asked for.
+    #[error("could not start {threads} threads to share an image's layers: {reason}")]
+    ThreadPool {
+        /// The threads asked for.
+        threads: usize,
+        /// The operating system's message.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
     Io {

@@ -95,6 +95,42 @@ pub trait SpikeObserver {
     fn potentials(&mut self, layer: usize, potentials: &[f64]) {
         let _ = (layer, potentials);
     }
+
+    /// Graph layer `layer` is finished: its spikes are final and reported. The
+    /// [`Simulator`](crate::Simulator) runs one layer after another and calls this after
+    /// each, whatever [`wants_events`](SpikeObserver::wants_events) says, so the time between
+    /// calls is the layer's (the per-layer profile of `tdsnn bench`). The
+    /// [`EventByEvent`](crate::EventByEvent) path interleaves layers in time and does not
+    /// call it.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Instant;
+    /// use tdsnn_engine::{GraphBuilder, Shape, Simulate, Simulator, SpikeObserver, TickMode};
+    /// /// When each layer finished.
+    /// struct Clock(Vec<(usize, Instant)>);
+    /// impl SpikeObserver for Clock {
+    ///     fn wants_events(&self) -> bool {
+    ///         false
+    ///     }
+    ///     fn layer_done(&mut self, layer: usize) {
+    ///         self.0.push((layer, Instant::now()));
+    ///     }
+    /// }
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// let graph = GraphBuilder::new(Shape::flat(2), 5.0)
+    ///     .dense(2, vec![-1.0, 0.0, 0.0, -1.0], None)
+    ///     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
+    ///     .build()?;
+    /// let mut clock = Clock(Vec::new());
+    /// Simulator::new(graph, TickMode::ClosedForm).run(&[0.2, 0.9], &mut clock)?;
+    /// let layers: Vec<usize> = clock.0.iter().map(|(k, _)| *k).collect();
+    /// assert_eq!(layers, [0, 1]);
+    /// # Ok(()) }
+    /// ```
+    fn layer_done(&mut self, layer: usize) {
+        let _ = layer;
+    }
 }
 
 impl SpikeObserver for () {

@@ -10,7 +10,9 @@ use tdsnn_io::images::Inputs;
 
 use crate::{check_data, parallel, EvalError};
 
-/// Runs `graph` alone (tick mode `mode`) on every image of `data` on `threads` threads: the
+/// Runs `graph` alone (tick mode `mode`) on every image of `data` on `threads` threads
+/// (images split across them first, threads beyond one per image cutting each image's
+/// layers): the
 /// engine's arrays of the dump (`tdsnn_io::dump`: the input and its spike times, every
 /// layer's spike times, frame origin, release and delays, the logits and classes, and the
 /// labels when `data` has them), the same bit for bit whatever the thread count. Calls
@@ -52,14 +54,18 @@ pub fn simulate(
     let done = AtomicUsize::new(0);
     // Each worker fills the arrays of one consecutive share of the images; the first share's
     // arrays have room for all, and the others are appended to them in order.
-    let threads = threads.clamp(1, n);
-    let share = n.div_ceil(threads);
+    let (workers, simulator) = parallel::simulators(&plan, threads, n);
+    let share = n.div_ceil(workers);
     let mut shares = parallel::map_in_order(
-        threads,
-        threads,
-        || (plan.simulator(), Record::default(), Vec::new()),
+        workers,
+        workers,
+        || (simulator(), Record::default(), Vec::new()),
         |(sim, record, x), t| {
             let images = t * share..n.min((t + 1) * share);
+            let sim = sim.as_mut().map_err(|error| EvalError::Image {
+                image: images.start,
+                error: error.clone(),
+            })?;
             let room = if t == 0 { n } else { images.len() };
             let mut dump = DumpArrays::new(graph, None, room, labelled);
             for i in images {

@@ -62,7 +62,8 @@ fn reference_tie(dnn: &Dnn, reference: &Reference, leak: f64) -> bool {
 pub struct EvalConfig {
     /// Tick mode of the engine.
     pub mode: TickMode,
-    /// Worker threads (at least 1).
+    /// Threads (at least 1): images are split across them first, and threads beyond one
+    /// per image go into each image's layers (`Simulator::set_threads`).
     pub threads: usize,
     /// Tolerances of the teacher-forced audit: the tie window (`L ln(A + 1)` within it of an
     /// integer) and the logits' relative error.
@@ -532,32 +533,31 @@ pub fn evaluate_into(
     let order = dump.map(|dump| Mutex::new(InOrder::new(dump)));
     // One simulator per worker, all sharing the graph and its tables.
     let plan = Plan::new(Arc::clone(graph), config.mode);
-    let images = parallel::map_in_order(
-        data.count(),
-        config.threads,
-        || plan.simulator(),
-        |sim, i| {
-            let x = data.input(i);
-            let label = data.label(i);
-            let (result, record, reference) =
-                evaluate_image(sim, dnn_g, relu, &x, label, config)
-                    .map_err(|error| EvalError::Image { image: i, error })?;
-            if let Some(order) = &order {
-                let finished = Finished {
-                    input: x,
-                    record,
-                    reference,
-                    label,
-                };
-                order
-                    .lock()
-                    .expect("no worker panics")
-                    .arrive(i, finished)?;
-            }
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-            Ok(result)
-        },
-    )
+    let (workers, simulator) = parallel::simulators(&plan, config.threads, data.count());
+    let images = parallel::map_in_order(data.count(), workers, simulator, |sim, i| {
+        let sim = sim.as_mut().map_err(|error| EvalError::Image {
+            image: i,
+            error: error.clone(),
+        })?;
+        let x = data.input(i);
+        let label = data.label(i);
+        let (result, record, reference) = evaluate_image(sim, dnn_g, relu, &x, label, config)
+            .map_err(|error| EvalError::Image { image: i, error })?;
+        if let Some(order) = &order {
+            let finished = Finished {
+                input: x,
+                record,
+                reference,
+                label,
+            };
+            order
+                .lock()
+                .expect("no worker panics")
+                .arrive(i, finished)?;
+        }
+        progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+        Ok(result)
+    })
     .into_iter()
     .collect::<Result<Vec<ImageResult>, EvalError>>()?;
     let mut totals = Totals::default();

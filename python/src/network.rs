@@ -109,14 +109,14 @@ impl Til {
     }
 }
 
-/// Worker threads: `given`, else every core; never more than the images.
-fn thread_count(given: Option<usize>, images: usize) -> PyResult<usize> {
-    let threads = match given {
-        Some(0) => return Err(errors::input("threads = 0: give at least 1")),
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    Ok(threads.min(images.max(1)))
+/// Threads: `given`, else every core (images are split across them first, threads beyond
+/// one per image go into each image's layers).
+fn thread_count(given: Option<usize>) -> PyResult<usize> {
+    match given {
+        Some(0) => Err(errors::input("threads = 0: give at least 1")),
+        Some(t) => Ok(t),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
 }
 
 /// Reads a model: the project's safetensors model file or an ONNX file (`.onnx`, its
@@ -235,7 +235,8 @@ impl Network {
     /// reference DNN(G) runs too and every spike is audited against equation (10); with
     /// `reference=False` the engine runs alone and its arrays alone are returned.
     /// `labels` (N integers) adds the `labels` array. `threads` (default: every core) never
-    /// changes a result. The GIL is released while the images are simulated.
+    /// changes a result: images are split across them first, and threads beyond one per
+    /// image go into each image's layers (one large image gets them all). The GIL is released while the images are simulated.
     #[pyo3(signature = (images, *, mode="closed-form", threads=None, reference=true, labels=None))]
     fn run(
         &self,
@@ -248,7 +249,7 @@ impl Network {
     ) -> PyResult<RunResult> {
         let mode = tick_mode(mode)?;
         let data = arrays::images(images, labels, self.graph.input_shape())?;
-        let threads = thread_count(threads, data.count())?;
+        let threads = thread_count(threads)?;
         if !reference {
             let dump = py
                 .detach(|| simulate(&self.graph, &data, mode, threads, |_| {}))
@@ -305,7 +306,7 @@ impl Network {
         let dnn = self.dnn("it cannot be evaluated")?;
         let mode = tick_mode(mode)?;
         let data = arrays::images(images, Some(labels), self.graph.input_shape())?;
-        let threads = thread_count(threads, data.count())?;
+        let threads = thread_count(threads)?;
         let relu: Option<(&Dnn, ReluModel)> = match &relu {
             Some(r) => Some((
                 r.dnn("it cannot give the DNN (ReLU) row")?,

@@ -79,7 +79,9 @@ pub struct RunArgs {
     /// Tick mode.
     #[arg(long, value_enum, default_value_t = Mode::ClosedForm)]
     mode: Mode,
-    /// Worker threads, 1 to 1024 (default: every core). Results are identical for any count.
+    /// Threads, 1 to 1024 (default: every core): images are split across them first, and
+    /// threads beyond one per image go into each image's layers (one large image gets them
+    /// all). Results are identical for any count.
     #[arg(long, value_parser = thread_count())]
     threads: Option<u32>,
     /// Evaluate only the first N images.
@@ -296,7 +298,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             args.shard.expect("only a shard can be empty")
         );
     }
-    let threads = threads(args.threads).min(data.count().max(1));
+    let threads = threads(args.threads);
     let config = EvalConfig {
         mode: args.mode.into(),
         threads,

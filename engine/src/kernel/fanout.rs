@@ -4,8 +4,6 @@
 
 use smallvec::SmallVec;
 
-use super::leak::add_spike;
-
 use crate::graph::{Conv2d, Shape, Window};
 
 type Reach = SmallVec<[(u32, u32); 8]>;
@@ -44,24 +42,21 @@ pub(crate) fn conv_taps(
     (rows.len() * cols.len() * cout) as u64
 }
 
-/// A spike of input `src` into an average-pool layer: the same weight on every synapse.
+/// Calls `deliver` with every target (channel-major index) of a spike of input `src` into an
+/// average-pool layer, whose synapses all carry the same weight.
 #[inline(always)]
 pub(crate) fn avg_pool(
     window: &Window,
-    weight: f32,
     inp: Shape,
     out: Shape,
     src: u32,
-    excess: f64,
-    u: &mut [f64],
-) -> u64 {
+    mut deliver: impl FnMut(usize),
+) {
     let (c, y, x) = inp.coords(src);
     let (rows, cols) = reach(window, y, x, out);
     for &(oy, _) in &rows {
         for &(ox, _) in &cols {
-            let at = out.index(c, oy, ox);
-            u[at] = add_spike(u[at], weight, excess);
+            deliver(out.index(c, oy, ox));
         }
     }
-    (rows.len() * cols.len()) as u64
 }

@@ -133,12 +133,6 @@ impl RowSums {
         &self.patterns[p * self.group..(p + 1) * self.group]
     }
 
-    /// Whether output rows `a` and `b` have the same sums, position by position.
-    #[inline]
-    pub(crate) fn same_rows(&self, a: u32, b: u32) -> bool {
-        self.row_class[a as usize] == self.row_class[b as usize]
-    }
-
     /// `S_j` of channel-major neuron `j` of a layer with output shape `out`.
     pub(crate) fn of_neuron(&self, j: usize, out: Shape) -> f64 {
         let (c, oy, ox) = out.coords(j as u32);

@@ -1,7 +1,7 @@
 //! What the kernel needs to know about a graph, computed once per simulator: who takes
 //! each layer's spikes,
 //! the bias neuron's delay, max-pool window sizes, row sums, per-layer synapse counts, and
-//! the conv weights reordered for row runs (a copy of every stride-1 conv's weights).
+//! the conv weights reordered for row runs (a copy of every conv's weights).
 
 use super::row_sums::RowSums;
 use crate::coding;
@@ -23,10 +23,9 @@ pub(crate) struct Tables {
     /// pre-synaptic neuron fires once, so this is the paper's synaptic-event count). Max-pool
     /// layers: every window input (the paper's comparisons).
     pub(crate) synapses: Vec<u64>,
-    /// Conv layers with column stride 1: weights as `[c_in][kh][kw][c_out]` with the `kw` axis
-    /// reversed, so that one spike's synapses along one kernel row are a single contiguous
-    /// run matching the channels-last potentials of consecutive output columns.
-    pub(crate) row_runs: Vec<Option<Vec<f32>>>,
+    /// Conv synapses of each (layer, part), part 0 the layer's own, `g + 1` its group `g`:
+    /// the weights laid out for row runs ([`row_runs`]); `None` for other parts.
+    pub(crate) row_runs: Vec<Vec<Option<Vec<f32>>>>,
 }
 
 impl Tables {
@@ -60,7 +59,19 @@ impl Tables {
             pool_needs,
             row_sums: (0..layers.len()).map(|k| RowSums::of(graph, k)).collect(),
             synapses,
-            row_runs: layers.iter().map(row_runs).collect(),
+            row_runs: (0..layers.len())
+                .map(|k| {
+                    let own = match &layers[k] {
+                        Layer::Conv2d(c) => Some(row_runs(c)),
+                        _ => None,
+                    };
+                    let groups = graph.groups(k).iter().map(|g| match &g.synapses {
+                        Synapses::Conv2d(c) => Some(row_runs(c)),
+                        _ => None,
+                    });
+                    std::iter::once(own).chain(groups).collect()
+                })
+                .collect(),
         }
     }
 }
@@ -105,19 +116,26 @@ fn synapse_count(graph: &Graph, k: usize) -> u64 {
     count.saturating_add(groups).saturating_add(bias)
 }
 
-pub(crate) fn row_runs(layer: &Layer) -> Option<Vec<f32>> {
-    let Layer::Conv2d(c) = layer else {
-        return None;
-    };
-    if c.window.stride[1] != 1 {
-        return None;
-    }
-    let (kw, cout) = (c.window.kernel[1] as usize, c.out_channels as usize);
-    let mut flipped = Vec::with_capacity(c.weights.len());
+/// Conv weights `[c_in][kh][kw][c_out]` laid out so that one spike's synapses along one
+/// kernel row are a single contiguous run matching the channels-last potentials of
+/// consecutive output columns: within each kernel row, the kernel columns of each residue
+/// modulo the column stride together (residues ascending), each residue's columns
+/// descending. An input column reaches output columns through the kernel columns of one
+/// residue only, the later output columns through the earlier kernel columns. (A kernel no
+/// wider than its column stride keeps its own layout; the copy keeps every conv alike.)
+pub(crate) fn row_runs(c: &Conv2d) -> Vec<f32> {
+    let (kw, stride, cout) = (
+        c.window.kernel[1] as usize,
+        c.window.stride[1] as usize,
+        c.out_channels as usize,
+    );
+    let mut runs = Vec::with_capacity(c.weights.len());
     for row in c.weights.chunks_exact(kw * cout) {
-        for kx in (0..kw).rev() {
-            flipped.extend_from_slice(&row[kx * cout..(kx + 1) * cout]);
+        for residue in 0..stride {
+            for kx in (residue..kw).step_by(stride).rev() {
+                runs.extend_from_slice(&row[kx * cout..(kx + 1) * cout]);
+            }
         }
     }
-    Some(flipped)
+    runs
 }

@@ -424,7 +424,10 @@ impl EventByEvent {
                 }
                 (None, Layer::AvgPool(p)) => {
                     for &i in sources {
-                        synapses += fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                        fanout::avg_pool(&p.window, inp, out, i, |at| {
+                            u[at] = add_spike(u[at], p.weight, excess);
+                            synapses += 1;
+                        });
                     }
                 }
                 (None, Layer::MaxPool(p)) => {

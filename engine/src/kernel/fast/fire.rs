@@ -16,7 +16,7 @@ pub(super) struct Firing<'a> {
     /// `e^{-T_il/L}`.
     pub(super) scale: f64,
     pub(super) schedule: &'a mut TickSchedule,
-    /// Zeros in, each neuron's firing step (after the release) out.
+    /// Each neuron's firing step (after the release), out.
     pub(super) steps: &'a mut [u32],
 }
 
@@ -36,6 +36,7 @@ impl pulp::WithSimd for Firing<'_> {
             let lowest = scale_to_release(v, scale);
             schedule.cover(lowest);
             let levels = schedule.covered_step(lowest) as usize;
+            steps.fill(0);
             for &m in &schedule.bounds()[..levels] {
                 for (s, &v) in steps.iter_mut().zip(&*v) {
                     *s += u32::from(m > v);

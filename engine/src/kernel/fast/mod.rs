@@ -22,15 +22,19 @@ mod deliver;
 mod fire;
 mod order;
 mod pool;
+mod share;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
+use rayon_core::{ThreadPool, ThreadPoolBuilder};
 use smallvec::SmallVec;
 
 use self::fire::Firing;
 use self::order::TimeOrder;
 use self::pool::MaxPool;
+use self::share::{on_threads, ranges, split, Share};
 use super::leak::LeakTable;
 use super::tables::Tables;
 use super::ticking::TickSchedule;
@@ -38,11 +42,19 @@ use super::{
     add_time, check_til, late_spike, output_record, tick_schedule, Plan, Simulate, TickMode,
 };
 use crate::counters::LayerOps;
-use crate::error::Result;
-use crate::graph::{Graph, Layer, Shape, Source, Synapses, TilPolicy};
+use crate::error::{ErrorKind, Result};
+use crate::graph::{Conv2d, Graph, Layer, Shape, Source, Synapses, TilPolicy};
 use crate::input::Input;
 use crate::observer::SpikeObserver;
 use crate::record::{LayerRecord, Record};
+
+thread_local! {
+    /// Delivery scratch (the weight-run offsets of a time step or a conv group), one per
+    /// thread, allocated by the thread that writes it: buffers kept side by side for every
+    /// share would share cache lines, written by two threads, which cost a third of the run
+    /// (measured on ResNet-18).
+    static ROWS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Per-layer state, kept across runs so its buffers are reused.
 #[derive(Debug, Default)]
@@ -53,8 +65,6 @@ struct LayerState {
     u: Vec<f64>,
     /// Closed-form ticks: each neuron's firing step, in slot order.
     steps: Vec<u32>,
-    /// Delivery scratch: the weight-run offsets of a time step or a conv group.
-    rows: Vec<usize>,
     /// The frame origin: the latest frame of the layer's sources.
     origin: u32,
     /// The frame the layer's spikes are timed in: its release, or for a max-pool or flatten
@@ -89,8 +99,12 @@ pub struct Simulator {
     plan: Plan,
     arch: pulp::Arch,
     leak: LeakTable,
-    /// Firing thresholds of the active period, one table per `T_il` value.
-    schedules: HashMap<u32, TickSchedule>,
+    /// Threads one image's layers are cut across (`share.rs`).
+    threads: usize,
+    /// The threads beside the calling one that take shares, if more than one.
+    pool: Option<Arc<ThreadPool>>,
+    /// Per share: the firing thresholds of the active period, one table per `T_il` value.
+    schedules: Vec<HashMap<u32, TickSchedule>>,
     input: Vec<u32>,
     layers: Vec<LayerState>,
     /// Sorts spikes for the observer.
@@ -113,13 +127,74 @@ impl Simulator {
         Plan::new(graph, mode).simulator()
     }
 
+    /// This simulator, cutting each layer of an image across `threads` threads (at least 1):
+    /// see [`Simulator::set_threads`].
+    ///
+    /// # Example
+    /// ```
+    /// use tdsnn_engine::{GraphBuilder, Shape, Simulate, Simulator, TickMode};
+    /// # fn main() -> Result<(), tdsnn_engine::Error> {
+    /// let graph = GraphBuilder::new(Shape::flat(3), 5.0)
+    ///     .dense(130, vec![-0.01; 390], None)
+    ///     .output(2, vec![0.5; 260], None)
+    ///     .build()?;
+    /// let input = [0.2, 0.6, 0.9];
+    /// let one = Simulator::new(graph.clone(), TickMode::ClosedForm).run(&input, &mut ())?;
+    /// let two = Simulator::new(graph, TickMode::ClosedForm)
+    ///     .with_threads(2)?
+    ///     .run(&input, &mut ())?;
+    /// assert_eq!(one, two); // the same record, bit for bit
+    /// # Ok(()) }
+    /// ```
+    pub fn with_threads(mut self, threads: usize) -> Result<Self> {
+        self.set_threads(threads)?;
+        Ok(self)
+    }
+
+    /// Cuts each synapse-based layer of an image across `threads` threads (at least 1): each
+    /// thread delivers every spike to its own share of the layer's neurons (whole output
+    /// positions of a conv layer, whole vectors of outputs of a dense one, whole channels of a pooling
+    /// one) and fires them in closed form, so the records are bit for bit those of one
+    /// thread. Worth it for images whose layers take milliseconds (threads are started per
+    /// layer); for many small images, run one simulator per thread instead.
+    ///
+    /// # Errors
+    /// [`ErrorKind::ThreadPool`](crate::ErrorKind::ThreadPool) if the operating system
+    /// refuses the threads.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        let threads = threads.max(1);
+        self.pool = match threads {
+            1 => None,
+            _ => Some(Arc::new(
+                ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .thread_name(|i| format!("tdsnn-share-{}", i + 1))
+                    .build()
+                    .map_err(|e| ErrorKind::ThreadPool {
+                        threads,
+                        reason: e.to_string(),
+                    })?,
+            )),
+        };
+        self.threads = threads;
+        self.schedules.resize_with(self.threads, HashMap::new);
+        Ok(())
+    }
+
+    /// The threads each layer of an image is cut across.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     pub(super) fn from_plan(plan: Plan) -> Self {
         let graph = Arc::clone(plan.graph());
         Simulator {
             plan,
             arch: pulp::Arch::new(),
             leak: LeakTable::new(graph.params().leak),
-            schedules: HashMap::new(),
+            threads: 1,
+            pool: None,
+            schedules: vec![HashMap::new()],
             input: Vec::new(),
             layers: graph
                 .layers()
@@ -152,7 +227,7 @@ impl Simulate for Simulator {
         let (graph, tables) = (&**plan.graph(), plan.tables());
         input.into().spike_times(graph, &mut self.input)?;
         if observer.wants_events() {
-            self.order.sort(&self.input, 0, 1);
+            self.order.sort(&self.input, 0, 1, None, 1);
             for &i in self.order.all() {
                 observer.input_spike(i, self.input[i as usize]);
             }
@@ -202,6 +277,8 @@ impl Simulate for Simulator {
                         tables,
                         arch: self.arch,
                         k,
+                        threads: self.threads,
+                        pool: self.pool.as_deref(),
                     };
                     // The layer's own synapses, then each further group, each timed from
                     // its source's frame; the layer's frame is the latest of them.
@@ -211,7 +288,7 @@ impl Simulate for Simulator {
                         spikes: prev,
                         frame: st.origin,
                         inp: graph.input_shape_of(k),
-                        conn: Conn::Own(layer, tables.row_runs[k].as_deref()),
+                        conn: Conn::Own(layer),
                     });
                     for group in graph.groups(k) {
                         parts.push(Part {
@@ -240,13 +317,20 @@ impl Simulate for Simulator {
                         st.ops.paper.leak_mults += neurons * u64::from(t_il);
                         output_record(&st.u, scale, &mut record.output);
                         st.spikes.clear();
+                        observer.layer_done(k);
                         continue;
                     }
-                    let schedule =
-                        tick_schedule(&mut self.schedules, &self.leak, graph.params(), t_il);
                     match plan.mode() {
-                        TickMode::ClosedForm => ctx.fire_closed_form(st, scale, schedule)?,
+                        TickMode::ClosedForm => {
+                            ctx.fire_closed_form(st, scale, t_il, &mut self.schedules, &self.leak)?
+                        }
                         TickMode::Explicit => {
+                            let schedule = tick_schedule(
+                                &mut self.schedules[0],
+                                &self.leak,
+                                graph.params(),
+                                t_il,
+                            );
                             ctx.fire_explicit(st, scale, schedule, &mut self.waiting)?
                         }
                     }
@@ -259,11 +343,12 @@ impl Simulate for Simulator {
             }
             st.ops.engine.spikes += st.spikes.len() as u64;
             if observer.wants_events() {
-                self.order.sort(&st.spikes, st.origin, 1);
+                self.order.sort(&st.spikes, st.origin, 1, None, 1);
                 for &j in self.order.all() {
                     observer.spike(k, j, st.spikes[j as usize]);
                 }
             }
+            observer.layer_done(k);
         }
         self.record_into(record);
         Ok(())
@@ -271,17 +356,19 @@ impl Simulate for Simulator {
 }
 
 impl Simulator {
-    /// Copies the run's spikes, frames and counts into `record` (the output readout is
-    /// already there), reusing its buffers.
-    fn record_into(&self, record: &mut Record) {
+    /// Moves the run's spikes into `record` (swapping buffers: the simulator takes the
+    /// record's old ones, which every run overwrites, so a record reused across runs costs
+    /// no copy and no allocation) and copies its frames and counts (the output readout is
+    /// already there).
+    fn record_into(&mut self, record: &mut Record) {
         // Every layer's `origin` is its frame origin: the latest frame of its sources (a
         // max-pool or flatten layer's spikes stay in the frame of the layer that fed it).
         record.input.clone_from(&self.input);
         record
             .layers
             .resize_with(self.layers.len(), LayerRecord::default);
-        for (rec, st) in record.layers.iter_mut().zip(&self.layers) {
-            rec.spikes.clone_from(&st.spikes);
+        for (rec, st) in record.layers.iter_mut().zip(&mut self.layers) {
+            std::mem::swap(&mut rec.spikes, &mut st.spikes);
             rec.frame_origin = st.origin;
             rec.release = st.release;
             rec.delays.clone_from(&st.delays);
@@ -296,9 +383,23 @@ struct Layerwise<'a> {
     tables: &'a Tables,
     arch: pulp::Arch,
     k: usize,
+    threads: usize,
+    pool: Option<&'a ThreadPool>,
 }
 
 impl Layerwise<'_> {
+    /// The layer's slots cut into one contiguous range per thread, each of whole output
+    /// positions (conv, channels-last), whole vectors (dense) or whole channels (the rest).
+    fn shares(&self, len: usize) -> SmallVec<[std::ops::Range<usize>; 8]> {
+        let out = self.graph.output_shape(self.k);
+        let unit = match &self.graph.layers()[self.k] {
+            Layer::Conv2d(c) => c.out_channels as usize,
+            Layer::Dense(_) | Layer::Output(_) => deliver::LANES,
+            _ => (out.h * out.w) as usize,
+        };
+        ranges(len, unit, self.threads)
+    }
+
     /// Integrates the spikes of every part (and the bias neuron) into `st.u`, each part's
     /// timed from its own frame and delivered that many steps after `st.origin`; returns the
     /// release time.
@@ -317,7 +418,9 @@ impl Layerwise<'_> {
         }
         let mut last = 0;
         for (part, order) in parts.iter().zip(orders.iter_mut()) {
-            last = last.max(order.sort(part.spikes, part.frame, part.inp.c as usize));
+            let channels = part.inp.c as usize;
+            let tau = order.sort(part.spikes, part.frame, channels, self.pool, self.threads);
+            last = last.max(tau);
         }
         let orders = &orders[..parts.len()];
         let bias_at = layer.bias().map(|_| self.tables.bias_delay);
@@ -334,55 +437,67 @@ impl Layerwise<'_> {
         let release = add_time(origin, t_il, k)?;
         check_til(k, t_il, graph.params().leak)?;
         leak.ensure(t_il);
-        self.reset(&mut st.u);
+        st.u.resize(out.len() as usize, 0.0);
         let leak = &*leak;
+        let runs = &self.tables.row_runs[k];
         let deliveries: SmallVec<[PartDelivery; 4]> = parts
             .iter()
             .zip(orders)
-            .map(|(part, order)| PartDelivery {
+            .enumerate()
+            .map(|(p, (part, order))| PartDelivery {
                 geometry: deliver::Positions::of(part.inp),
                 conn: part.conn,
+                runs: runs[p].as_deref(),
                 inp: part.inp,
                 order,
             })
             .collect();
-        let delivered = self.arch.dispatch(Delivery {
-            layer,
-            parts: &deliveries,
-            out,
-            leak,
-            u: &mut st.u,
-            latest,
-            bias_at,
-            rows: &mut st.rows,
+        let cuts = self.shares(st.u.len());
+        let shares = split(&mut st.u, &cuts).into_iter().zip(&cuts);
+        let arch = self.arch;
+        let delivered = on_threads(self.pool, shares, |(u, range)| {
+            self.reset(u, range.start);
+            ROWS.with_borrow_mut(|rows| {
+                arch.dispatch(Delivery {
+                    layer,
+                    parts: &deliveries,
+                    out,
+                    leak,
+                    share: Share::new(u, range.start),
+                    latest,
+                    bias_at,
+                    rows,
+                })
+            })
         });
-        st.ops.engine.synaptic_adds += delivered;
+        st.ops.engine.synaptic_adds += delivered.iter().sum::<u64>();
         st.ops.paper.synaptic_adds += self.tables.synapses[k];
         st.release = Some(release);
         Ok(release)
     }
 
-    /// The potentials at the frame origin: the row sums, in slot order.
-    fn reset(&self, u: &mut Vec<f64>) {
+    /// The potentials at the frame origin, the row sums, of the slots `lo..lo + u.len()`
+    /// (whole output positions of a conv layer).
+    fn reset(&self, u: &mut [f64], lo: usize) {
         let (graph, k) = (self.graph, self.k);
         let out = graph.output_shape(k);
         let sums = &self.tables.row_sums[k];
-        u.clear();
         match &graph.layers()[k] {
             Layer::Conv2d(c) => {
-                let row = (out.w * c.out_channels) as usize;
-                for oy in 0..out.h {
-                    if oy > 0 && sums.same_rows(oy - 1, oy) {
-                        u.extend_from_within(u.len() - row..);
-                    } else {
-                        for ox in 0..out.w {
-                            u.extend_from_slice(sums.at(oy, ox));
-                        }
-                    }
+                let cout = c.out_channels as usize;
+                for (pos, slots) in (lo / cout.max(1)..).zip(u.chunks_exact_mut(cout)) {
+                    let (oy, ox) = (pos / out.w as usize, pos % out.w as usize);
+                    slots.copy_from_slice(sums.at(oy as u32, ox as u32));
                 }
             }
-            Layer::Dense(_) | Layer::Output(_) => u.extend_from_slice(sums.at(0, 0)),
-            _ => u.extend((0..out.len() as usize).map(|j| sums.of_neuron(j, out))),
+            Layer::Dense(_) | Layer::Output(_) => {
+                u.copy_from_slice(&sums.at(0, 0)[lo..lo + u.len()]);
+            }
+            _ => {
+                for (j, u) in (lo..).zip(u) {
+                    *u = sums.of_neuron(j, out);
+                }
+            }
         }
     }
 
@@ -421,36 +536,59 @@ impl Layerwise<'_> {
         }
     }
 
-    /// Closed-form ticks: each neuron's firing step from the threshold table.
+    /// Closed-form ticks: each neuron's firing step from the threshold table (of `T_il`
+    /// steps, from the share's own cache in `schedules`), share by share.
     fn fire_closed_form(
         &self,
         st: &mut LayerState,
         scale: f64,
-        schedule: &mut TickSchedule,
+        t_il: u32,
+        schedules: &mut [HashMap<u32, TickSchedule>],
+        leak: &LeakTable,
     ) -> Result<()> {
         let release = st.release.expect("released");
         let steps = &mut st.steps;
-        steps.clear();
+        // Every step is written, by the thread of its share: only a change of length fills.
         steps.resize(st.u.len(), 0);
-        let (latest, total) = self.arch.dispatch(Firing {
-            v: &mut st.u,
-            scale,
-            schedule,
-            steps,
+        let cuts = self.shares(st.u.len());
+        let (arch, params) = (self.arch, self.graph.params());
+        let shares = split(&mut st.u, &cuts)
+            .into_iter()
+            .zip(split(steps, &cuts))
+            .zip(schedules);
+        let fired = on_threads(self.pool, shares, |((v, steps), schedules)| {
+            arch.dispatch(Firing {
+                v,
+                scale,
+                schedule: tick_schedule(schedules, leak, params, t_il),
+                steps,
+            })
         });
-        st.ops.paper.tick_adds += total;
+        let latest = fired.iter().map(|f| f.0).max().unwrap_or(0);
+        st.ops.paper.tick_adds += fired.iter().map(|f| f.1).sum::<u64>();
         add_time(release, latest, self.k)?;
         let spikes = &mut st.spikes;
-        spikes.clear();
         match &self.graph.layers()[self.k] {
             Layer::Conv2d(c) => {
-                let cout = c.out_channels as usize;
-                let plane = steps.len() / cout;
-                for co in 0..cout {
-                    spikes.extend((0..plane).map(|pos| release + steps[pos * cout + co]));
-                }
+                // Channel-major, a share of whole channels per thread, each spike written.
+                let (n, cout) = (steps.len(), c.out_channels as usize);
+                let plane = (n / cout.max(1)).max(1);
+                spikes.resize(n, 0);
+                let cuts = ranges(n, plane, self.threads);
+                let steps = &*steps;
+                on_threads(
+                    self.pool,
+                    split(spikes, &cuts).into_iter().zip(&cuts),
+                    |(spikes, range)| {
+                        let first = range.start / plane;
+                        order::channel_major(steps, cout, first, spikes, |s| release + s);
+                    },
+                );
             }
-            _ => spikes.extend(steps.iter().map(|&s| release + s)),
+            _ => {
+                spikes.clear();
+                spikes.extend(steps.iter().map(|&s| release + s));
+            }
         }
         Ok(())
     }
@@ -510,9 +648,8 @@ struct Part<'a> {
 /// How a part's spikes reach the layer's potentials.
 #[derive(Clone, Copy)]
 enum Conn<'a> {
-    /// The layer's own synapses, with its conv weights laid out for row runs (`tables.rs`)
-    /// where the layer allows them.
-    Own(&'a Layer, Option<&'a [f32]>),
+    /// The layer's own synapses.
+    Own(&'a Layer),
     /// A further synapse group.
     Group(&'a Synapses),
 }
@@ -520,6 +657,8 @@ enum Conn<'a> {
 /// A part's spikes sorted by step, and how they are delivered.
 struct PartDelivery<'a> {
     conn: Conn<'a>,
+    /// Conv synapses: their weights laid out for row runs (`tables.rs`).
+    runs: Option<&'a [f32]>,
     inp: Shape,
     /// The source's positions and channels, by multiplications (computed once per layer).
     geometry: deliver::Positions,
@@ -534,7 +673,8 @@ struct Delivery<'a> {
     parts: &'a [PartDelivery<'a>],
     out: Shape,
     leak: &'a LeakTable,
-    u: &'a mut [f64],
+    /// The potentials this thread delivers to.
+    share: Share<'a>,
     latest: u32,
     bias_at: Option<u32>,
     /// Weight-run offsets of one time step (dense) or one position's group (conv).
@@ -565,48 +705,51 @@ impl Delivery<'_> {
             parts,
             out,
             leak,
-            u,
+            mut share,
             latest,
             bias_at,
             rows,
         } = self;
         let mut synapses = 0;
+        // A conv layer's share of some of its output rows: the spikes that reach them are all
+        // that it needs.
         let channels_last = matches!(layer, Layer::Conv2d(_));
+        let rows_held = match layer {
+            Layer::Conv2d(c) if share.all().len() < out.len() as usize => {
+                let (lo, width) = (share.lo(), (out.w * c.out_channels) as usize);
+                let hi = lo + share.all().len();
+                Some((lo / width) as u32..hi.div_ceil(width) as u32)
+            }
+            _ => None,
+        };
         for tau in 1..=latest {
             let excess = leak.excess(tau);
             for part in parts {
-                let sources = part.order.at(tau);
+                let mut sources = part.order.at(tau);
+                if let Some(held) = &rows_held {
+                    sources = part.reaching(sources, held.clone());
+                }
                 if sources.is_empty() {
                     continue;
                 }
-                let inp = part.inp;
                 synapses += match part.conn {
-                    Conn::Own(layer, flipped) => own::<WIDE>(
-                        layer,
-                        flipped,
-                        inp,
-                        &part.geometry,
-                        out,
-                        sources,
-                        excess,
-                        u,
-                        rows,
-                    ),
-                    Conn::Group(Synapses::Identity { weight }) => {
-                        deliver::identity(*weight, out, channels_last, sources, excess, u)
+                    Conn::Own(layer) => {
+                        own::<WIDE>(layer, part, out, sources, excess, &mut share, rows)
                     }
-                    Conn::Group(Synapses::Conv2d(c)) => sources
-                        .iter()
-                        .map(|&i| deliver::conv(c, inp, out, i, excess, u))
-                        .sum(),
+                    Conn::Group(Synapses::Identity { weight }) => {
+                        deliver::identity(*weight, out, channels_last, sources, excess, &mut share)
+                    }
+                    Conn::Group(Synapses::Conv2d(c)) => {
+                        conv::<WIDE>(c, part, out, sources, excess, &mut share, rows)
+                    }
                     Conn::Group(Synapses::Dense(d)) => {
-                        deliver::dense::<WIDE>(d, sources, excess, u, rows)
+                        deliver::dense::<WIDE>(d, sources, excess, &mut share, rows)
                     }
                 };
             }
             if let (Some(b), Some(at)) = (layer.bias(), bias_at) {
                 if at == tau {
-                    synapses += deliver::bias(b, out, channels_last, excess, u);
+                    synapses += deliver::bias(b, out, channels_last, excess, &mut share);
                 }
             }
         }
@@ -614,47 +757,81 @@ impl Delivery<'_> {
     }
 }
 
-/// One step's spikes `sources` through the layer's own synapses.
+impl PartDelivery<'_> {
+    /// The spikes of `sources` (one step's, ascending positions) that reach output `rows` of
+    /// a conv layer: those of the input rows its window (or an identity) maps there.
+    #[inline(always)]
+    fn reaching<'s>(&self, sources: &'s [u32], rows: std::ops::Range<u32>) -> &'s [u32] {
+        let (inp, [r0, r1]) = (self.inp, [rows.start, rows.end].map(i64::from));
+        let (y0, y1) = match self.conn {
+            Conn::Own(Layer::Conv2d(Conv2d { window, .. }))
+            | Conn::Group(Synapses::Conv2d(Conv2d { window, .. })) => {
+                let ([kh, _], [sy, _], [py, _]) = (
+                    window.kernel.map(i64::from),
+                    window.stride.map(i64::from),
+                    window.padding.map(i64::from),
+                );
+                (r0 * sy - py, (r1 - 1) * sy - py + kh)
+            }
+            Conn::Group(Synapses::Identity { .. }) => (r0, r1),
+            _ => return sources,
+        };
+        let clip = |y: i64| (y.clamp(0, i64::from(inp.h)) as u32) * inp.w;
+        let (p0, p1) = (clip(y0), clip(y1));
+        let geometry = &self.geometry;
+        let a = sources.partition_point(|&i| geometry.position(i) < p0);
+        let b = a + sources[a..].partition_point(|&i| geometry.position(i) < p1);
+        &sources[a..b]
+    }
+}
+
+/// One step's spikes `sources` through the layer's own synapses (`part`).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn own<const WIDE: usize>(
     layer: &Layer,
-    flipped: Option<&[f32]>,
-    inp: Shape,
-    geometry: &deliver::Positions,
+    part: &PartDelivery<'_>,
     out: Shape,
     sources: &[u32],
     excess: f64,
-    u: &mut [f64],
+    share: &mut Share<'_>,
     rows: &mut Vec<usize>,
 ) -> u64 {
-    let mut synapses = 0;
     match layer {
         Layer::Dense(d) | Layer::Output(d) => {
-            synapses += deliver::dense::<WIDE>(d, sources, excess, u, rows);
+            deliver::dense::<WIDE>(d, sources, excess, share, rows)
         }
-        Layer::Conv2d(c) => match flipped {
-            Some(f) => {
-                // Sources come position by position (channels-last): each position's
-                // channels share their targets.
-                let same = |&a: &u32, &b: &u32| geometry.position(a) == geometry.position(b);
-                for group in sources.chunk_by(same) {
-                    synapses +=
-                        deliver::conv_rows::<WIDE>(c, f, geometry, out, group, excess, u, rows);
-                }
-            }
-            None => {
-                for &i in sources {
-                    synapses += deliver::conv(c, inp, out, i, excess, u);
-                }
-            }
-        },
+        Layer::Conv2d(c) => conv::<WIDE>(c, part, out, sources, excess, share, rows),
         Layer::AvgPool(p) => {
+            // Loops, not closures: a closure is compiled apart from the SIMD level of the
+            // dispatch unless inlined, and `inline(always)` cannot be put on one.
+            let mut synapses = 0;
             for &i in sources {
-                synapses += super::fanout::avg_pool(&p.window, p.weight, inp, out, i, excess, u);
+                synapses += deliver::avg_pool(p, part.inp, out, i, excess, share);
             }
+            synapses
         }
-        Layer::MaxPool(_) | Layer::Flatten => {}
+        Layer::MaxPool(_) | Layer::Flatten => 0,
+    }
+}
+
+/// One step's spikes `sources` through conv synapses `c` (of `part`): the spikes come position
+/// by position (channels-last), and each position's channels share their targets.
+#[inline(always)]
+fn conv<const WIDE: usize>(
+    c: &Conv2d,
+    part: &PartDelivery<'_>,
+    out: Shape,
+    sources: &[u32],
+    excess: f64,
+    share: &mut Share<'_>,
+    rows: &mut Vec<usize>,
+) -> u64 {
+    let runs = part.runs.expect("conv synapses have row runs");
+    let geometry = &part.geometry;
+    let same = |&a: &u32, &b: &u32| geometry.position(a) == geometry.position(b);
+    let mut synapses = 0;
+    for group in sources.chunk_by(same) {
+        synapses += deliver::conv_rows::<WIDE>(c, runs, geometry, out, group, excess, share, rows);
     }
     synapses
 }
