@@ -150,6 +150,11 @@ const NET_KEYS: &[&str] = &[
     "build_s",
     "convert_s",
     "snn_s",
+    "threads",
+    "snn_threads_s",
+    "thread_speedup",
+    "records_identical",
+    "layers",
     "dense_s",
     "snn_vs_dense_latency_ratio",
     "paper_events_per_s",
@@ -187,6 +192,28 @@ fn check_net(n: &NetBench, name: &str, label: &str) {
     }
     assert_eq!(n.snn_vs_dense_latency_ratio, n.snn_s / n.dense_s);
     assert!(n.events.paper > 0.0 && n.events.delivered > 0.0);
+    // One image on two threads: the same record; per layer, every layer of the graph, the
+    // delivered events summing to the network's.
+    assert_eq!(n.threads, 2);
+    assert!(n.records_identical);
+    assert_eq!(n.thread_speedup, n.snn_s / n.snn_threads_s);
+    let layers: Vec<usize> = n.layers.iter().map(|l| l.layer).collect();
+    assert_eq!(layers, (0..n.layers.len()).collect::<Vec<_>>());
+    let delivered: u64 = n.layers.iter().map(|l| l.delivered).sum();
+    assert_eq!(delivered as f64, n.events.delivered);
+    assert!(n.layers.iter().all(|l| l.s > 0.0 && l.threads_s > 0.0));
+    let json = serde_json::to_value(&n.layers[0]).unwrap();
+    let mut got: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        ["delivered", "kind", "layer", "s", "shape", "threads_s"]
+    );
     if cfg!(target_os = "linux") {
         let (peak, start) = (
             n.peak_memory_bytes.unwrap(),
@@ -253,9 +280,13 @@ fn small_resnet() -> Architecture {
 #[test]
 fn a_residual_network_reports_its_delay_buffers() {
     let mut stages = Vec::new();
-    let n = net("small_resnet", "small ResNet", &small_resnet(), &mut |p| {
-        stages.push((p.stage, p.done))
-    })
+    let n = net(
+        "small_resnet",
+        "small ResNet",
+        &small_resnet(),
+        2,
+        &mut |p| stages.push((p.stage, p.done)),
+    )
     .expect("a valid residual network");
     assert_eq!(stages.first(), Some(&("small_resnet", 0)));
     assert_eq!(stages.last(), Some(&("small_resnet", 4)));
@@ -269,7 +300,7 @@ fn a_residual_network_reports_its_delay_buffers() {
 
 #[test]
 fn a_chain_has_no_delay_buffers() {
-    let n = net("lenet5", "LeNet-5", &Architecture::lenet5(), &mut |_| {}).unwrap();
+    let n = net("lenet5", "LeNet-5", &Architecture::lenet5(), 2, &mut |_| {}).unwrap();
     check_net(&n, "lenet5", "LeNet-5");
     assert_eq!((n.joins, n.delayed_spikes, n.max_delay), (0, 0, 0));
 }

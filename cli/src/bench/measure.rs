@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tdsnn::baseline::calibration::add_into;
 use tdsnn::baseline::DenseForward;
-use tdsnn::engine::{Plan, Simulate};
+use tdsnn::engine::{Plan, Record, Simulate, Simulator, SpikeObserver};
 pub use tdsnn::evaluate::timing::{median_of, medians_interleaved};
 
 /// One pass of the dense forward pass over every image, in batches of its capacity (the last
@@ -80,6 +80,45 @@ pub fn simulate_split(
         digests.extend(part?);
     }
     Ok((time, digests))
+}
+
+/// The time of each graph layer of `sim` on `image` (seconds, the median of `repetitions`
+/// runs): from the end of the layer before (or the start of the run) to the end of this one.
+pub fn layer_times(
+    sim: &mut Simulator,
+    image: &[f32],
+    repetitions: usize,
+) -> Result<Vec<f64>, tdsnn::engine::Error> {
+    /// When each layer finished.
+    struct Clock(Vec<Instant>);
+    impl SpikeObserver for Clock {
+        fn wants_events(&self) -> bool {
+            false
+        }
+        fn layer_done(&mut self, _layer: usize) {
+            self.0.push(Instant::now());
+        }
+    }
+    let layers = sim.plan().graph().layers().len();
+    let mut times = vec![Vec::new(); layers];
+    let mut record = Record::default();
+    for _ in 0..repetitions.max(1) {
+        let mut clock = Clock(Vec::with_capacity(layers));
+        let start = Instant::now();
+        sim.run_into(image, &mut clock, &mut record)?;
+        let ends = clock.0;
+        for (k, times) in times.iter_mut().enumerate() {
+            let from = if k == 0 { start } else { ends[k - 1] };
+            times.push((ends[k] - from).as_secs_f64());
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect())
 }
 
 /// The process's peak resident memory in bytes (`VmHWM` in `/proc/self/status`), or `None`

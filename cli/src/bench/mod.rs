@@ -32,7 +32,7 @@ use tdsnn::baseline::calibration::L2_VALUES;
 use tdsnn::baseline::DenseForward;
 use tdsnn::converter::{convert, ConvertError, Dnn, ModelError};
 use tdsnn::engine::counters::LayerOps;
-use tdsnn::engine::{Graph, Plan, Record, Simulate, Simulator, TickMode, TilPolicy};
+use tdsnn::engine::{Graph, Plan, Record, Simulate, TickMode, TilPolicy};
 use tdsnn::evaluate::timing::{engine_pass, total_ops};
 use tdsnn::io::idx::{IdxError, Split};
 use tdsnn::io::model_file::{Architecture, ModelFileError};
@@ -330,8 +330,20 @@ pub struct NetBench {
     pub build_s: f64,
     /// Seconds to convert it.
     pub convert_s: f64,
-    /// Seconds the engine took for the image, closed form, one thread.
+    /// Seconds the engine took for the image, closed form, one thread (median of
+    /// [`NET_REPETITIONS`] runs, a record reused across them).
     pub snn_s: f64,
+    /// Threads of the second timing of the same image (`--threads`).
+    pub threads: usize,
+    /// Seconds the engine took for the image on `threads` threads (each layer cut across
+    /// them; median of [`NET_REPETITIONS`] runs, interleaved with the one-thread runs).
+    pub snn_threads_s: f64,
+    /// `snn_s / snn_threads_s`.
+    pub thread_speedup: f64,
+    /// Whether the `threads`-thread record equals the one-thread record, bit for bit.
+    pub records_identical: bool,
+    /// Where the engine's time goes, layer by layer.
+    pub layers: Vec<LayerTime>,
     /// Seconds of the dense forward pass, batch 1, one core (after one warm-up run).
     pub dense_s: f64,
     /// `snn_s / dense_s`.
@@ -357,6 +369,28 @@ pub struct NetBench {
     /// The largest delay `o - o_g` of any join part, in steps (0 for a chain).
     pub max_delay: u32,
 }
+
+/// One graph layer's share of a big network's engine time (medians of [`NET_REPETITIONS`]
+/// profiled runs, the time from the end of the layer before to the end of this one:
+/// sorting its input spikes, delivering them, releasing and firing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerTime {
+    /// Index of the layer in the graph.
+    pub layer: usize,
+    /// Its kind (`conv2d`, `dense`, `max_pool`, ...).
+    pub kind: &'static str,
+    /// Its output shape, channels, height, width.
+    pub shape: [u32; 3],
+    /// Synaptic events the engine delivered into it.
+    pub delivered: u64,
+    /// Seconds on one thread.
+    pub s: f64,
+    /// Seconds on the network's `threads` threads.
+    pub threads_s: f64,
+}
+
+/// Timed runs of each big network, on one thread and on `--threads` (the median is reported).
+pub const NET_REPETITIONS: usize = 3;
 
 /// Everything `tdsnn bench` measured (its JSON; keys documented in README).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -500,13 +534,14 @@ pub fn run(
             "resnet18",
             "ResNet-18 (He init, 1 image)",
             &resnet18(),
+            config.threads,
             progress,
         )?;
         for (name, label, arch) in [
             ("alexnet", "AlexNet (He init, 1 image)", alexnet()),
             ("vgg16", "VGG-16 (He init, 1 image)", vgg16()),
         ] {
-            nets.push(net(name, label, &arch, progress)?);
+            nets.push(net(name, label, &arch, config.threads, progress)?);
         }
         nets.push(resnet);
     }
@@ -566,13 +601,15 @@ fn scaling(
 }
 
 /// Builds `arch` with He-initialised weights (seed [`SEED`]), converts it, runs one seeded
-/// random image in closed form on one thread, then the dense forward pass of the same network:
-/// what `tdsnn bench` measures of AlexNet, VGG-16 and ResNet-18, with `stage` as the
-/// network's key (`net`) and progress stage, `label` as its operation-table row.
+/// random image in closed form on one thread and on `threads` threads (each layer cut across
+/// them), then the dense forward pass of the same network: what `tdsnn bench` measures of
+/// AlexNet, VGG-16 and ResNet-18, with `stage` as the network's key (`net`) and progress
+/// stage, `label` as its operation-table row.
 pub fn net(
     stage: &'static str,
     label: &str,
     arch: &Architecture,
+    threads: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<NetBench, BenchError> {
     let mut step = |done, total| progress(Progress { stage, done, total });
@@ -588,14 +625,46 @@ pub fn net(
     let graph = Arc::new(convert(&dnn, LEAK, TilPolicy::Dynamic)?);
     let convert_s = start.elapsed().as_secs_f64();
     step(2, 4);
-    // Like the dense pass: set-up (the simulator's per-graph plan) outside the timer, one
-    // warm-up run (the one whose record is kept), then one timed run.
-    let mut sim = Simulator::new(Arc::clone(&graph), TickMode::ClosedForm);
-    let record = sim.run(&image, &mut ())?;
-    let start = Instant::now();
-    std::hint::black_box(sim.run(&image, &mut ())?);
-    let snn_s = start.elapsed().as_secs_f64();
-    drop(sim);
+    // Like the dense pass: set-up (the simulator's per-graph plan, its threads) outside the
+    // timer, one warm-up run each (the one-thread record is kept), then timed runs of one
+    // thread and of `threads` in turn, each into a record reused across its runs.
+    let plan = Plan::new(Arc::clone(&graph), TickMode::ClosedForm);
+    let (mut one, mut many) = (plan.simulator(), plan.simulator().with_threads(threads)?);
+    let mut record = one.run(&image, &mut ())?;
+    let mut cut = many.run(&image, &mut ())?;
+    let records_identical = cut == record;
+    let times = measure::medians_interleaved(
+        NET_REPETITIONS,
+        &mut [
+            &mut || {
+                one.run_into(&image[..], &mut (), &mut record)
+                    .expect("as the warm-up run");
+            },
+            &mut || {
+                many.run_into(&image[..], &mut (), &mut cut)
+                    .expect("as the warm-up run");
+            },
+        ],
+    );
+    let (snn_s, snn_threads_s) = (times[0].as_secs_f64(), times[1].as_secs_f64());
+    let (per_layer, per_layer_n) = (
+        measure::layer_times(&mut one, &image, NET_REPETITIONS)?,
+        measure::layer_times(&mut many, &image, NET_REPETITIONS)?,
+    );
+    drop((one, many, cut));
+    let layers = (0..graph.layers().len())
+        .map(|k| {
+            let shape = graph.output_shape(k);
+            LayerTime {
+                layer: k,
+                kind: graph.layers()[k].kind(),
+                shape: [shape.c, shape.h, shape.w],
+                delivered: record.layers[k].ops.engine.synaptic_adds,
+                s: per_layer[k],
+                threads_s: per_layer_n[k],
+            }
+        })
+        .collect();
     let (joins, delayed_spikes, max_delay) = delay_buffers(&graph, &record);
     step(3, 4);
     let neurons = (0..graph.layers().len())
@@ -604,7 +673,7 @@ pub fn net(
     drop(graph);
     let dense_s = {
         let mut forward = DenseForward::new(&dnn, 1);
-        measure::median_of(1, || {
+        measure::median_of(NET_REPETITIONS, || {
             std::hint::black_box(forward.run(&image).expect("one whole image"));
         })
         .as_secs_f64()
@@ -622,6 +691,11 @@ pub fn net(
         build_s,
         convert_s,
         snn_s,
+        threads,
+        snn_threads_s,
+        thread_speedup: snn_s / snn_threads_s,
+        records_identical,
+        layers,
         dense_s,
         peak_memory_bytes: measure::peak_memory(),
         resident_at_start_bytes,

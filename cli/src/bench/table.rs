@@ -92,11 +92,11 @@ impl BenchReport {
             if t.records_identical { "identical" } else { "DIFFER" }
         );
         if !self.nets.is_empty() {
-            s += "\nBig networks, one 3x224x224 image, closed form, one core\n";
-            s += "  net        neurons  parameters  paper events   delivered      alpha    SNN time  dense time  SNN/dense  peak memory\n";
+            s += "\nBig networks, one 3x224x224 image, closed form (SNN on 1 thread, and on N with each layer cut across them; dense on 1)\n";
+            s += "  net        neurons  parameters  paper events   delivered      alpha  SNN 1 thread   dense  SNN/dense   N  SNN N threads  speedup  records    peak memory\n";
             for n in &self.nets {
                 s += &format!(
-                    "  {:<8} {:>9} {:>11} {:>13} {:>11} {:>10.4} {:>11} {:>11} {:>9.1}x {:>12}\n",
+                    "  {:<8} {:>9} {:>11} {:>13} {:>11} {:>10.4} {:>13} {:>7} {:>9.2}x {:>3} {:>14} {:>7.2}x  {:<9} {:>11}\n",
                     n.net,
                     si(n.neurons as f64),
                     si(n.parameters as f64),
@@ -106,6 +106,10 @@ impl BenchReport {
                     time(n.snn_s * 1e9),
                     time(n.dense_s * 1e9),
                     n.snn_vs_dense_latency_ratio,
+                    n.threads,
+                    time(n.snn_threads_s * 1e9),
+                    n.thread_speedup,
+                    if n.records_identical { "identical" } else { "DIFFER" },
                     n.peak_memory_bytes.map_or("n/a".into(), |b| format!(
                         "{:.2} GiB",
                         b as f64 / f64::from(1u32 << 30)
@@ -119,6 +123,33 @@ impl BenchReport {
                     n.joins,
                     si(n.delayed_spikes as f64),
                     n.max_delay
+                );
+            }
+        }
+        for n in &self.nets {
+            s += &format!(
+                "\n{}, engine time per layer (from the end of the layer before: sorting its input spikes, delivering, releasing, firing)\n",
+                n.net
+            );
+            s += &format!(
+                "  layer  kind        shape             delivered   1 thread   share  {:>2} threads  events/s (1 thread)\n",
+                n.threads
+            );
+            for l in &n.layers {
+                s += &format!(
+                    "  {:>5}  {:<10} {:>16} {:>11} {:>10} {:>6.1}% {:>11} {:>12}\n",
+                    l.layer,
+                    l.kind,
+                    format!("{}x{}x{}", l.shape[0], l.shape[1], l.shape[2]),
+                    si(l.delivered as f64),
+                    time(l.s * 1e9),
+                    100.0 * l.s / n.layers.iter().map(|l| l.s).sum::<f64>(),
+                    time(l.threads_s * 1e9),
+                    if l.delivered > 0 {
+                        si(l.delivered as f64 / l.s)
+                    } else {
+                        "-".into()
+                    },
                 );
             }
         }
