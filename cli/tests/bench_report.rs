@@ -55,19 +55,7 @@ fn tiny_bench_has_every_documented_key() {
 
     let json = serde_json::to_value(&report).unwrap();
     // Exactly the keys README documents: none missing, none undocumented.
-    let keys = |v: &serde_json::Value, ks: &[&str]| {
-        let mut got: Vec<&str> = v
-            .as_object()
-            .unwrap_or_else(|| panic!("an object: {v}"))
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let mut want = ks.to_vec();
-        got.sort_unstable();
-        want.sort_unstable();
-        assert_eq!(got, want, "keys of {v}");
-    };
-    keys(
+    assert_keys(
         &json,
         &[
             "snn_vs_dense_latency_ratio",
@@ -84,7 +72,7 @@ fn tiny_bench_has_every_documented_key() {
             "host",
         ],
     );
-    keys(
+    assert_keys(
         &json["thread_scaling"],
         &[
             "threads",
@@ -95,7 +83,7 @@ fn tiny_bench_has_every_documented_key() {
             "records_identical",
         ],
     );
-    keys(
+    assert_keys(
         &json["lenet"],
         &[
             "images",
@@ -108,12 +96,12 @@ fn tiny_bench_has_every_documented_key() {
             "ops",
         ],
     );
-    keys(
+    assert_keys(
         &json["lenet"]["events"],
         &["paper", "delivered", "alpha", "dnn_macs"],
     );
     for mode in ["closed_form", "explicit"] {
-        keys(
+        assert_keys(
             &json["lenet"][mode],
             &[
                 "mode",
@@ -127,18 +115,32 @@ fn tiny_bench_has_every_documented_key() {
         );
     }
     for dense in ["dense_batch1", "dense_batched"] {
-        keys(
+        assert_keys(
             &json["lenet"][dense],
             &["batch", "ns_per_image", "images_per_s", "macs_per_s"],
         );
     }
-    keys(
+    assert_keys(
         &json["calibration"],
         &["values", "adds_per_s", "ns_per_add"],
     );
-    keys(&json["op_table"][0], &["net", "dnn", "snn", "ratio"]);
-    keys(&json["op_table"][0]["dnn"], &["mult", "add", "total"]);
-    keys(&json["host"], &["threads_available", "simd"]);
+    assert_keys(&json["op_table"][0], &["net", "dnn", "snn", "ratio"]);
+    assert_keys(&json["op_table"][0]["dnn"], &["mult", "add", "total"]);
+    assert_keys(&json["host"], &["threads_available", "simd"]);
+}
+
+/// `v` is an object with exactly the keys `ks`.
+fn assert_keys(v: &serde_json::Value, ks: &[&str]) {
+    let mut got: Vec<&str> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = ks.to_vec();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "keys of {v}");
 }
 
 /// Exactly the keys README documents for an entry of `nets[]`.
@@ -170,17 +172,7 @@ const NET_KEYS: &[&str] = &[
 fn check_net(n: &NetBench, name: &str, label: &str) {
     assert_eq!(n.net, name);
     assert_eq!(n.ops.net, label);
-    let json = serde_json::to_value(n).unwrap();
-    let mut got: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let mut want = NET_KEYS.to_vec();
-    got.sort_unstable();
-    want.sort_unstable();
-    assert_eq!(got, want);
+    assert_keys(&serde_json::to_value(n).unwrap(), NET_KEYS);
     for (what, x) in [
         ("snn_s", n.snn_s),
         ("dense_s", n.dense_s),
@@ -202,17 +194,9 @@ fn check_net(n: &NetBench, name: &str, label: &str) {
     let delivered: u64 = n.layers.iter().map(|l| l.delivered).sum();
     assert_eq!(delivered as f64, n.events.delivered);
     assert!(n.layers.iter().all(|l| l.s > 0.0 && l.threads_s > 0.0));
-    let json = serde_json::to_value(&n.layers[0]).unwrap();
-    let mut got: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    got.sort_unstable();
-    assert_eq!(
-        got,
-        ["delivered", "kind", "layer", "s", "shape", "threads_s"]
+    assert_keys(
+        &serde_json::to_value(&n.layers[0]).unwrap(),
+        &["delivered", "kind", "layer", "s", "shape", "threads_s"],
     );
     if cfg!(target_os = "linux") {
         let (peak, start) = (

@@ -705,14 +705,21 @@ mod tests {
         assert_eq!(alone, engine);
         assert!(alone.iter().any(|a| a.name == "layer2_delays"));
         assert!(alone.iter().any(|a| a.name == "labels"));
-        for threads in [2, 3, 8, 100] {
+        // 100 threads over 37 images: 37 workers, each image's layers cut across 2 threads.
+        for (mode, threads) in [
+            (TickMode::Explicit, 2),
+            (TickMode::Explicit, 3),
+            (TickMode::Explicit, 8),
+            (TickMode::Explicit, 100),
+            (TickMode::ClosedForm, 100),
+        ] {
             let done = AtomicUsize::new(0);
-            let arrays = simulate(&graph, &data, TickMode::Explicit, threads, |_| {
+            let arrays = simulate(&graph, &data, mode, threads, |_| {
                 done.fetch_add(1, Ordering::Relaxed);
             })
             .unwrap()
             .into_arrays();
-            assert_eq!(arrays, alone, "{threads} threads, explicit ticks");
+            assert_eq!(arrays, alone, "{threads} threads, {mode:?}");
             assert_eq!(done.into_inner(), 37, "progress reported once per image");
         }
         // Images of another shape are refused before anything runs.
