@@ -1,4 +1,4 @@
-//! Timing the engine as `tdsnn bench` does: passes over a set of images on one thread, each
+//! Timing the engine as `tdsnn bench` does: passes over a set of images, each
 //! image run into the same record, the median of several passes; timed interleaved with
 //! other passes when they are compared, so that their ratio is steady on a noisy machine.
 //!
@@ -13,7 +13,7 @@
 //!     .output(2, vec![1.0, 0.0, 0.0, 1.0], None)
 //!     .build()?;
 //! let plan = Plan::new(Arc::new(graph), TickMode::ClosedForm);
-//! let speed = engine_speed(&plan, &[0.2, 0.9, 0.7, 0.1], 3)?;
+//! let speed = engine_speed(&plan, &[0.2, 0.9, 0.7, 0.1], 3, 1)?;
 //! assert_eq!(speed.images, 2);
 //! assert!(speed.seconds_per_image > 0.0 && speed.delivered_events_per_image > 0.0);
 //! # Ok(()) }
@@ -97,17 +97,20 @@ pub struct EngineSpeed {
 }
 
 /// Times the engine on `images` (whole images back to back) as `tdsnn bench` does: one
-/// untimed pass, then the median of `repetitions` timed passes ([`engine_pass`]), one
-/// thread; with the events delivered per image.
+/// untimed pass, then the median of `repetitions` timed passes ([`engine_pass`]), each
+/// image's layers cut across `threads` threads (1: one thread, as `tdsnn bench` times
+/// LeNet); with the events delivered per image.
 ///
 /// # Errors
-/// The engine's error for the first image it rejects (before any timing).
+/// The engine's error for the first image it rejects (before any timing), or if the
+/// operating system refuses the threads.
 pub fn engine_speed(
     plan: &Plan,
     images: &[f32],
     repetitions: usize,
+    threads: usize,
 ) -> Result<EngineSpeed, tdsnn_engine::Error> {
-    let mut sim = plan.simulator();
+    let mut sim = plan.simulator().with_threads(threads)?;
     let (total, n) = total_ops(&mut sim, images)?;
     let time = median_of(repetitions, engine_pass(&mut sim, images));
     let per = n.max(1) as f64;

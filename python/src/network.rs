@@ -349,24 +349,27 @@ impl Network {
         py.import("json")?.call_method1("loads", (json,))
     }
 
-    /// Times the engine alone on `images` as `tdsnn bench` does: one thread, each image run
-    /// into the same record, the median of `repeats` passes after one untimed pass. Returns
+    /// Times the engine alone on `images` as `tdsnn bench` does: each image run into the same
+    /// record, its layers cut across `threads` threads (default 1), the median of `repeats`
+    /// passes after one untimed pass. Returns
     /// `seconds_per_image`, `delivered_events_per_image` (synaptic events the engine
     /// delivered), `paper_events_per_image` (every synapse of every spike, bias events
     /// included) and `delivered_events_per_second`. The GIL is released while timing.
-    #[pyo3(signature = (images, *, mode="closed-form", repeats=5))]
+    #[pyo3(signature = (images, *, mode="closed-form", repeats=5, threads=1))]
     fn bench<'py>(
         &self,
         py: Python<'py>,
         images: &Bound<'py, PyAny>,
         mode: &str,
         repeats: usize,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let threads = thread_count(Some(threads))?;
         let mode = tick_mode(mode)?;
         let data = arrays::images(images, None, self.graph.input_shape())?;
         let plan = Plan::new(Arc::clone(&self.graph), mode);
         let speed = py
-            .detach(|| engine_speed(&plan, &data.values, repeats.max(1)))
+            .detach(|| engine_speed(&plan, &data.values, repeats.max(1), threads))
             .map_err(errors::simulation)?;
         let dict = PyDict::new(py);
         dict.set_item("images", speed.images)?;

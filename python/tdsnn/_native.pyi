@@ -91,7 +91,12 @@ class Network:
         data_name: Optional[str] = None,
     ) -> Dict[str, Any]: ...
     def bench(
-        self, images: npt.ArrayLike, *, mode: str = "closed-form", repeats: int = 5
+        self,
+        images: npt.ArrayLike,
+        *,
+        mode: str = "closed-form",
+        repeats: int = 5,
+        threads: int = 1,
     ) -> Dict[str, float]: ...
 
 @final

@@ -270,3 +270,10 @@ def test_bench_times_the_engine(lenet: tdsnn.Network, digits: Digits) -> None:
     assert speed["seconds_per_image"] > 0
     assert speed["delivered_events_per_image"] > 0
     assert speed["paper_events_per_image"] >= speed["delivered_events_per_image"]
+    # Each image's layers cut across two threads: the same work, counted alike.
+    cut = lenet.bench(digits[0][:4], repeats=1, threads=2)
+    assert cut["images"] == 4 and cut["seconds_per_image"] > 0
+    for key in ("delivered_events_per_image", "paper_events_per_image"):
+        assert cut[key] == speed[key], key
+    with pytest.raises(tdsnn.InputError, match="threads = 0"):
+        lenet.bench(digits[0][:1], threads=0)
