@@ -1,8 +1,15 @@
-//! One `Plan`, many threads: convert the shipped LeNet-5 once, then let N threads
+//! One `Plan`, many threads, two ways.
+//!
+//! Many small images: convert the shipped LeNet-5 once, then let N threads
 //! (`std::thread::scope`) each take a simulator of the same plan and run their share of the
 //! MNIST test split, every run written into one reused `Record` (no allocation per image once
-//! its buffers have grown). The records are bit-identical to a single-thread run: the example
-//! compares every image's `Record::digest` and prints the speed-up.
+//! its buffers have grown).
+//!
+//! One large image: a ResNet-18 (random He weights, one random 3x224x224 image) on one
+//! simulator that cuts each layer across N threads (`Simulator::with_threads`).
+//!
+//! Either way the records are bit-identical to a single-thread run: the example compares every
+//! `Record` and prints the speed-ups.
 //!
 //! ```sh
 //! cargo run --release --example threads          # as many threads as cores
@@ -14,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use tdsnn::io::idx::{load_split, Split};
 use tdsnn::prelude::*;
+use tdsnn::train::zoo::{random_image, resnet18};
+use tdsnn::train::{init, Init};
 
 /// What one share of the images gave: each image's record digest and class.
 type Results = Vec<(u32, usize)>;
@@ -111,5 +120,34 @@ fn main() -> Result<(), Box<dyn Error>> {
         per_image(many)
     );
     println!("speed-up {:.2}x", one.as_secs_f64() / many.as_secs_f64());
+    one_large_image(threads)
+}
+
+/// One ResNet-18 image on one thread, then with each layer cut across `threads`.
+fn one_large_image(threads: usize) -> Result<(), Box<dyn Error>> {
+    let dnn = init(&resnet18(), Init::He, 2019)?;
+    let image = random_image(dnn.input_shape(), 2019);
+    let plan = Plan::new(
+        convert(&dnn, 5.0, TilPolicy::Dynamic)?,
+        TickMode::ClosedForm,
+    );
+    let mut one = plan.simulator();
+    let mut cut = plan.simulator().with_threads(threads)?; // the pool starts here, once
+                                                           // Warm up (and keep) one record each, then time a run of each into its record.
+    let (mut alone, mut shared) = (one.run(&image, &mut ())?, cut.run(&image, &mut ())?);
+    let (done, t1) = timed(|| one.run_into(&image[..], &mut (), &mut alone));
+    done?;
+    let (done, tn) = timed(|| cut.run_into(&image[..], &mut (), &mut shared));
+    done?;
+    if alone != shared {
+        return Err("the record of the image cut across threads differs".into());
+    }
+    println!(
+        "ResNet-18, one image: 1 thread {:.1} ms, {threads} threads {:.1} ms, speed-up {:.2}x, \
+         record bit-identical",
+        t1.as_secs_f64() * 1e3,
+        tn.as_secs_f64() * 1e3,
+        t1.as_secs_f64() / tn.as_secs_f64()
+    );
     Ok(())
 }
