@@ -531,7 +531,8 @@ pub fn evaluate_into(
     check_fit(graph, dnn_g, relu, data)?;
     let done = AtomicUsize::new(0);
     let order = dump.map(|dump| Mutex::new(InOrder::new(dump)));
-    // One simulator per worker, all sharing the graph and its tables.
+    // One simulator per worker, all sharing the graph and its tables (each cutting its
+    // image's layers across the threads left over, `parallel::simulators`).
     let plan = Plan::new(Arc::clone(graph), config.mode);
     let (workers, simulator) = parallel::simulators(&plan, config.threads, data.count());
     let images = parallel::map_in_order(data.count(), workers, simulator, |sim, i| {

@@ -15,6 +15,13 @@
 //! every waiting neuron at every step. Max-pool units take the latest input of each window
 //! (`pool.rs`).
 //!
+//! On several threads ([`Simulator::set_threads`]) each layer's neurons are cut into shares,
+//! one per thread (`share.rs`): every thread walks the same spikes in the same order and adds
+//! only into its share (a conv share reads only the spikes of the input positions that reach
+//! it), then fires its share in closed form; the sort and the transposes go by ranges of
+//! positions and channels. Each potential's additions are those of one thread, in the same
+//! order, so the record is too.
+//!
 //! The observer sees the input spikes, then each layer's release and spikes, layer by layer,
 //! in time order within a layer.
 
@@ -711,9 +718,9 @@ impl Delivery<'_> {
             rows,
         } = self;
         let mut synapses = 0;
-        // A conv layer's share of some of its output rows: the spikes that reach them are all
-        // that it needs.
         let channels_last = matches!(layer, Layer::Conv2d(_));
+        // A conv layer's share of some of its output rows needs only the spikes at the input
+        // positions that reach them: each part's range of those, found once here.
         let rows_held = match layer {
             Layer::Conv2d(c) if share.all().len() < out.len() as usize => {
                 let (lo, width) = (share.lo(), (out.w * c.out_channels) as usize);
@@ -722,12 +729,16 @@ impl Delivery<'_> {
             }
             _ => None,
         };
+        let reaching: SmallVec<[Option<std::ops::Range<u32>>; 4]> = parts
+            .iter()
+            .map(|part| part.positions_reaching(rows_held.clone()?))
+            .collect();
         for tau in 1..=latest {
             let excess = leak.excess(tau);
-            for part in parts {
+            for (part, reaching) in parts.iter().zip(&reaching) {
                 let mut sources = part.order.at(tau);
-                if let Some(held) = &rows_held {
-                    sources = part.reaching(sources, held.clone());
+                if let Some(positions) = reaching {
+                    sources = part.at_positions(sources, positions.clone());
                 }
                 if sources.is_empty() {
                     continue;
@@ -758,10 +769,10 @@ impl Delivery<'_> {
 }
 
 impl PartDelivery<'_> {
-    /// The spikes of `sources` (one step's, ascending positions) that reach output `rows` of
-    /// a conv layer: those of the input rows its window (or an identity) maps there.
-    #[inline(always)]
-    fn reaching<'s>(&self, sources: &'s [u32], rows: std::ops::Range<u32>) -> &'s [u32] {
+    /// The input positions whose spikes reach output `rows` of a conv layer through this part
+    /// (its window, or an identity), or `None` for a part whose every spike may (dense
+    /// synapses).
+    fn positions_reaching(&self, rows: std::ops::Range<u32>) -> Option<std::ops::Range<u32>> {
         let (inp, [r0, r1]) = (self.inp, [rows.start, rows.end].map(i64::from));
         let (y0, y1) = match self.conn {
             Conn::Own(Layer::Conv2d(Conv2d { window, .. }))
@@ -774,13 +785,18 @@ impl PartDelivery<'_> {
                 (r0 * sy - py, (r1 - 1) * sy - py + kh)
             }
             Conn::Group(Synapses::Identity { .. }) => (r0, r1),
-            _ => return sources,
+            _ => return None,
         };
         let clip = |y: i64| (y.clamp(0, i64::from(inp.h)) as u32) * inp.w;
-        let (p0, p1) = (clip(y0), clip(y1));
+        Some(clip(y0)..clip(y1))
+    }
+
+    /// The spikes of `sources` (one step's, ascending positions) at `positions`.
+    #[inline(always)]
+    fn at_positions<'s>(&self, sources: &'s [u32], positions: std::ops::Range<u32>) -> &'s [u32] {
         let geometry = &self.geometry;
-        let a = sources.partition_point(|&i| geometry.position(i) < p0);
-        let b = a + sources[a..].partition_point(|&i| geometry.position(i) < p1);
+        let a = sources.partition_point(|&i| geometry.position(i) < positions.start);
+        let b = a + sources[a..].partition_point(|&i| geometry.position(i) < positions.end);
         &sources[a..b]
     }
 }

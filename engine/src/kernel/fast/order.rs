@@ -67,21 +67,12 @@ impl TimeOrder {
             self.cursor.clear();
             self.cursor.extend_from_slice(&self.starts[..steps]);
             let (cursor, items) = (&mut self.cursor, &mut self.items);
-            let mut place = |i: usize, t: u32| {
+            let place = |i: usize, t: u32| {
                 let at = &mut cursor[(t - origin) as usize];
                 items[*at as usize] = i as u32;
                 *at += 1;
             };
-            if times.len() <= L1_VALUES {
-                // Small enough for the L1 cache: read channel after channel directly.
-                for pos in 0..plane {
-                    for i in (pos..times.len()).step_by(plane.max(1)) {
-                        place(i, times[i]);
-                    }
-                }
-            } else {
-                channels_last(times, channels, positions.clone(), &mut self.tile, place);
-            }
+            channels_last(times, channels, positions.clone(), &mut self.tile, place);
             return last - origin;
         }
         // Each range's share of each step's bucket, in bucket order, then range order, filled
@@ -148,8 +139,8 @@ fn histogram<'a>(runs: impl Iterator<Item = &'a [u32]>, origin: u32, steps: usiz
     counts.chunks_exact(4).map(|c| c.iter().sum()).collect()
 }
 
-/// Spike times a layer may have for [`TimeOrder::sort`] to read them channel after channel
-/// directly rather than by tiles: 32 KiB of them, within the L1 cache.
+/// Values a layer may have for [`channels_last`] to read them channel after channel directly
+/// rather than by tiles: 32 KiB of `u32`s, within the L1 cache.
 const L1_VALUES: usize = 8 << 10;
 
 /// Positions per tile of [`channels_last`] and [`channel_major`]: one cache line of `u32`s.
@@ -157,9 +148,10 @@ const TILE: usize = 16;
 
 /// Calls `f(i, values[i])` for the neurons at `positions` of a layer of `channels` channels
 /// (`values` channel-major) in channels-last order: position by position, each position's
-/// channels ascending. Read a tile of [`TILE`] positions at a time, one cache line per channel, through
-/// `tile`: read directly, channel after channel a plane apart, every read would miss the L1
-/// cache (the planes' lines share its sets).
+/// channels ascending. A layer within the L1 cache is read directly, channel after channel a
+/// plane apart; a larger one a tile of [`TILE`] positions at a time, one cache line per
+/// channel, through `tile` (read directly, every read would miss the L1 cache: the planes'
+/// lines share its sets).
 pub(crate) fn channels_last<T: Copy>(
     values: &[T],
     channels: usize,
@@ -168,6 +160,14 @@ pub(crate) fn channels_last<T: Copy>(
     mut f: impl FnMut(usize, T),
 ) {
     let plane = values.len() / channels.max(1);
+    if values.len() <= L1_VALUES {
+        for pos in positions {
+            for i in (pos..values.len()).step_by(plane.max(1)) {
+                f(i, values[i]);
+            }
+        }
+        return;
+    }
     for p0 in positions.clone().step_by(TILE) {
         let width = TILE.min(positions.end - p0);
         tile.clear();
@@ -230,28 +230,37 @@ mod tests {
 
     #[test]
     fn threads_sort_alike() {
-        // 5 channels of 203 positions, times 7..=19 in a scrambled pattern.
-        let times: Vec<u32> = (0..5 * 203u32).map(|i| 7 + (i * 7919 % 13)).collect();
-        let mut one = TimeOrder::default();
-        let last = one.sort(&times, 7, 5, None, 1);
-        for threads in 2..=4 {
-            let pool = rayon_core::ThreadPoolBuilder::new()
-                .num_threads(threads - 1)
-                .build()
-                .unwrap();
-            let mut cut = TimeOrder::default();
-            assert_eq!(cut.sort(&times, 7, 5, Some(&pool), threads), last);
-            assert_eq!(cut.all(), one.all());
-            for tau in 0..=last + 1 {
-                assert_eq!(cut.at(tau), one.at(tau));
+        // 5 channels of 203 positions (read directly) and of 2,003 (read by tiles), times
+        // 7..=19 in a scrambled pattern.
+        for plane in [203u32, 2003] {
+            let times: Vec<u32> = (0..5 * plane).map(|i| 7 + (i * 7919 % 13)).collect();
+            let mut one = TimeOrder::default();
+            let last = one.sort(&times, 7, 5, None, 1);
+            for threads in 2..=4 {
+                let pool = rayon_core::ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .build()
+                    .unwrap();
+                let mut cut = TimeOrder::default();
+                assert_eq!(cut.sort(&times, 7, 5, Some(&pool), threads), last);
+                assert_eq!(cut.all(), one.all());
+                for tau in 0..=last + 1 {
+                    assert_eq!(cut.at(tau), one.at(tau));
+                }
             }
         }
     }
 
     #[test]
     fn tiles_transpose_both_ways() {
-        // 3 channels of 37 positions: more than two tiles, the last one partial.
-        let (channels, plane) = (3, 37);
+        // 3 channels of 37 positions (read directly) and of 2,741 (over L1_VALUES: read by
+        // tiles, the last one partial).
+        for plane in [37, 2741] {
+            transposes_both_ways(3, plane);
+        }
+    }
+
+    fn transposes_both_ways(channels: u32, plane: u32) {
         let major: Vec<u32> = (0..channels * plane).collect();
         let mut seen = Vec::new();
         channels_last(
