@@ -125,25 +125,19 @@ impl Totals {
         self.ties += other.ties;
         self.mismatches += other.mismatches;
         self.audit_failures += other.audit_failures;
-        if self.layers.is_empty() {
-            self.layers = vec![LayerTotals::default(); other.layers.len()];
-        }
-        for (a, b) in self.layers.iter_mut().zip(&other.layers) {
+        add_each(&mut self.layers, &other.layers, |a, b| {
             a.t_il_sum += b.t_il_sum;
             a.t_il_max = a.t_il_max.max(b.t_il_max);
             a.spike_sum += b.spike_sum;
             a.spike_max = a.spike_max.max(b.spike_max);
             a.spikes += b.spikes;
             a.ops += b.ops;
-            if a.parts.is_empty() {
-                a.parts = vec![PartTotals::default(); b.parts.len()];
-            }
-            for (p, q) in a.parts.iter_mut().zip(&b.parts) {
+            add_each(&mut a.parts, &b.parts, |p, q| {
                 p.delay_sum += q.delay_sum;
                 p.delay_max = p.delay_max.max(q.delay_max);
                 p.delayed_spikes += q.delayed_spikes;
-            }
-        }
+            });
+        });
     }
 
     /// `count / images`, the share of the images (0 without images).
@@ -260,5 +254,16 @@ pub mod source_name {
             })
             .transpose()
         }
+    }
+}
+
+/// `add(a, b)` for each element of `b` and its counterpart in `a`, `a` first made as long as
+/// `b` if it is empty (a total with nothing added yet).
+fn add_each<T: Default + Clone>(a: &mut Vec<T>, b: &[T], add: impl Fn(&mut T, &T)) {
+    if a.is_empty() {
+        *a = vec![T::default(); b.len()];
+    }
+    for (a, b) in a.iter_mut().zip(b) {
+        add(a, b);
     }
 }
